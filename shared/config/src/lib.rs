@@ -1,0 +1,396 @@
+//! Service configuration read from the environment and validated at start-up, so that a
+//! misconfigured pod fails at once with every problem named, not at its first request.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A value that must never appear in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Where token keys come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthKeys {
+    /// One shared HMAC secret signs and verifies every token: the embedded default.
+    SharedSecret(Secret),
+    /// Production: RS256 tokens verified against a JWKS file; this service signs the tokens it
+    /// sends to its peers with its own private key, whose public half is in that JWKS.
+    PublicKeys {
+        /// JSON Web Key Set with every trusted public key.
+        jwks_file: PathBuf,
+        /// PEM private key of this service.
+        signing_key_file: PathBuf,
+        /// `kid` of this service's key in the JWKS.
+        signing_key_id: String,
+    },
+}
+
+/// Token verification settings shared by every service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthConfig {
+    /// Key material.
+    pub keys: AuthKeys,
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// Expected `aud` claim.
+    pub audience: String,
+}
+
+/// Addresses of the other services, as `http://host:port` URLs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerUrls {
+    /// Enrollment service.
+    pub enrollment: Option<String>,
+    /// Relationship service.
+    pub relationship: Option<String>,
+    /// Agreement service.
+    pub agreement: Option<String>,
+    /// Transfer service.
+    pub transfer: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Everything one service needs to start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    /// Where the gRPC server listens.
+    pub listen_addr: SocketAddr,
+    /// `sqlite://...` or `postgres://...`; the scheme picks the backend.
+    pub database_url: Secret,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Key that signs pagination tokens so clients cannot forge them.
+    pub page_token_secret: Secret,
+    /// Longest time a request may run before it is cancelled.
+    pub request_timeout: Duration,
+    /// Most requests served at once; more wait for a slot.
+    pub concurrency_limit: usize,
+    /// Other services this one calls.
+    pub peers: PeerUrls,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Every problem found in the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}", self.0.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const MIN_SECRET_BYTES: usize = 32;
+const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
+const DEFAULT_CONCURRENCY_LIMIT: usize = 256;
+const DEFAULT_ISSUER: &str = "csp-suite";
+
+impl ServiceConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env(default_port: u16) -> Result<Self, ConfigError> {
+        Self::from_lookup(default_port, |key| std::env::var(key).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the environment.
+    pub fn from_lookup(
+        default_port: u16,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let get = |key: &str| lookup(key).filter(|value| !value.trim().is_empty());
+
+        let listen_addr = match get("LISTEN_ADDR") {
+            None => SocketAddr::from(([127, 0, 0, 1], default_port)),
+            Some(raw) => raw.parse().unwrap_or_else(|_| {
+                problems.push(format!(
+                    "LISTEN_ADDR: `{raw}` is not a socket address like 0.0.0.0:{default_port}"
+                ));
+                SocketAddr::from(([127, 0, 0, 1], default_port))
+            }),
+        };
+
+        let database_url = match get("DATABASE_URL") {
+            Some(url)
+                if url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://") =>
+            {
+                url
+            }
+            Some(_) => {
+                problems.push("DATABASE_URL: must start with sqlite: or postgres://".to_owned());
+                String::new()
+            }
+            None => {
+                problems.push("DATABASE_URL: missing".to_owned());
+                String::new()
+            }
+        };
+
+        let keys = read_auth_keys(&get, &mut problems);
+        let page_token_secret = match (get("PAGE_TOKEN_SECRET"), &keys) {
+            (Some(secret), _) if secret.len() >= MIN_SECRET_BYTES => Secret::new(secret),
+            (Some(_), _) => {
+                problems.push(format!(
+                    "PAGE_TOKEN_SECRET: must be at least {MIN_SECRET_BYTES} bytes"
+                ));
+                Secret::new("")
+            }
+            // With a shared secret the page-token key is derived from it under another label.
+            (None, Some(AuthKeys::SharedSecret(secret))) => {
+                Secret::new(format!("page-token:{}", secret.expose()))
+            }
+            (None, _) => {
+                problems
+                    .push("PAGE_TOKEN_SECRET: missing (required with AUTH_JWKS_FILE)".to_owned());
+                Secret::new("")
+            }
+        };
+
+        let request_timeout = Duration::from_millis(parse_number(
+            &get,
+            "REQUEST_TIMEOUT_MS",
+            DEFAULT_REQUEST_TIMEOUT_MS,
+            &mut problems,
+        ));
+        let concurrency_limit = parse_number(
+            &get,
+            "CONCURRENCY_LIMIT",
+            DEFAULT_CONCURRENCY_LIMIT as u64,
+            &mut problems,
+        ) as usize;
+        if concurrency_limit == 0 {
+            problems.push("CONCURRENCY_LIMIT: must be at least 1".to_owned());
+        }
+
+        let mut peer = |key: &str| {
+            let raw = get(key)?;
+            if raw.starts_with("http://") || raw.starts_with("https://") {
+                Some(raw)
+            } else {
+                problems.push(format!(
+                    "{key}: `{raw}` must be a URL like http://host:port"
+                ));
+                None
+            }
+        };
+        let peers = PeerUrls {
+            enrollment: peer("ENROLLMENT_URL"),
+            relationship: peer("RELATIONSHIP_URL"),
+            agreement: peer("AGREEMENT_URL"),
+            transfer: peer("TRANSFER_URL"),
+        };
+
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push(format!("LOG_FORMAT: `{other}` is neither text nor json"));
+                LogFormat::Text
+            }
+        };
+
+        let auth = AuthConfig {
+            keys: keys.unwrap_or(AuthKeys::SharedSecret(Secret::new(""))),
+            issuer: get("AUTH_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
+            audience: get("AUTH_AUDIENCE").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
+        };
+
+        if !problems.is_empty() {
+            return Err(ConfigError(problems));
+        }
+        Ok(Self {
+            listen_addr,
+            database_url: Secret::new(database_url),
+            auth,
+            page_token_secret,
+            request_timeout,
+            concurrency_limit,
+            peers,
+            log_format,
+        })
+    }
+
+    /// A development configuration: loopback, the given database and shared secret.
+    pub fn development(
+        listen_addr: SocketAddr,
+        database_url: &str,
+        shared_secret: &Secret,
+    ) -> Self {
+        Self {
+            listen_addr,
+            database_url: Secret::new(database_url),
+            auth: AuthConfig {
+                keys: AuthKeys::SharedSecret(shared_secret.clone()),
+                issuer: DEFAULT_ISSUER.to_owned(),
+                audience: DEFAULT_ISSUER.to_owned(),
+            },
+            page_token_secret: Secret::new(format!("page-token:{}", shared_secret.expose())),
+            request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
+            concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
+            peers: PeerUrls::default(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+fn read_auth_keys(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<AuthKeys> {
+    match (get("AUTH_HS256_SECRET"), get("AUTH_JWKS_FILE")) {
+        (Some(_), Some(_)) => {
+            problems.push("AUTH_HS256_SECRET and AUTH_JWKS_FILE: set one, not both".to_owned());
+            None
+        }
+        (Some(secret), None) if secret.len() < MIN_SECRET_BYTES => {
+            problems.push(format!(
+                "AUTH_HS256_SECRET: must be at least {MIN_SECRET_BYTES} bytes"
+            ));
+            None
+        }
+        (Some(secret), None) => Some(AuthKeys::SharedSecret(Secret::new(secret))),
+        (None, Some(jwks_file)) => {
+            let signing_key_file = get("AUTH_SIGNING_KEY_FILE");
+            let signing_key_id = get("AUTH_SIGNING_KEY_ID");
+            if signing_key_file.is_none() {
+                problems.push(
+                    "AUTH_SIGNING_KEY_FILE: missing (required with AUTH_JWKS_FILE)".to_owned(),
+                );
+            }
+            if signing_key_id.is_none() {
+                problems
+                    .push("AUTH_SIGNING_KEY_ID: missing (required with AUTH_JWKS_FILE)".to_owned());
+            }
+            Some(AuthKeys::PublicKeys {
+                jwks_file: PathBuf::from(jwks_file),
+                signing_key_file: PathBuf::from(signing_key_file?),
+                signing_key_id: signing_key_id?,
+            })
+        }
+        (None, None) => {
+            problems.push("AUTH_HS256_SECRET or AUTH_JWKS_FILE: one is required".to_owned());
+            None
+        }
+    }
+}
+
+fn parse_number(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: u64,
+    problems: &mut Vec<String>,
+) -> u64 {
+    match get(key) {
+        None => default,
+        Some(raw) => raw.parse().unwrap_or_else(|_| {
+            problems.push(format!("{key}: `{raw}` is not a whole number"));
+            default
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<ServiceConfig, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ServiceConfig::from_lookup(50051, |key| vars.get(key).cloned())
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn minimal_development_environment_is_accepted() {
+        let config = config(&[
+            ("DATABASE_URL", "sqlite://data/e.db"),
+            ("AUTH_HS256_SECRET", SECRET),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.listen_addr,
+            SocketAddr::from(([127, 0, 0, 1], 50051))
+        );
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let error = config(&[
+            ("LISTEN_ADDR", "nowhere"),
+            ("AUTH_HS256_SECRET", "short"),
+            ("ENROLLMENT_URL", "enrollment:1"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for key in [
+            "LISTEN_ADDR",
+            "DATABASE_URL",
+            "AUTH_HS256_SECRET",
+            "ENROLLMENT_URL",
+        ] {
+            assert!(error.contains(key), "{key} missing from: {error}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = config(&[
+            ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+            ("AUTH_HS256_SECRET", SECRET),
+        ])
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains(SECRET),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn public_keys_need_a_signing_key() {
+        let error = config(&[
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("AUTH_JWKS_FILE", "/keys/jwks.json"),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("AUTH_SIGNING_KEY_FILE"));
+        assert!(error.to_string().contains("PAGE_TOKEN_SECRET"));
+    }
+}
