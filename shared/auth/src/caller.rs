@@ -49,7 +49,8 @@ impl fmt::Debug for Caller {
 }
 
 impl Caller {
-    pub(crate) fn new(actor: Principal, via_service: Option<String>, actor_token: String) -> Self {
+    /// A caller from already verified parts; the [`crate::Authenticator`] builds these.
+    pub fn new(actor: Principal, via_service: Option<String>, actor_token: String) -> Self {
         Self {
             actor,
             via_service,

@@ -5,6 +5,8 @@
 //! Services describe *what* went wrong with their own error enums and turn them into an
 //! [`ApiError`] in one function each; this crate decides *how* that looks on the wire.
 
+pub mod fields;
+
 use std::fmt;
 
 use tonic::{Code, Status};

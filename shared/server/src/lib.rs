@@ -1,1 +1,287 @@
-//! suite-server
+//! The one way a suite service is served: its gRPC service behind the auth interceptor, plus
+//! health and reflection (v1 and v1alpha, so every `grpcurl` works), request tracing,
+//! timeouts and a concurrency limit as tower layers, readiness tied to the database, and a
+//! graceful shutdown that drains in-flight calls.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::body::Body;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+mod platform;
+
+pub use platform::{Platform, StartError};
+
+/// How often a serving instance re-checks its database.
+const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+/// Keeps idle peer connections alive through load balancers and NAT.
+const HTTP2_KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// A check that must pass before the service reports SERVING (e.g. migrations applied and
+/// the database reachable). It runs at start and then periodically.
+pub trait ReadinessProbe: Send + Sync + 'static {
+    /// `Ok` when the service can serve; otherwise why not.
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+}
+
+/// Settings of the server stack.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Longest a request may run; a shorter client deadline (`grpc-timeout`) wins.
+    pub request_timeout: Duration,
+    /// Most requests in flight at once across all connections; more wait for a slot.
+    pub concurrency_limit: usize,
+}
+
+impl From<&suite_config::ServiceConfig> for ServerSettings {
+    fn from(config: &suite_config::ServiceConfig) -> Self {
+        Self {
+            request_timeout: config.request_timeout,
+            concurrency_limit: config.concurrency_limit,
+        }
+    }
+}
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Reflection could not load the descriptor set (a build problem).
+    #[error("reflection: {0}")]
+    Reflection(String),
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Binds `addr`; with port 0 the system picks a free port (read it from the listener).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends before it kills a pod).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then stops accepting, reports
+/// NOT_SERVING and waits for in-flight calls to finish.
+pub async fn serve(
+    settings: ServerSettings,
+    listener: TcpListener,
+    service_name: &'static str,
+    routes: Routes,
+    readiness: Arc<dyn ReadinessProbe>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    set_status(&health_reporter, service_name, ServingStatus::NotServing).await;
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(suite_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(service_name)
+            .with_service_name("grpc.health.v1.Health")
+    };
+    let reflection_v1 = reflection()
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+
+    let (stopping_tx, stopping_rx) = watch::channel(false);
+    let readiness_task = tokio::spawn(watch_readiness(
+        health_reporter.clone(),
+        service_name,
+        readiness,
+        stopping_rx,
+    ));
+
+    let local_addr = listener.local_addr().ok();
+    tracing::info!(service = service_name, addr = ?local_addr, "serving");
+
+    let stack = ServiceBuilder::new()
+        // Outermost, so every request gets a span, even one refused by the layers below;
+        // refusals that are the caller's doing are logged as responses, not as failures.
+        .layer(
+            TraceLayer::new(SharedClassifier::new(client_errors_are_not_failures()))
+                .make_span_with(|request: &http::Request<Body>| {
+                    let span = tracing::info_span!(
+                        "rpc",
+                        rpc = %request.uri().path(),
+                        tenant_id = tracing::field::Empty,
+                        subject = tracing::field::Empty,
+                        via_service = tracing::field::Empty,
+                    );
+                    suite_telemetry::continue_trace(&span, request.headers());
+                    span
+                })
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+                .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+        )
+        // Bounds the work in flight per instance, so overload queues here instead of
+        // exhausting the database pool.
+        .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
+        .into_inner();
+
+    let drained = Server::builder()
+        .timeout(settings.request_timeout)
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
+        .layer(stack)
+        .add_routes(
+            routes
+                .add_service(health_service)
+                .add_service(reflection_v1)
+                .add_service(reflection_v1alpha),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), {
+            let health_reporter = health_reporter.clone();
+            async move {
+                shutdown.await;
+                let _ = stopping_tx.send(true);
+                set_status(&health_reporter, service_name, ServingStatus::NotServing).await;
+                tracing::info!(
+                    service = service_name,
+                    "shutting down: draining in-flight calls"
+                );
+            }
+        })
+        .await;
+    readiness_task.abort();
+    drained?;
+    tracing::info!(service = service_name, "stopped");
+    Ok(())
+}
+
+fn client_errors_are_not_failures() -> GrpcErrorsAsFailures {
+    [
+        GrpcCode::Cancelled,
+        GrpcCode::InvalidArgument,
+        GrpcCode::NotFound,
+        GrpcCode::AlreadyExists,
+        GrpcCode::PermissionDenied,
+        GrpcCode::FailedPrecondition,
+        GrpcCode::Aborted,
+        GrpcCode::OutOfRange,
+        GrpcCode::Unauthenticated,
+    ]
+    .into_iter()
+    .fold(
+        GrpcErrorsAsFailures::new(),
+        GrpcErrorsAsFailures::with_success,
+    )
+}
+
+/// The service and the overall server (`""`) report the same status, so a probe may ask for
+/// either.
+async fn set_status(reporter: &HealthReporter, service: &str, status: ServingStatus) {
+    reporter.set_service_status(service, status).await;
+    reporter.set_service_status("", status).await;
+}
+
+async fn watch_readiness(
+    reporter: HealthReporter,
+    service: &'static str,
+    probe: Arc<dyn ReadinessProbe>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(READINESS_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut serving = false;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        match probe.check().await {
+            Ok(()) if !serving => {
+                serving = true;
+                set_status(&reporter, service, ServingStatus::Serving).await;
+                tracing::info!(service, "ready");
+            }
+            Ok(()) => {}
+            Err(reason) => {
+                if serving {
+                    serving = false;
+                    set_status(&reporter, service, ServingStatus::NotServing).await;
+                }
+                tracing::warn!(service, %reason, "not ready");
+            }
+        }
+    }
+}
+
+/// Runs a service binary: configuration from the environment (exits non-zero naming every
+/// problem), telemetry, the listener, and `run` until SIGTERM or Ctrl-C.
+pub async fn run_main<F, Fut>(
+    service: &'static str,
+    default_port: u16,
+    run: F,
+) -> std::process::ExitCode
+where
+    F: FnOnce(
+        suite_config::ServiceConfig,
+        TcpListener,
+        Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Fut,
+    Fut: Future<Output = Result<(), StartError>>,
+{
+    let config = match suite_config::ServiceConfig::from_env(default_port) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{service}: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let _telemetry = suite_telemetry::init(service, config.log_format);
+    let listener = match bind(config.listen_addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, addr = %config.listen_addr, "cannot listen");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match run(config, listener, Box::pin(shutdown_signal())).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "service failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

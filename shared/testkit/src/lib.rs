@@ -1,1 +1,304 @@
-//! suite-testkit
+//! The one test harness: starts a real service on `127.0.0.1:0` with a fresh database — a
+//! temporary SQLite file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set —
+//! waits until it reports SERVING, and hands out typed clients that carry a token for any
+//! tenant, role and principal kind. Logs stay silent unless `TEST_LOG` is set.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failure here fails the test
+
+mod database;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use suite_auth::{PrincipalKind, Role, TokenIssuer};
+use suite_config::{PeerUrls, Secret, ServiceConfig};
+use suite_server::StartError;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use uuid::Uuid;
+
+pub use database::TestDatabase;
+
+use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;
+use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
+use suite_proto::relationship::v1::relationship_service_client::RelationshipServiceClient;
+use suite_proto::transfer::v1::transfer_service_client::TransferServiceClient;
+
+/// The shared secret every test service and token uses.
+pub const TEST_SECRET: &str = "suite-test-secret-suite-test-secret";
+/// How long a service may take to report SERVING.
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A service's `run` function, as each service crate exports it.
+pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Who a test calls as.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// Subject.
+    pub subject: String,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Principal kind.
+    pub kind: PrincipalKind,
+}
+
+impl Actor {
+    /// A partner user of `tenant_id` with `roles`.
+    pub fn user(tenant_id: Uuid, roles: &[Role]) -> Self {
+        Self {
+            subject: format!("user-{}", Uuid::new_v4()),
+            tenant_id,
+            roles: roles.to_vec(),
+            kind: PrincipalKind::User,
+        }
+    }
+
+    /// A `GLOBAL_ADMIN` of `tenant_id`.
+    pub fn global_admin(tenant_id: Uuid) -> Self {
+        Self::user(tenant_id, &[Role::GlobalAdmin])
+    }
+
+    /// An `ADMIN_AGENT` of `tenant_id`.
+    pub fn admin_agent(tenant_id: Uuid) -> Self {
+        Self::user(tenant_id, &[Role::AdminAgent])
+    }
+
+    /// The platform operator.
+    pub fn operator() -> Self {
+        Self {
+            subject: "operator".into(),
+            tenant_id: Uuid::nil(),
+            roles: vec![],
+            kind: PrincipalKind::Operator,
+        }
+    }
+
+    /// A signed token for this actor.
+    pub fn token(&self) -> String {
+        issuer()
+            .issue(
+                &self.subject,
+                self.tenant_id,
+                self.kind,
+                &self.roles,
+                Duration::from_secs(3600),
+            )
+            .expect("sign test token")
+    }
+}
+
+fn issuer() -> TokenIssuer {
+    TokenIssuer::from_config(
+        &test_config(SocketAddr::from(([127, 0, 0, 1], 0)), "sqlite::memory:").auth,
+    )
+    .expect("test issuer")
+}
+
+fn test_config(addr: SocketAddr, database_url: &str) -> ServiceConfig {
+    ServiceConfig::development(addr, database_url, &Secret::new(TEST_SECRET))
+}
+
+/// Adds `authorization: Bearer <token>` to every call; no token when built with `None`.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel whose calls carry one actor's token.
+pub type AuthedChannel = InterceptedService<Channel, Bearer>;
+
+/// A running service.
+pub struct TestService {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its database.
+    pub database: TestDatabase,
+    channel: Channel,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), StartError>>>,
+}
+
+/// Starts a service with `run` on a fresh database, calling `peers`, and waits until it
+/// reports SERVING.
+pub async fn spawn_service<F, Fut>(run: F, peers: PeerUrls) -> TestService
+where
+    F: FnOnce(ServiceConfig, TcpListener, ShutdownSignal) -> Fut,
+    Fut: Future<Output = Result<(), StartError>> + Send + 'static,
+{
+    suite_telemetry::init_for_tests();
+    let database = TestDatabase::fresh().await;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    let mut config = test_config(addr, database.url());
+    config.peers = peers;
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let signal: ShutdownSignal = Box::pin(async move {
+        let _ = shutdown_rx.await;
+    });
+    let task = tokio::spawn(run(config, listener, signal));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("url")
+        .connect_lazy();
+    let service = TestService {
+        addr,
+        database,
+        channel,
+        shutdown: Some(shutdown_tx),
+        task: Some(task),
+    };
+    service.wait_until_serving().await;
+    service
+}
+
+impl TestService {
+    /// `http://127.0.0.1:port`, to give to peers.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A plain channel with no token.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// A channel whose calls carry `actor`'s token.
+    pub fn channel_as(&self, actor: &Actor) -> AuthedChannel {
+        let value =
+            MetadataValue::try_from(format!("Bearer {}", actor.token())).expect("token header");
+        InterceptedService::new(self.channel.clone(), Bearer(Some(value)))
+    }
+
+    /// A channel whose calls carry no token.
+    pub fn anonymous_channel(&self) -> AuthedChannel {
+        InterceptedService::new(self.channel.clone(), Bearer(None))
+    }
+
+    /// Enrollment client acting as `actor`.
+    pub fn enrollment(&self, actor: &Actor) -> EnrollmentServiceClient<AuthedChannel> {
+        EnrollmentServiceClient::new(self.channel_as(actor))
+    }
+
+    /// Relationship client acting as `actor`.
+    pub fn relationship(&self, actor: &Actor) -> RelationshipServiceClient<AuthedChannel> {
+        RelationshipServiceClient::new(self.channel_as(actor))
+    }
+
+    /// Agreement client acting as `actor`.
+    pub fn agreement(&self, actor: &Actor) -> AgreementServiceClient<AuthedChannel> {
+        AgreementServiceClient::new(self.channel_as(actor))
+    }
+
+    /// Transfer client acting as `actor`.
+    pub fn transfer(&self, actor: &Actor) -> TransferServiceClient<AuthedChannel> {
+        TransferServiceClient::new(self.channel_as(actor))
+    }
+
+    /// Waits, up to a deadline, for the health service to report SERVING.
+    pub async fn wait_until_serving(&self) {
+        let wait = async {
+            let mut health = HealthClient::new(self.channel.clone());
+            loop {
+                let Ok(response) = health
+                    .watch(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                else {
+                    tokio::task::yield_now().await;
+                    continue;
+                };
+                let mut updates = response.into_inner();
+                while let Some(Ok(update)) = updates.next().await {
+                    if update.status == ServingStatus::Serving as i32 {
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(READY_DEADLINE, wait)
+            .await
+            .expect("service did not report SERVING in time");
+    }
+
+    /// Stops the service and waits until it has drained and exited.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("service task")
+                .expect("service stopped cleanly");
+        }
+    }
+
+    /// Rows in `table` of this service's database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        self.database.count_rows(table).await
+    }
+}
+
+impl Drop for TestService {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// The `ErrorInfo` reason of a status, or `""`.
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The fields named by a status's `BadRequest` details.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .iter()
+                .map(|v| v.field.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A fresh request id.
+pub fn request_id() -> String {
+    Uuid::new_v4().to_string()
+}

@@ -1,0 +1,114 @@
+use prost::Message;
+use sha2::{Digest, Sha256};
+use suite_auth::Caller;
+use suite_errors::{ApiError, FieldViolations};
+use uuid::Uuid;
+
+use crate::{StoreError, Tx, now_micros};
+
+/// The `request_id` of a mutation, scoped to the caller's tenant and bound to the exact
+/// request it first came with (AIP-155).
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    scope: String,
+    request_id: String,
+    method: &'static str,
+    fingerprint: Vec<u8>,
+}
+
+/// What [`IdempotencyKey::claim`] found.
+#[derive(Debug)]
+pub enum Replay<M> {
+    /// First time: carry out the change, then [`IdempotencyKey::complete`] it.
+    Fresh,
+    /// Seen before: answer with the first response and change nothing.
+    Previous(M),
+}
+
+impl IdempotencyKey {
+    /// Checks `request_id` (required, a UUID) and binds it to `request` for `method`.
+    pub fn new(
+        caller: &Caller,
+        method: &'static str,
+        request_id: &str,
+        request: &impl Message,
+    ) -> Result<Self, FieldViolations> {
+        let request_id = request_id.trim();
+        if request_id.is_empty() {
+            return Err(FieldViolations::single(
+                "request_id",
+                "required: a UUID that is the same on every retry",
+            ));
+        }
+        let Ok(parsed) = Uuid::parse_str(request_id) else {
+            return Err(FieldViolations::single("request_id", "must be a UUID"));
+        };
+        let mut hasher = Sha256::new();
+        hasher.update(method.as_bytes());
+        hasher.update(request.encode_to_vec());
+        Ok(Self {
+            scope: caller.tenant_id().to_string(),
+            request_id: parsed.hyphenated().to_string(),
+            method,
+            fingerprint: hasher.finalize().to_vec(),
+        })
+    }
+
+    /// The request id, for the audit trail.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// Reserves the key inside `tx`, or returns the response of the request that holds it.
+    /// On PostgreSQL a concurrent first attempt makes this wait until that attempt commits
+    /// (then its response is replayed) or rolls back (then this one goes ahead).
+    pub async fn claim<M: Message + Default>(&self, tx: &mut Tx) -> Result<Replay<M>, ApiError> {
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (scope, request_id, method, fingerprint, response, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, request_id) DO NOTHING",
+        )
+        .bind(&self.scope)
+        .bind(&self.request_id)
+        .bind(self.method)
+        .bind(&self.fingerprint)
+        .bind(Vec::<u8>::new())
+        .bind(now_micros())
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from)?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Replay::Fresh);
+        }
+
+        let (method, fingerprint, response): (String, Vec<u8>, Vec<u8>) = sqlx::query_as(
+            "SELECT method, fingerprint, response FROM idempotency_keys WHERE scope = $1 AND request_id = $2",
+        )
+        .bind(&self.scope)
+        .bind(&self.request_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(StoreError::from)?;
+        if method != self.method || fingerprint != self.fingerprint {
+            return Err(ApiError::invalid_argument(FieldViolations::single(
+                "request_id",
+                "was already used for a different request; use a new request_id",
+            )));
+        }
+        let previous = M::decode(response.as_slice())
+            .map_err(|e| ApiError::internal(StoreError::Corrupt(e.to_string())))?;
+        Ok(Replay::Previous(previous))
+    }
+
+    /// Stores the response of the fresh request, in the same transaction as its change.
+    pub async fn complete<M: Message>(&self, tx: &mut Tx, response: &M) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET response = $1 WHERE scope = $2 AND request_id = $3",
+        )
+        .bind(response.encode_to_vec())
+        .bind(&self.scope)
+        .bind(&self.request_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}

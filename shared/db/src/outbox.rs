@@ -1,0 +1,33 @@
+use uuid::Uuid;
+
+use crate::{StoreError, Tx, now_micros};
+
+/// A message to leave the service after its transaction commits: a lifecycle event, an
+/// e-mail or a call to a peer. A relay delivers it at least once.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage<'a> {
+    /// What kind of message, e.g. `enrollment.v1.partner.created` or `email`.
+    pub topic: &'a str,
+    /// What it is about (a resource name); messages with one key are delivered in order.
+    pub key: &'a str,
+    /// Encoded body.
+    pub payload: Vec<u8>,
+}
+
+/// Writes `message` inside `tx`: it leaves if and only if the change commits.
+pub async fn enqueue(tx: &mut Tx, message: OutboxMessage<'_>) -> Result<(), StoreError> {
+    let now = now_micros();
+    sqlx::query(
+        "INSERT INTO outbox_messages (id, created_at, topic, message_key, payload, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(now)
+    .bind(message.topic)
+    .bind(message.key)
+    .bind(message.payload)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use suite_auth::{Authenticator, TokenIssuer, TokenVerifier};
+use suite_config::ServiceConfig;
+use suite_db::{Database, MigrationFile, PageTokenCodec};
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+
+use crate::{ReadinessProbe, ServeError, ServerSettings};
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Token keys could not be loaded.
+    #[error("auth keys: {0}")]
+    Keys(#[from] suite_auth::KeyError),
+    /// The database settings are unusable.
+    #[error("database: {0}")]
+    Database(#[from] suite_db::StoreError),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// What every service is built from: its database, token verification and signing, and the
+/// page-token codec, all from one validated configuration.
+pub struct Platform {
+    /// The service's own database.
+    pub db: Database,
+    /// Verifies incoming tokens.
+    pub verifier: Arc<TokenVerifier>,
+    /// Signs this service's own tokens for calls to peers.
+    pub issuer: TokenIssuer,
+    /// Signs and checks page tokens.
+    pub pages: PageTokenCodec,
+    domain: &'static str,
+    settings: ServerSettings,
+}
+
+impl Platform {
+    /// Prepares service `domain` (e.g. `enrollment`) from `config`; connects lazily.
+    pub fn new(domain: &'static str, config: &ServiceConfig) -> Result<Self, StartError> {
+        Ok(Self {
+            db: Database::connect_lazy(&config.database_url)?,
+            verifier: Arc::new(TokenVerifier::from_config(&config.auth)?),
+            issuer: TokenIssuer::from_config(&config.auth)?,
+            pages: PageTokenCodec::new(config.page_token_secret.clone()),
+            domain,
+            settings: ServerSettings::from(config),
+        })
+    }
+
+    /// The interceptor that authenticates every call to the service.
+    pub fn authenticator(&self) -> Authenticator {
+        Authenticator::new(self.verifier.clone(), self.domain)
+    }
+
+    /// Serves `routes` (the service `service_name`); it reports SERVING once `migrations` are applied and the database
+    /// answers, and NOT_SERVING whenever the database stops answering.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        service_name: &'static str,
+        routes: Routes,
+        migrations: &'static [MigrationFile],
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let readiness = Arc::new(DatabaseReadiness {
+            db: self.db.clone(),
+            migrations,
+            migrated: AtomicBool::new(false),
+        });
+        let served = crate::serve(
+            self.settings,
+            listener,
+            service_name,
+            routes,
+            readiness,
+            shutdown,
+        )
+        .await;
+        self.db.close().await;
+        Ok(served?)
+    }
+}
+
+/// Ready once migrations are applied, then as long as the database answers.
+struct DatabaseReadiness {
+    db: Database,
+    migrations: &'static [MigrationFile],
+    migrated: AtomicBool,
+}
+
+impl ReadinessProbe for DatabaseReadiness {
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            if !self.migrated.load(Ordering::Acquire) {
+                self.db
+                    .migrate(self.migrations)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.migrated.store(true, Ordering::Release);
+            }
+            self.db.ping().await.map_err(|e| e.to_string())
+        })
+    }
+}

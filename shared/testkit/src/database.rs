@@ -1,0 +1,78 @@
+use sqlx::Connection;
+use suite_config::Secret;
+use suite_db::Database;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+/// A database used by one test service: a temporary SQLite file, or, when
+/// `TEST_DATABASE_URL` names a PostgreSQL server, a database created for this test.
+pub struct TestDatabase {
+    url: String,
+    _dir: Option<TempDir>,
+    db: Database,
+}
+
+impl TestDatabase {
+    /// A new, empty database.
+    pub async fn fresh() -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if admin_url.starts_with("postgres") => Self::postgres(&admin_url).await,
+            _ => Self::sqlite(),
+        }
+    }
+
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let db = Database::connect_lazy(&Secret::new(url.clone())).expect("sqlite pool");
+        Self {
+            url,
+            _dir: Some(dir),
+            db,
+        }
+    }
+
+    async fn postgres(admin_url: &str) -> Self {
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        let (base, query) = match admin_url.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (admin_url, String::new()),
+        };
+        let server = base
+            .rsplit_once('/')
+            .map(|(server, _)| server)
+            .unwrap_or(base);
+        let url = format!("{server}/{name}{query}");
+        let db = Database::connect_lazy(&Secret::new(url.clone())).expect("postgres pool");
+        Self {
+            url,
+            _dir: None,
+            db,
+        }
+    }
+
+    /// The connection URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A pool on this database, for store-level tests.
+    pub fn database(&self) -> Database {
+        self.db.clone()
+    }
+
+    /// Rows in `table`.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        suite_db::count_rows(&self.db, table)
+            .await
+            .expect("count rows")
+    }
+}
