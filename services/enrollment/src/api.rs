@@ -30,7 +30,7 @@ impl EnrollmentApi {
         let mut violations = FieldViolations::new();
         let key = violations.check(
             "request_id",
-            idempotency_key(caller, "CreatePartner", &request),
+            IdempotencyKey::new(caller, "CreatePartner", &request.request_id, &request),
         );
         let partner = NewPartner::parse(request.partner.as_ref(), &mut violations);
         let (Some(key), Some(partner)) = (key, partner) else {
@@ -47,7 +47,8 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::GetPartnerRequest,
     ) -> Result<pb::Partner, Error> {
-        let tenant_id = domain::parse_partner_name("name", &request.name)?;
+        let tenant_id = domain::parse_partner_name(&request.name)
+            .map_err(|reason| FieldViolations::single("name", reason))?;
         let not_found = || Error::PartnerNotFound(partner_name(tenant_id));
         if !domain::may_read(caller, tenant_id) {
             return Err(not_found());
@@ -77,21 +78,6 @@ impl EnrollmentApi {
             next_page_token: page.next_page_token,
         })
     }
-}
-
-/// The request's idempotency key; its error is the `request_id` field's violation.
-fn idempotency_key(
-    caller: &Caller,
-    method: &'static str,
-    request: &pb::CreatePartnerRequest,
-) -> Result<IdempotencyKey, String> {
-    IdempotencyKey::new(caller, method, &request.request_id, request).map_err(|violations| {
-        violations
-            .iter()
-            .map(|v| v.description.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
-    })
 }
 
 #[tonic::async_trait]

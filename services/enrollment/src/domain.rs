@@ -34,12 +34,10 @@ pub fn partner_name(tenant_id: Uuid) -> String {
     format!("partners/{tenant_id}")
 }
 
-/// The tenant id in a `partners/{tenant_id}` name given in `field`.
-pub fn parse_partner_name(field: &str, name: &str) -> Result<Uuid, FieldViolations> {
-    let ids = fields::resource_name(name, &["partners"])
-        .map_err(|reason| FieldViolations::single(field, reason))?;
-    fields::uuid(ids[0])
-        .map_err(|reason| FieldViolations::single(field, format!("partner id {reason}")))
+/// The tenant id in a `partners/{tenant_id}` name.
+pub fn parse_partner_name(name: &str) -> Result<Uuid, String> {
+    let ids = fields::resource_name(name, &["partners"])?;
+    fields::uuid(ids[0]).map_err(|reason| format!("partner id {reason}"))
 }
 
 impl From<&Partner> for pb::Partner {

@@ -1,12 +1,10 @@
 //! Partner storage, one implementation for SQLite and PostgreSQL (see `suite_db`).
 
-use prost::Message;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use suite_auth::Caller;
 use suite_db::{
-    AuditEvent, Database, IdempotencyKey, OutboxMessage, Page, PageRequest, PageTokenCodec, Replay,
-    StoreError,
+    Change, Database, IdempotencyKey, Page, PageRequest, PageTokenCodec, Replay, StoreError,
 };
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
@@ -81,30 +79,15 @@ impl EnrollmentStore {
         };
 
         let response = pb::Partner::from(&created);
-        let encoded = response.encode_to_vec();
-        suite_db::record_audit(
-            &mut tx,
-            caller,
-            AuditEvent {
-                tenant_id,
-                resource_name: &name,
-                action: "CreatePartner",
-                request_id: Some(key.request_id()),
-                before: None,
-                after: Some(encoded.clone()),
-            },
-        )
-        .await?;
-        suite_db::enqueue(
-            &mut tx,
-            OutboxMessage {
-                topic: "enrollment.v1.partner.created",
-                key: &name,
-                payload: encoded,
-            },
-        )
-        .await?;
-        key.complete(&mut tx, &response).await?;
+        let change = Change {
+            tenant_id,
+            resource_name: &name,
+            action: "CreatePartner",
+            topic: "enrollment.v1.partner.created",
+            before: None,
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(response)
     }

@@ -26,22 +26,20 @@ pub enum Replay<M> {
 }
 
 impl IdempotencyKey {
-    /// Checks `request_id` (required, a UUID) and binds it to `request` for `method`.
+    /// Checks `request_id` (required, a UUID) and binds it to `request` for `method`; the
+    /// error is the reason the `request_id` field is refused.
     pub fn new(
         caller: &Caller,
         method: &'static str,
         request_id: &str,
         request: &impl Message,
-    ) -> Result<Self, FieldViolations> {
+    ) -> Result<Self, String> {
         let request_id = request_id.trim();
         if request_id.is_empty() {
-            return Err(FieldViolations::single(
-                "request_id",
-                "required: a UUID that is the same on every retry",
-            ));
+            return Err("required: a UUID that is the same on every retry".into());
         }
         let Ok(parsed) = Uuid::parse_str(request_id) else {
-            return Err(FieldViolations::single("request_id", "must be a UUID"));
+            return Err("must be a UUID".into());
         };
         let mut hasher = Sha256::new();
         hasher.update(method.as_bytes());

@@ -8,6 +8,7 @@
 //! implementation serves both and one contract test suite checks it on both.
 
 mod audit;
+mod change;
 mod error;
 mod idempotency;
 mod outbox;
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor, SqlSafeStr};
 use suite_config::Secret;
 
 pub use audit::{AuditEvent, record_audit};
+pub use change::{Change, record_change};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyKey, Replay};
 pub use outbox::{OutboxMessage, enqueue};

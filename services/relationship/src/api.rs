@@ -1,0 +1,130 @@
+//! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
+
+use suite_auth::Caller;
+use suite_db::IdempotencyKey;
+use suite_errors::FieldViolations;
+use suite_proto::relationship::v1 as pb;
+use suite_proto::relationship::v1::relationship_service_server::RelationshipService;
+use tonic::{Request, Response, Status};
+
+use crate::domain::{self, NewCustomer, customer_name};
+use crate::error::{Error, to_status};
+use crate::store::RelationshipStore;
+
+/// The `relationship.v1.RelationshipService` implementation.
+pub struct RelationshipApi {
+    store: RelationshipStore,
+}
+
+impl RelationshipApi {
+    /// Handlers over `store`.
+    pub fn new(store: RelationshipStore) -> Self {
+        Self { store }
+    }
+
+    async fn create_customer(
+        &self,
+        caller: &Caller,
+        request: pb::CreateCustomerRequest,
+    ) -> Result<pb::Customer, Error> {
+        let mut violations = FieldViolations::new();
+        let key = violations.check(
+            "request_id",
+            IdempotencyKey::new(caller, "CreateCustomer", &request.request_id, &request),
+        );
+        let partner = violations.check("parent", domain::parse_parent(&request.parent));
+        let customer = NewCustomer::parse(request.customer.as_ref(), &mut violations);
+        let (Some(key), Some(partner), Some(customer)) = (key, partner, customer) else {
+            return Err(Error::Invalid(violations));
+        };
+        domain::authorize_create(caller, partner)?;
+        self.store
+            .create_customer(caller, &key, partner, customer)
+            .await
+    }
+
+    async fn get_customer(
+        &self,
+        caller: &Caller,
+        request: pb::GetCustomerRequest,
+    ) -> Result<pb::Customer, Error> {
+        let (partner, id) = domain::parse_customer_name(&request.name)
+            .map_err(|reason| FieldViolations::single("name", reason))?;
+        let not_found = || Error::CustomerNotFound(customer_name(partner, id));
+        if !domain::may_read(caller, partner) {
+            return Err(not_found());
+        }
+        let customer = self
+            .store
+            .get_customer(partner, id)
+            .await?
+            .ok_or_else(not_found)?;
+        Ok(pb::Customer::from(&customer))
+    }
+
+    async fn list_customers(
+        &self,
+        caller: &Caller,
+        request: pb::ListCustomersRequest,
+    ) -> Result<pb::ListCustomersResponse, Error> {
+        let partner = domain::parse_parent(&request.parent)
+            .map_err(|reason| FieldViolations::single("parent", reason))?;
+        if !domain::may_read(caller, partner) {
+            return Err(Error::PartnerNotFound(domain::partner_name(partner)));
+        }
+        let page_request =
+            self.store
+                .pages()
+                .request(request.page_size, &request.page_token, &request.parent)?;
+        let page = self.store.list_customers(partner, &page_request).await?;
+        Ok(pb::ListCustomersResponse {
+            customers: page.items.iter().map(pb::Customer::from).collect(),
+            next_page_token: page.next_page_token,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl RelationshipService for RelationshipApi {
+    async fn create_customer(
+        &self,
+        request: Request<pb::CreateCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let caller = Caller::of(&request)
+            .map_err(|e| to_status(e.into()))?
+            .clone();
+        let customer = self
+            .create_customer(&caller, request.into_inner())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(customer))
+    }
+
+    async fn get_customer(
+        &self,
+        request: Request<pb::GetCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let caller = Caller::of(&request)
+            .map_err(|e| to_status(e.into()))?
+            .clone();
+        let customer = self
+            .get_customer(&caller, request.into_inner())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(customer))
+    }
+
+    async fn list_customers(
+        &self,
+        request: Request<pb::ListCustomersRequest>,
+    ) -> Result<Response<pb::ListCustomersResponse>, Status> {
+        let caller = Caller::of(&request)
+            .map_err(|e| to_status(e.into()))?
+            .clone();
+        let page = self
+            .list_customers(&caller, request.into_inner())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(page))
+    }
+}
