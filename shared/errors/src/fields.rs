@@ -81,6 +81,19 @@ pub fn resource_name<'a>(value: &'a str, collections: &[&str]) -> Result<Vec<&'a
     Ok(ids)
 }
 
+/// A required timestamp, as microseconds since the epoch.
+pub fn timestamp_micros(value: Option<&prost_types::Timestamp>) -> Result<i64, String> {
+    let value = value.ok_or("required")?;
+    if !(0..1_000_000_000).contains(&value.nanos) {
+        return Err("nanos must be within 0..1e9".into());
+    }
+    value
+        .seconds
+        .checked_mul(1_000_000)
+        .and_then(|micros| micros.checked_add(i64::from(value.nanos / 1_000)))
+        .ok_or_else(|| "out of range".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

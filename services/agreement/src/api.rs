@@ -1,0 +1,130 @@
+//! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
+
+use suite_auth::Caller;
+use suite_db::IdempotencyKey;
+use suite_errors::FieldViolations;
+use suite_proto::agreement::v1 as pb;
+use suite_proto::agreement::v1::agreement_service_server::AgreementService;
+use tonic::{Request, Response, Status};
+
+use crate::domain::{self, NewAgreementVersion, version_name};
+use crate::error::{Error, to_status};
+use crate::store::AgreementStore;
+
+/// The `agreement.v1.AgreementService` implementation.
+pub struct AgreementApi {
+    store: AgreementStore,
+}
+
+impl AgreementApi {
+    /// Handlers over `store`.
+    pub fn new(store: AgreementStore) -> Self {
+        Self { store }
+    }
+
+    async fn create_version(
+        &self,
+        caller: &Caller,
+        request: pb::CreateAgreementVersionRequest,
+    ) -> Result<pb::AgreementVersion, Error> {
+        let mut violations = FieldViolations::new();
+        let key = violations.check(
+            "request_id",
+            IdempotencyKey::new(
+                caller,
+                "CreateAgreementVersion",
+                &request.request_id,
+                &request,
+            ),
+        );
+        let version =
+            NewAgreementVersion::parse(request.agreement_version.as_ref(), &mut violations);
+        let (Some(key), Some(version)) = (key, version) else {
+            return Err(Error::Invalid(violations));
+        };
+        caller.require_operator()?;
+        self.store.create_version(caller, &key, version).await
+    }
+
+    async fn get_version(
+        &self,
+        request: pb::GetAgreementVersionRequest,
+    ) -> Result<pb::AgreementVersion, Error> {
+        let template_id = domain::parse_version_name(&request.name)
+            .map_err(|reason| FieldViolations::single("name", reason))?;
+        let version = self
+            .store
+            .get_version(&template_id)
+            .await?
+            .ok_or_else(|| Error::VersionNotFound(version_name(&template_id)))?;
+        Ok(pb::AgreementVersion::from(&version))
+    }
+
+    async fn list_versions(
+        &self,
+        request: pb::ListAgreementVersionsRequest,
+    ) -> Result<pb::ListAgreementVersionsResponse, Error> {
+        let agreement_type = match request.agreement_type {
+            0 => None,
+            value => Some(
+                domain::parse_agreement_type(value)
+                    .map_err(|reason| FieldViolations::single("agreement_type", reason))?,
+            ),
+        };
+        let query = agreement_type.map(|t| t.as_str_name()).unwrap_or_default();
+        let page_request =
+            self.store
+                .pages()
+                .request(request.page_size, &request.page_token, query)?;
+        let page = self
+            .store
+            .list_versions(agreement_type, &page_request)
+            .await?;
+        Ok(pb::ListAgreementVersionsResponse {
+            agreement_versions: page.items.iter().map(pb::AgreementVersion::from).collect(),
+            next_page_token: page.next_page_token,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl AgreementService for AgreementApi {
+    async fn create_agreement_version(
+        &self,
+        request: Request<pb::CreateAgreementVersionRequest>,
+    ) -> Result<Response<pb::AgreementVersion>, Status> {
+        let caller = Caller::of(&request)
+            .map_err(|e| to_status(e.into()))?
+            .clone();
+        let version = self
+            .create_version(&caller, request.into_inner())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(version))
+    }
+
+    /// The catalogue is public to every authenticated caller.
+    async fn get_agreement_version(
+        &self,
+        request: Request<pb::GetAgreementVersionRequest>,
+    ) -> Result<Response<pb::AgreementVersion>, Status> {
+        Caller::of(&request).map_err(|e| to_status(e.into()))?;
+        let version = self
+            .get_version(request.into_inner())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(version))
+    }
+
+    async fn list_agreement_versions(
+        &self,
+        request: Request<pb::ListAgreementVersionsRequest>,
+    ) -> Result<Response<pb::ListAgreementVersionsResponse>, Status> {
+        Caller::of(&request).map_err(|e| to_status(e.into()))?;
+        let page = self
+            .list_versions(request.into_inner())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(page))
+    }
+}
