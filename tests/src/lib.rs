@@ -1,1 +1,1 @@
-//! suite-scenarios
+//! Cross-service scenarios over real gRPC on loopback; the tests live in `tests/`.

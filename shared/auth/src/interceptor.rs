@@ -99,3 +99,106 @@ impl Interceptor for Authenticator {
         Ok(request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use suite_config::{AuthConfig, AuthKeys, Secret};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::{Role, TokenIssuer};
+
+    fn config() -> AuthConfig {
+        AuthConfig {
+            keys: AuthKeys::SharedSecret(Secret::new("0123456789abcdef0123456789abcdef")),
+            issuer: "csp-suite".into(),
+            audience: "csp-suite".into(),
+        }
+    }
+
+    fn token(subject: &str, tenant: Uuid, kind: PrincipalKind, roles: &[Role]) -> String {
+        TokenIssuer::from_config(&config())
+            .unwrap()
+            .issue(subject, tenant, kind, roles, Duration::from_secs(60))
+            .unwrap()
+    }
+
+    fn call(headers: &[(&'static str, String)]) -> Result<Caller, Status> {
+        let mut authenticator = Authenticator::new(
+            Arc::new(TokenVerifier::from_config(&config()).unwrap()),
+            "test",
+        );
+        let mut request = Request::new(());
+        for (key, value) in headers {
+            request.metadata_mut().insert(*key, value.parse().unwrap());
+        }
+        authenticator
+            .call(request)
+            .map(|request| request.extensions().get::<Caller>().unwrap().clone())
+    }
+
+    #[test]
+    fn service_acting_for_a_user_shows_both() {
+        let tenant = Uuid::new_v4();
+        let user = token("alice", tenant, PrincipalKind::User, &[Role::AdminAgent]);
+        let service = token("transfer", Uuid::nil(), PrincipalKind::Service, &[]);
+
+        let caller = call(&[
+            ("authorization", format!("Bearer {service}")),
+            (ON_BEHALF_OF_HEADER, user.clone()),
+        ])
+        .unwrap();
+        assert_eq!(caller.actor().subject, "alice");
+        assert_eq!(caller.tenant_id(), tenant);
+        assert_eq!(caller.via_service(), Some("transfer"));
+        assert_eq!(caller.actor_token(), user);
+        assert!(caller.require_role(Role::AdminAgent).is_ok());
+    }
+
+    #[test]
+    fn service_acting_for_itself_is_the_service() {
+        let service = token("agreement", Uuid::nil(), PrincipalKind::Service, &[]);
+        let caller = call(&[("authorization", format!("Bearer {service}"))]).unwrap();
+        assert!(caller.is_service("agreement"));
+        assert_eq!(caller.via_service(), None);
+    }
+
+    #[test]
+    fn only_services_may_forward_a_token() {
+        let user = token("alice", Uuid::new_v4(), PrincipalKind::User, &[]);
+        let other = token(
+            "mallory",
+            Uuid::new_v4(),
+            PrincipalKind::User,
+            &[Role::GlobalAdmin],
+        );
+        let status = call(&[
+            ("authorization", format!("Bearer {user}")),
+            (ON_BEHALF_OF_HEADER, other),
+        ])
+        .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+
+        let service = token("transfer", Uuid::nil(), PrincipalKind::Service, &[]);
+        let status = call(&[
+            ("authorization", format!("Bearer {service}")),
+            (ON_BEHALF_OF_HEADER, service.clone()),
+        ])
+        .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    }
+
+    #[test]
+    fn missing_or_malformed_authorization_is_unauthenticated() {
+        for headers in [
+            vec![],
+            vec![("authorization", "Basic abc".to_owned())],
+            vec![("authorization", "Bearer ".to_owned())],
+        ] {
+            let status = call(&headers).unwrap_err();
+            assert_eq!(status.code(), tonic::Code::Unauthenticated, "{headers:?}");
+        }
+    }
+}

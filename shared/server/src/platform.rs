@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use suite_auth::{Authenticator, TokenIssuer, TokenVerifier};
+use suite_client::ServiceIdentity;
 use suite_config::ServiceConfig;
 use suite_db::{Database, MigrationFile, PageTokenCodec};
 use tokio::net::TcpListener;
@@ -20,6 +21,12 @@ pub enum StartError {
     /// The database settings are unusable.
     #[error("database: {0}")]
     Database(#[from] suite_db::StoreError),
+    /// A peer this service calls has no address configured.
+    #[error("{0} is required: this service calls that peer")]
+    MissingPeer(&'static str),
+    /// A peer address is unusable.
+    #[error("peer: {0}")]
+    Peer(String),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
@@ -51,6 +58,11 @@ impl Platform {
             domain,
             settings: ServerSettings::from(config),
         })
+    }
+
+    /// The identity this service presents to its peers, signing its own tokens.
+    pub fn service_identity(&self, service: &'static str) -> Arc<ServiceIdentity> {
+        Arc::new(ServiceIdentity::new(service, self.issuer.clone()))
     }
 
     /// The interceptor that authenticates every call to the service.
