@@ -1,6 +1,8 @@
 //! The transfer service checks its preconditions with the relationship service over gRPC,
 //! acting for its caller: the callee applies the end user's tenant and roles.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
 use suite_config::PeerUrls;
 use suite_proto::relationship::v1 as relationship_pb;
 use suite_proto::transfer::v1 as transfer_pb;

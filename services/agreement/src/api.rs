@@ -27,6 +27,7 @@ impl AgreementApi {
         caller: &Caller,
         request: pb::CreateAgreementVersionRequest,
     ) -> Result<pb::AgreementVersion, Error> {
+        caller.require_operator()?;
         let mut violations = FieldViolations::new();
         let key = violations.check(
             "request_id",
@@ -42,7 +43,6 @@ impl AgreementApi {
         let (Some(key), Some(version)) = (key, version) else {
             return Err(Error::Invalid(violations));
         };
-        caller.require_operator()?;
         self.store.create_version(caller, &key, version).await
     }
 

@@ -1,5 +1,7 @@
 //! The agreement service over real gRPC: an operator-kept catalogue that every partner reads.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
 use suite_config::PeerUrls;
 use suite_proto::agreement::v1 as pb;
 use suite_testkit::{Actor, TestService, bad_fields, reason, request_id, spawn_service};

@@ -1,6 +1,6 @@
 //! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
 
-use suite_auth::Caller;
+use suite_auth::{Caller, Role};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1 as pb;
@@ -27,6 +27,7 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::CreatePartnerRequest,
     ) -> Result<pb::Partner, Error> {
+        caller.require_role_or_operator(Role::GlobalAdmin)?;
         let mut violations = FieldViolations::new();
         let key = violations.check(
             "request_id",
@@ -36,7 +37,7 @@ impl EnrollmentApi {
         let (Some(key), Some(partner)) = (key, partner) else {
             return Err(Error::Invalid(violations));
         };
-        let tenant_id = partner.authorize(caller)?;
+        let tenant_id = partner.tenant(caller)?;
         self.store
             .create_partner(caller, &key, tenant_id, partner)
             .await

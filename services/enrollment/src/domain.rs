@@ -1,7 +1,7 @@
 //! Enrollment rules, free of transport and storage: what a partner is, what a valid one
 //! looks like, and who may do what with it.
 
-use suite_auth::{Caller, Role};
+use suite_auth::Caller;
 use suite_errors::{FieldViolations, fields};
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
@@ -112,12 +112,8 @@ impl NewPartner {
         })
     }
 
-    /// The tenant the caller may register: its own, or any as operator (`GLOBAL_ADMIN`
-    /// needed otherwise).
-    pub fn authorize(&self, caller: &Caller) -> Result<Uuid, Error> {
-        if !caller.is_operator() {
-            caller.require_role(Role::GlobalAdmin)?;
-        }
+    /// The tenant to register: the caller's own, or any for the operator.
+    pub fn tenant(&self, caller: &Caller) -> Result<Uuid, Error> {
         let tenant_id = self.tenant_id.unwrap_or(caller.tenant_id());
         if !caller.can_access_tenant(tenant_id) {
             return Err(Error::ForeignTenant);

@@ -1,5 +1,7 @@
 //! The enrollment service over real gRPC: identity, tenancy, validation and idempotency.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
 use suite_auth::Role;
 use suite_config::PeerUrls;
 use suite_proto::enrollment::v1 as pb;

@@ -1,6 +1,6 @@
 //! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
 
-use suite_auth::Caller;
+use suite_auth::{Caller, Role};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::relationship::v1 as pb;
@@ -27,6 +27,7 @@ impl RelationshipApi {
         caller: &Caller,
         request: pb::CreateCustomerRequest,
     ) -> Result<pb::Customer, Error> {
+        caller.require_role_or_operator(Role::AdminAgent)?;
         let mut violations = FieldViolations::new();
         let key = violations.check(
             "request_id",

@@ -1,5 +1,7 @@
 //! The relationship service over real gRPC: customers are visible only to their partner.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
 use suite_auth::Role;
 use suite_config::PeerUrls;
 use suite_proto::relationship::v1 as pb;

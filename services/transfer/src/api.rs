@@ -1,7 +1,7 @@
 //! gRPC handlers: destructure, validate, authorize, check with peers, call the store, map
 //! the error, convert.
 
-use suite_auth::Caller;
+use suite_auth::{Caller, Role};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::transfer::v1 as pb;
@@ -30,6 +30,7 @@ impl TransferApi {
         caller: &Caller,
         request: pb::CreateSubscriptionRequest,
     ) -> Result<pb::Subscription, Error> {
+        caller.require_role_or_operator(Role::AdminAgent)?;
         let mut violations = FieldViolations::new();
         let key = violations.check(
             "request_id",

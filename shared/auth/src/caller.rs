@@ -113,6 +113,14 @@ impl Caller {
         ))
     }
 
+    /// PERMISSION_DENIED naming the role unless the actor holds `role` or is the operator.
+    pub fn require_role_or_operator(&self, role: Role) -> Result<(), ApiError> {
+        if self.is_operator() {
+            return Ok(());
+        }
+        self.require_role(role)
+    }
+
     /// PERMISSION_DENIED unless the actor is the platform operator.
     pub fn require_operator(&self) -> Result<(), ApiError> {
         if self.is_operator() {

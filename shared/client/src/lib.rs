@@ -63,10 +63,10 @@ impl ServiceIdentity {
             .cached
             .lock()
             .map_err(|_| ApiError::internal("service token cache poisoned"))?;
-        if let Some((token, expires)) = cached.as_ref() {
-            if Instant::now() + SERVICE_TOKEN_MARGIN < *expires {
-                return Ok(token.clone());
-            }
+        if let Some((token, expires)) = cached.as_ref()
+            && Instant::now() + SERVICE_TOKEN_MARGIN < *expires
+        {
+            return Ok(token.clone());
         }
         let token = self
             .issuer

@@ -101,9 +101,13 @@ pub struct PreconditionViolation {
     pub description: String,
 }
 
-/// A refusal ready for the wire: code, reason and details.
+/// A refusal ready for the wire: code, reason and details. Boxed, so that `Result`s carrying
+/// it stay one pointer wide on the happy path.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
+pub struct ApiError(Box<Refusal>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Refusal {
     code: Code,
     reason: &'static str,
     message: String,
@@ -114,21 +118,21 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: Code, reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Refusal {
             code,
             reason,
             message: message.into(),
             field_violations: FieldViolations::new(),
             preconditions: Vec::new(),
             resource: None,
-        }
+        }))
     }
 
     /// INVALID_ARGUMENT naming every bad field.
     pub fn invalid_argument(violations: FieldViolations) -> Self {
         let message = format!("invalid request: {violations}");
         let mut error = Self::new(Code::InvalidArgument, "INVALID_ARGUMENT", message);
-        error.field_violations = violations;
+        error.0.field_violations = violations;
         error
     }
 
@@ -139,7 +143,7 @@ impl ApiError {
             "RESOURCE_NOT_FOUND",
             format!("{resource_type} {name} not found"),
         );
-        error.resource = Some((resource_type.to_owned(), name.to_owned()));
+        error.0.resource = Some((resource_type.to_owned(), name.to_owned()));
         error
     }
 
@@ -150,7 +154,7 @@ impl ApiError {
             "RESOURCE_ALREADY_EXISTS",
             format!("{resource_type} {name} already exists"),
         );
-        error.resource = Some((resource_type.to_owned(), name.to_owned()));
+        error.0.resource = Some((resource_type.to_owned(), name.to_owned()));
         error
     }
 
@@ -192,7 +196,7 @@ impl ApiError {
         subject: impl Into<String>,
         description: impl Into<String>,
     ) -> Self {
-        self.preconditions.push(PreconditionViolation {
+        self.0.preconditions.push(PreconditionViolation {
             kind: kind.into(),
             subject: subject.into(),
             description: description.into(),
@@ -202,38 +206,39 @@ impl ApiError {
 
     /// The gRPC code.
     pub fn code(&self) -> Code {
-        self.code
+        self.0.code
     }
 
     /// The UPPER_SNAKE reason of the `ErrorInfo`.
     pub fn reason(&self) -> &'static str {
-        self.reason
+        self.0.reason
     }
 
     /// The status the caller receives; `domain` names the service that refused.
     pub fn into_status(self, domain: &str) -> Status {
+        let refusal = *self.0;
         let mut details = ErrorDetails::new();
-        details.set_error_info(self.reason, domain, std::collections::HashMap::new());
-        for violation in self.field_violations.iter() {
+        details.set_error_info(refusal.reason, domain, std::collections::HashMap::new());
+        for violation in refusal.field_violations.iter() {
             details.add_bad_request_violation(&violation.field, &violation.description);
         }
-        for condition in &self.preconditions {
+        for condition in &refusal.preconditions {
             details.add_precondition_failure_violation(
                 &condition.kind,
                 &condition.subject,
                 &condition.description,
             );
         }
-        if let Some((resource_type, name)) = &self.resource {
+        if let Some((resource_type, name)) = &refusal.resource {
             details.set_resource_info(resource_type, name, "", "");
         }
-        Status::with_error_details(self.code, self.message, details)
+        Status::with_error_details(refusal.code, refusal.message, details)
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} {}: {}", self.code, self.reason, self.message)
+        write!(f, "{:?} {}: {}", self.0.code, self.0.reason, self.0.message)
     }
 }
 

@@ -110,12 +110,17 @@ pub async fn serve(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     set_status(&health_reporter, service_name, ServingStatus::NotServing).await;
 
+    // Advertise the service, health and both reflection versions (grpcurl 1.8 speaks only
+    // v1alpha); the google.rpc descriptors let grpcurl decode rich error details.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(suite_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             .with_service_name(service_name)
             .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
     };
     let reflection_v1 = reflection()
         .build_v1()

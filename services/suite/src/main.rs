@@ -1,0 +1,276 @@
+//! The local suite: `suite` (or `suite run`) starts the four services on 127.0.0.1, each on
+//! its own SQLite file under the data directory, and stops them cleanly on Ctrl-C;
+//! `suite token` mints a development token for `grpcurl -H "authorization: Bearer ..."`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use suite_auth::{PrincipalKind, Role, TokenIssuer};
+use suite_config::{LogFormat, PeerUrls, Secret, ServiceConfig};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "suite",
+    about = "CSP direct-bill to indirect-reseller services, run locally"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the four services (the default).
+    Run(RunArgs),
+    /// Print a development token signed with the local suite's secret.
+    Token(TokenArgs),
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Where the SQLite files and the development secret live.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Port of the enrollment service; relationship, agreement and transfer follow it.
+    #[arg(long, default_value_t = enrollment::DEFAULT_PORT)]
+    base_port: u16,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// Tenant id of the principal; a new one when omitted.
+    #[arg(long)]
+    tenant: Option<Uuid>,
+    /// A role to grant (GLOBAL_ADMIN, ADMIN_AGENT, SALES_AGENT); repeat for several.
+    #[arg(long = "role", value_parser = parse_role)]
+    roles: Vec<Role>,
+    /// Principal kind: user, app, operator or service.
+    #[arg(long, default_value = "user", value_parser = parse_kind)]
+    kind: PrincipalKind,
+    /// Subject (user, app or service name).
+    #[arg(long, default_value = "dev-user")]
+    subject: String,
+    /// Lifetime in hours.
+    #[arg(long, default_value_t = 12)]
+    hours: u64,
+    /// The local suite's data directory.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    value.parse()
+}
+
+fn parse_kind(value: &str) -> Result<PrincipalKind, String> {
+    value.parse()
+}
+
+const SECRET_FILE: &str = "dev-secret";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Some(Command::Token(args)) => print_token(&args),
+        Some(Command::Run(args)) => run(&args).await,
+        None => run(&cli.run).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("suite: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The data directory's development secret, created on first use. It is random per data
+/// directory, so a token minted for one local suite is useless anywhere else.
+fn development_secret(data_dir: &Path) -> Result<Secret, String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let path = data_dir.join(SECRET_FILE);
+    if let Ok(secret) = std::fs::read_to_string(&path) {
+        return Ok(Secret::new(secret.trim()));
+    }
+    let secret = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    std::fs::write(&path, &secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(Secret::new(secret))
+}
+
+fn mint(
+    secret: &Secret,
+    subject: &str,
+    tenant: Uuid,
+    kind: PrincipalKind,
+    roles: &[Role],
+    hours: u64,
+) -> Result<String, String> {
+    let config = ServiceConfig::development(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        "sqlite::memory:",
+        secret,
+    );
+    let issuer = TokenIssuer::from_config(&config.auth).map_err(|e| e.to_string())?;
+    issuer
+        .issue(
+            subject,
+            tenant,
+            kind,
+            roles,
+            Duration::from_secs(hours * 3600),
+        )
+        .map_err(|e| format!("cannot sign token: {e}"))
+}
+
+fn print_token(args: &TokenArgs) -> Result<(), String> {
+    let secret = development_secret(&args.data_dir)?;
+    let tenant = args.tenant.unwrap_or_else(Uuid::new_v4);
+    println!(
+        "{}",
+        mint(
+            &secret,
+            &args.subject,
+            tenant,
+            args.kind,
+            &args.roles,
+            args.hours
+        )?
+    );
+    Ok(())
+}
+
+struct Member {
+    name: &'static str,
+    grpc_service: &'static str,
+    port: u16,
+}
+
+async fn run(args: &RunArgs) -> Result<(), String> {
+    let secret = development_secret(&args.data_dir)?;
+    let _telemetry = suite_telemetry::init("csp-suite", LogFormat::Text);
+    let members = [
+        Member {
+            name: enrollment::SERVICE,
+            grpc_service: "enrollment.v1.EnrollmentService",
+            port: args.base_port,
+        },
+        Member {
+            name: relationship::SERVICE,
+            grpc_service: "relationship.v1.RelationshipService",
+            port: args.base_port + 1,
+        },
+        Member {
+            name: agreement::SERVICE,
+            grpc_service: "agreement.v1.AgreementService",
+            port: args.base_port + 2,
+        },
+        Member {
+            name: transfer::SERVICE,
+            grpc_service: "transfer.v1.TransferService",
+            port: args.base_port + 3,
+        },
+    ];
+    let url = |port: u16| Some(format!("http://127.0.0.1:{port}"));
+    let peers = PeerUrls {
+        enrollment: url(members[0].port),
+        relationship: url(members[1].port),
+        agreement: url(members[2].port),
+        transfer: url(members[3].port),
+    };
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for member in &members {
+        let addr = SocketAddr::from(([127, 0, 0, 1], member.port));
+        let listener = suite_server::bind(addr)
+            .await
+            .map_err(|e| format!("{}: cannot listen on {addr}: {e}", member.name))?;
+        let database = args.data_dir.join(format!("{}.db", member.name));
+        let mut config =
+            ServiceConfig::development(addr, &format!("sqlite://{}", database.display()), &secret);
+        config.peers = peers.clone();
+        let mut stop = stop_rx.clone();
+        let shutdown = async move {
+            let _ = stop.changed().await;
+        };
+        let task = match member.name {
+            "enrollment" => tokio::spawn(enrollment::run(config, listener, shutdown)),
+            "relationship" => tokio::spawn(relationship::run(config, listener, shutdown)),
+            "agreement" => tokio::spawn(agreement::run(config, listener, shutdown)),
+            _ => tokio::spawn(transfer::run(config, listener, shutdown)),
+        };
+        tasks.push((member.name, task));
+    }
+
+    print_welcome(&members, &args.data_dir, &secret)?;
+    suite_server::shutdown_signal().await;
+    let _ = stop_tx.send(true);
+
+    let mut failed = Vec::new();
+    for (name, task) in tasks {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => failed.push(format!("{name}: {error}")),
+            Err(error) => failed.push(format!("{name}: {error}")),
+        }
+    }
+    if failed.is_empty() {
+        println!("suite stopped");
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+fn print_welcome(members: &[Member], data_dir: &Path, secret: &Secret) -> Result<(), String> {
+    let tenant = Uuid::new_v4();
+    let token = mint(
+        secret,
+        "dev-admin",
+        tenant,
+        PrincipalKind::User,
+        &[Role::GlobalAdmin, Role::AdminAgent],
+        12,
+    )?;
+    println!();
+    println!(
+        "CSP transition suite is running (data in {}/):",
+        data_dir.display()
+    );
+    for member in members {
+        println!(
+            "  {:<13} 127.0.0.1:{}  {}",
+            member.name, member.port, member.grpc_service
+        );
+    }
+    println!();
+    println!("Try it (a GLOBAL_ADMIN + ADMIN_AGENT token of a new tenant {tenant}, valid 12 h):");
+    println!("  grpcurl -plaintext 127.0.0.1:{} list", members[0].port);
+    println!(
+        "  grpcurl -plaintext 127.0.0.1:{} grpc.health.v1.Health/Check",
+        members[0].port
+    );
+    println!(
+        "  grpcurl -plaintext -H 'authorization: Bearer {token}' \\\n    -d '{{\"request_id\":\"{}\",\"partner\":{{\"legal_name\":\"Contoso Ltd\",\"country_code\":\"US\",\"primary_contact_email\":\"ops@contoso.example\"}}}}' \\\n    127.0.0.1:{} enrollment.v1.EnrollmentService/CreatePartner",
+        Uuid::new_v4(),
+        members[0].port
+    );
+    println!();
+    println!("More tokens: cargo run -q -p suite -- token --tenant <uuid> --role GLOBAL_ADMIN");
+    println!("Stop with Ctrl-C.");
+    Ok(())
+}
