@@ -16,6 +16,8 @@ use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
+pub use domain::{AgreementVersion, NewAgreementVersion};
+pub use error::Error;
 pub use store::AgreementStore;
 
 /// Name of the service in errors, logs and its own tokens.

@@ -17,6 +17,8 @@ use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
+pub use domain::{Customer, NewCustomer};
+pub use error::Error;
 pub use store::RelationshipStore;
 
 /// Name of the service in errors, logs and its own tokens.

@@ -18,6 +18,8 @@ use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
+pub use domain::{CustomerRef, NewSubscription, Subscription};
+pub use error::Error;
 pub use store::TransferStore;
 
 /// Name of the service in errors, logs and its own tokens.

@@ -23,16 +23,15 @@ use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use uuid::Uuid;
 
 pub use database::TestDatabase;
-
-use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;
+pub use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;
 use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
 use suite_proto::relationship::v1::relationship_service_client::RelationshipServiceClient;
 use suite_proto::transfer::v1::transfer_service_client::TransferServiceClient;
+pub use tonic_health::pb::health_check_response::ServingStatus;
 
 /// The shared secret every test service and token uses.
 pub const TEST_SECRET: &str = "suite-test-secret-suite-test-secret";
@@ -84,6 +83,17 @@ impl Actor {
             roles: vec![],
             kind: PrincipalKind::Operator,
         }
+    }
+
+    /// The verified caller this actor becomes inside a service, for store-level tests.
+    pub fn caller(&self) -> suite_auth::Caller {
+        let principal = suite_auth::Principal {
+            subject: self.subject.clone(),
+            tenant_id: self.tenant_id,
+            roles: self.roles.clone(),
+            kind: self.kind,
+        };
+        suite_auth::Caller::new(principal, None, self.token())
     }
 
     /// A signed token for this actor.
@@ -273,6 +283,29 @@ impl Drop for TestService {
     }
 }
 
+/// The health status the server at `addr` reports for `service` (`""` for the whole
+/// server), waiting up to a deadline for it to accept connections.
+pub async fn health_status(addr: SocketAddr, service: &str) -> ServingStatus {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("url")
+        .connect_lazy();
+    let mut health = HealthClient::new(channel);
+    let ask = async {
+        loop {
+            let request = tonic_health::pb::HealthCheckRequest {
+                service: service.to_owned(),
+            };
+            match health.check(request).await {
+                Ok(response) => return response.into_inner().status(),
+                Err(_) => tokio::task::yield_now().await,
+            }
+        }
+    };
+    tokio::time::timeout(READY_DEADLINE, ask)
+        .await
+        .expect("health service did not answer in time")
+}
+
 /// The `ErrorInfo` reason of a status, or `""`.
 pub fn reason(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
@@ -296,6 +329,23 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A fresh, migrated database with `migrations`, for store contract tests.
+pub async fn migrated_database(migrations: &[suite_db::MigrationFile]) -> TestDatabase {
+    suite_telemetry::init_for_tests();
+    let database = TestDatabase::fresh().await;
+    database
+        .database()
+        .migrate(migrations)
+        .await
+        .expect("migrate test database");
+    database
+}
+
+/// The codec the test services sign page tokens with.
+pub fn page_codec() -> suite_db::PageTokenCodec {
+    suite_db::PageTokenCodec::new(Secret::new(format!("page-token:{TEST_SECRET}")))
 }
 
 /// A fresh request id.

@@ -1,0 +1,130 @@
+//! The relationship store's contract, run against the backend `TEST_DATABASE_URL` selects
+//! (SQLite when unset); CI runs it on both.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+use relationship::{MIGRATIONS, NewCustomer, RelationshipStore};
+use suite_db::IdempotencyKey;
+use suite_proto::relationship::v1 as pb;
+use suite_testkit::{Actor, TestDatabase, migrated_database, page_codec, request_id};
+use uuid::Uuid;
+
+async fn store() -> (RelationshipStore, TestDatabase) {
+    let database = migrated_database(MIGRATIONS).await;
+    (
+        RelationshipStore::new(database.database(), page_codec()),
+        database,
+    )
+}
+
+fn customer(customer_tenant_id: Uuid) -> NewCustomer {
+    NewCustomer {
+        customer_tenant_id,
+        display_name: "Tailspin Toys".into(),
+        domain: "tailspin.onmicrosoft.com".into(),
+        country_code: "CA".into(),
+    }
+}
+
+fn key(actor: &Actor) -> IdempotencyKey {
+    let request = pb::CreateCustomerRequest {
+        request_id: request_id(),
+        ..Default::default()
+    };
+    IdempotencyKey::new(
+        &actor.caller(),
+        "CreateCustomer",
+        &request.request_id,
+        &request,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn customers_are_kept_per_partner() {
+    let (store, _db) = store().await;
+    let (alpha, beta) = (
+        Actor::admin_agent(Uuid::new_v4()),
+        Actor::admin_agent(Uuid::new_v4()),
+    );
+    let shared_customer = Uuid::new_v4();
+    let created = store
+        .create_customer(
+            &alpha.caller(),
+            &key(&alpha),
+            alpha.tenant_id,
+            customer(shared_customer),
+        )
+        .await
+        .unwrap();
+    // The same customer tenant may be recorded by another partner.
+    store
+        .create_customer(
+            &beta.caller(),
+            &key(&beta),
+            beta.tenant_id,
+            customer(shared_customer),
+        )
+        .await
+        .unwrap();
+
+    let listed = store
+        .list_customers(alpha.tenant_id, &page_codec().request(10, "", "a").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(pb::Customer::from)
+            .collect::<Vec<_>>(),
+        [created.clone()]
+    );
+    let id = Uuid::parse_str(created.name.rsplit('/').next().unwrap()).unwrap();
+    assert!(
+        store
+            .get_customer(alpha.tenant_id, id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_customer(beta.tenant_id, id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn one_partner_records_a_customer_tenant_once() {
+    let (store, db) = store().await;
+    let agent = Actor::admin_agent(Uuid::new_v4());
+    let customer_tenant = Uuid::new_v4();
+    store
+        .create_customer(
+            &agent.caller(),
+            &key(&agent),
+            agent.tenant_id,
+            customer(customer_tenant),
+        )
+        .await
+        .unwrap();
+
+    let error = store
+        .create_customer(
+            &agent.caller(),
+            &key(&agent),
+            agent.tenant_id,
+            customer(customer_tenant),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, relationship::Error::CustomerExists(_)),
+        "{error:?}"
+    );
+    assert_eq!(db.count_rows("customers").await, 1);
+    assert_eq!(db.count_rows("idempotency_keys").await, 1);
+}

@@ -1,0 +1,44 @@
+//! Behaviour every service shares through the platform: readiness tied to the database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+use suite_config::{Secret, ServiceConfig};
+use suite_testkit::{ServingStatus, TEST_SECRET, health_status};
+use tokio::net::TcpListener;
+
+#[tokio::test]
+async fn service_whose_database_is_unreachable_listens_but_is_not_serving() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Port 1 on loopback refuses connections: the database never answers.
+    let unreachable = "postgres://postgres:postgres@127.0.0.1:1/enrollment";
+    let config = ServiceConfig::development(addr, unreachable, &Secret::new(TEST_SECRET));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = tokio::spawn(enrollment::run(config, listener, async move {
+        let _ = stopped.await;
+    }));
+
+    assert_eq!(health_status(addr, "").await, ServingStatus::NotServing);
+    assert_eq!(
+        health_status(addr, "enrollment.v1.EnrollmentService").await,
+        ServingStatus::NotServing
+    );
+
+    stop.send(()).unwrap();
+    service.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn service_with_a_database_reports_serving_and_stops_cleanly() {
+    let service =
+        suite_testkit::spawn_service(agreement::run, suite_config::PeerUrls::default()).await;
+    assert_eq!(
+        health_status(service.addr, "agreement.v1.AgreementService").await,
+        ServingStatus::Serving
+    );
+    assert_eq!(
+        health_status(service.addr, "").await,
+        ServingStatus::Serving
+    );
+    service.stop().await;
+}
