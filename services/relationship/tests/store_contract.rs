@@ -78,7 +78,7 @@ async fn customers_are_kept_per_partner() {
             .iter()
             .map(pb::Customer::from)
             .collect::<Vec<_>>(),
-        [created.clone()]
+        std::slice::from_ref(&created)
     );
     let id = Uuid::parse_str(created.name.rsplit('/').next().unwrap()).unwrap();
     assert!(
