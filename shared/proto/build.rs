@@ -8,6 +8,11 @@ use prost::Message;
 const PROTO_ROOT: &str = "../../proto";
 const PROTO_FILES: &[&str] = &[
     "enrollment/v1/enrollment.proto",
+    "enrollment/v1/partner.proto",
+    "enrollment/v1/program.proto",
+    "enrollment/v1/revenue.proto",
+    "enrollment/v1/incentive.proto",
+    "enrollment/v1/directory.proto",
     "relationship/v1/relationship.proto",
     "agreement/v1/agreement.proto",
     "transfer/v1/transfer.proto",

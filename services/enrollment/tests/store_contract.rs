@@ -9,6 +9,9 @@ use suite_proto::enrollment::v1 as pb;
 use suite_testkit::{Actor, TestDatabase, migrated_database, page_codec, request_id};
 use uuid::Uuid;
 
+/// 2026-11-20 09:00 UTC.
+const NOW: i64 = 1_795_165_200_000_000;
+
 async fn store() -> (EnrollmentStore, TestDatabase) {
     let database = migrated_database(MIGRATIONS).await;
     (
@@ -24,6 +27,7 @@ fn new_partner(name: &str) -> enrollment::NewPartner {
         country_code: "FR".into(),
         primary_contact_email: "admin@example.fr".into(),
         partner_program_id: None,
+        program_account_email: None,
     }
 }
 
@@ -48,6 +52,7 @@ async fn created_partner_reads_back_with_every_field() {
             &key(&actor, &request_id(), "A"),
             actor.tenant_id,
             new_partner("A"),
+            NOW,
         )
         .await
         .unwrap();
@@ -68,6 +73,7 @@ async fn second_partner_for_a_tenant_is_refused_and_rolled_back() {
             &key(&actor, &request_id(), "A"),
             actor.tenant_id,
             new_partner("A"),
+            NOW,
         )
         .await
         .unwrap();
@@ -78,6 +84,7 @@ async fn second_partner_for_a_tenant_is_refused_and_rolled_back() {
             &key(&actor, &request_id(), "B"),
             actor.tenant_id,
             new_partner("B"),
+            NOW,
         )
         .await
         .unwrap_err();
@@ -106,7 +113,13 @@ async fn concurrent_retries_of_one_request_create_one_partner() {
         let key = key(&actor, &id, "A");
         tokio::spawn(async move {
             store
-                .create_partner(&actor.caller(), &key, actor.tenant_id, new_partner("A"))
+                .create_partner(
+                    &actor.caller(),
+                    &key,
+                    actor.tenant_id,
+                    new_partner("A"),
+                    NOW,
+                )
                 .await
         })
     });
@@ -131,6 +144,7 @@ async fn listing_pages_by_tenant_id_and_filters_to_one_tenant() {
                 &key(&actor, &request_id(), "A"),
                 actor.tenant_id,
                 new_partner("A"),
+                NOW,
             )
             .await
             .unwrap();

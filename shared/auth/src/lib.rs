@@ -7,11 +7,13 @@
 
 mod caller;
 mod claims;
+mod handler;
 mod interceptor;
 mod keys;
 
 pub use caller::{Caller, Principal};
 pub use claims::{Claims, PrincipalKind, Role};
+pub use handler::with_caller;
 pub use interceptor::Authenticator;
 pub use keys::{KeyError, TokenIssuer, TokenVerifier, VerifyError};
 

@@ -9,6 +9,7 @@
 
 mod audit;
 mod change;
+mod clock;
 mod error;
 mod idempotency;
 mod outbox;
@@ -24,6 +25,7 @@ use suite_config::Secret;
 
 pub use audit::{AuditEvent, record_audit};
 pub use change::{Change, record_change};
+pub use clock::{Clock, ManualClock};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyKey, Replay};
 pub use outbox::{OutboxMessage, enqueue};

@@ -204,6 +204,12 @@ impl ApiError {
         self
     }
 
+    /// Replaces the human-readable message, keeping code, reason and details.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.0.message = message.into();
+        self
+    }
+
     /// The gRPC code.
     pub fn code(&self) -> Code {
         self.0.code

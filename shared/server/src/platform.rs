@@ -21,6 +21,9 @@ pub enum StartError {
     /// The database settings are unusable.
     #[error("database: {0}")]
     Database(#[from] suite_db::StoreError),
+    /// A service-specific setting is invalid.
+    #[error("{0}")]
+    Setting(String),
     /// A peer this service calls has no address configured.
     #[error("{0} is required: this service calls that peer")]
     MissingPeer(&'static str),

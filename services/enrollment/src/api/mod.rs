@@ -1,0 +1,290 @@
+//! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
+//! One module per part of the service; this one wires them to the generated trait.
+
+mod directory;
+mod enrollments;
+mod incentives;
+mod partners;
+mod revenue;
+
+use std::time::Duration;
+
+use suite_auth::{Caller, with_caller};
+use suite_db::Clock;
+use suite_errors::FieldViolations;
+use suite_proto::enrollment::v1 as pb;
+use suite_proto::enrollment::v1::enrollment_service_server::EnrollmentService;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::domain::partner::parse_partner_name;
+use crate::error::{Error, to_status};
+use crate::store::EnrollmentStore;
+
+/// The `enrollment.v1.EnrollmentService` implementation.
+pub struct EnrollmentApi {
+    store: EnrollmentStore,
+    clock: Clock,
+    override_grace: Duration,
+}
+
+impl EnrollmentApi {
+    /// Handlers over `store`, reading time from `clock`; direct bill overrides indirect
+    /// reseller access `override_grace` after it becomes active on the same tenant.
+    pub fn new(store: EnrollmentStore, clock: Clock, override_grace: Duration) -> Self {
+        Self {
+            store,
+            clock,
+            override_grace,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_micros()
+    }
+}
+
+/// The tenant in a `partners/{tenant}` name sent in `field`.
+fn partner_in(field: &str, name: &str) -> Result<Uuid, Error> {
+    parse_partner_name(name)
+        .map_err(|reason| Error::Invalid(FieldViolations::single(field, reason)))
+}
+
+/// Whether `caller` may read the partner data of `tenant_id`: its own tenant, the operator,
+/// or a service of the suite acting for itself. Others get NOT_FOUND, never PERMISSION_DENIED.
+fn may_read(caller: &Caller, tenant_id: Uuid) -> bool {
+    caller.can_access_tenant(tenant_id) || caller.actor().kind == suite_auth::PrincipalKind::Service
+}
+
+#[tonic::async_trait]
+impl EnrollmentService for EnrollmentApi {
+    async fn create_partner(
+        &self,
+        request: Request<pb::CreatePartnerRequest>,
+    ) -> Result<Response<pb::Partner>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.create_partner(&caller, message).await
+        })
+        .await
+    }
+
+    async fn get_partner(
+        &self,
+        request: Request<pb::GetPartnerRequest>,
+    ) -> Result<Response<pb::Partner>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.get_partner(&caller, message).await
+        })
+        .await
+    }
+
+    async fn list_partners(
+        &self,
+        request: Request<pb::ListPartnersRequest>,
+    ) -> Result<Response<pb::ListPartnersResponse>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.list_partners(&caller, message).await
+        })
+        .await
+    }
+
+    async fn update_partner(
+        &self,
+        request: Request<pb::UpdatePartnerRequest>,
+    ) -> Result<Response<pb::Partner>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.update_partner(&caller, message).await
+        })
+        .await
+    }
+
+    async fn check_partner_profile(
+        &self,
+        request: Request<pb::CheckPartnerProfileRequest>,
+    ) -> Result<Response<pb::PartnerProfileCheck>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.check_profile(&caller, message).await
+        })
+        .await
+    }
+
+    async fn record_monthly_revenue(
+        &self,
+        request: Request<pb::RecordMonthlyRevenueRequest>,
+    ) -> Result<Response<pb::MonthlyRevenue>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.record_revenue(&caller, message).await
+        })
+        .await
+    }
+
+    async fn get_direct_bill_eligibility(
+        &self,
+        request: Request<pb::GetDirectBillEligibilityRequest>,
+    ) -> Result<Response<pb::DirectBillEligibility>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.eligibility(&caller, message).await
+        })
+        .await
+    }
+
+    async fn create_enrollment(
+        &self,
+        request: Request<pb::CreateEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.create_enrollment(&caller, message).await
+        })
+        .await
+    }
+
+    async fn get_enrollment(
+        &self,
+        request: Request<pb::GetEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.get_enrollment(&caller, message).await
+        })
+        .await
+    }
+
+    async fn get_program_information(
+        &self,
+        request: Request<pb::GetProgramInformationRequest>,
+    ) -> Result<Response<pb::ProgramInformation>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.program_information(&caller, message).await
+        })
+        .await
+    }
+
+    async fn approve_enrollment(
+        &self,
+        request: Request<pb::ApproveEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.approve_enrollment(&caller, message).await
+        })
+        .await
+    }
+
+    async fn reject_enrollment(
+        &self,
+        request: Request<pb::RejectEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.reject_enrollment(&caller, message).await
+        })
+        .await
+    }
+
+    async fn restrict_enrollment(
+        &self,
+        request: Request<pb::RestrictEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.restrict_enrollment(&caller, message).await
+        })
+        .await
+    }
+
+    async fn activate_enrollment(
+        &self,
+        request: Request<pb::ActivateEnrollmentRequest>,
+    ) -> Result<Response<pb::Enrollment>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.activate_enrollment(&caller, message).await
+        })
+        .await
+    }
+
+    async fn get_approval_policy(
+        &self,
+        request: Request<pb::GetApprovalPolicyRequest>,
+    ) -> Result<Response<pb::ApprovalPolicy>, Status> {
+        with_caller(request, to_status, |caller, _message| async move {
+            self.approval_policy(&caller).await
+        })
+        .await
+    }
+
+    async fn update_approval_policy(
+        &self,
+        request: Request<pb::UpdateApprovalPolicyRequest>,
+    ) -> Result<Response<pb::ApprovalPolicy>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.update_approval_policy(&caller, message).await
+        })
+        .await
+    }
+
+    async fn get_capabilities(
+        &self,
+        request: Request<pb::GetCapabilitiesRequest>,
+    ) -> Result<Response<pb::Capabilities>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.capabilities(&caller, message).await
+        })
+        .await
+    }
+
+    async fn list_incentive_enrollments(
+        &self,
+        request: Request<pb::ListIncentiveEnrollmentsRequest>,
+    ) -> Result<Response<pb::ListIncentiveEnrollmentsResponse>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.list_incentives(&caller, message).await
+        })
+        .await
+    }
+
+    async fn create_incentive_enrollment(
+        &self,
+        request: Request<pb::CreateIncentiveEnrollmentRequest>,
+    ) -> Result<Response<pb::IncentiveEnrollment>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.create_incentive(&caller, message).await
+        })
+        .await
+    }
+
+    async fn create_indirect_provider(
+        &self,
+        request: Request<pb::CreateIndirectProviderRequest>,
+    ) -> Result<Response<pb::IndirectProvider>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.create_provider(&caller, message).await
+        })
+        .await
+    }
+
+    async fn update_indirect_provider(
+        &self,
+        request: Request<pb::UpdateIndirectProviderRequest>,
+    ) -> Result<Response<pb::IndirectProvider>, Status> {
+        with_caller(request, to_status, |caller, message| async move {
+            self.update_provider(&caller, message).await
+        })
+        .await
+    }
+
+    async fn get_indirect_provider(
+        &self,
+        request: Request<pb::GetIndirectProviderRequest>,
+    ) -> Result<Response<pb::IndirectProvider>, Status> {
+        with_caller(request, to_status, |_caller, message| async move {
+            self.get_provider(message).await
+        })
+        .await
+    }
+
+    async fn search_indirect_providers(
+        &self,
+        request: Request<pb::SearchIndirectProvidersRequest>,
+    ) -> Result<Response<pb::SearchIndirectProvidersResponse>, Status> {
+        with_caller(request, to_status, |_caller, message| async move {
+            self.search_providers(message).await
+        })
+        .await
+    }
+}

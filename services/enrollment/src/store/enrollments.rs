@@ -1,0 +1,420 @@
+use prost::Message;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+use suite_auth::Caller;
+use suite_db::{AuditEvent, Change, IdempotencyKey, OutboxMessage, Replay, StoreError, Tx};
+use suite_proto::enrollment::v1 as pb;
+use uuid::Uuid;
+
+use super::partners::fetch_partner;
+use super::policy::fetch_policy;
+use super::revenue::fetch_revenue;
+use super::{
+    EnrollmentStore, enqueue_email, flag_column, optional_text, service_caller, uuid_column,
+};
+use crate::domain::notification;
+use crate::domain::partner::{Partner, partner_name};
+use crate::domain::program::{
+    self, Enrollment, EnrollmentContext, Program, State, enrollment_name, program_slug,
+};
+use crate::domain::revenue::{eligibility, trailing_window};
+use crate::error::Error;
+
+const ENROLLMENT_COLUMNS: &str = "tenant_id, program, state, create_time, approval_due_time, approve_time, \
+     activate_time, agreement_version, reject_reason, transitioning, access_end_time, update_time, version";
+
+/// A change to an existing enrollment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrollmentAction {
+    /// Operator approval.
+    Approve,
+    /// Operator rejection, with the reason shown to the partner.
+    Reject(String),
+    /// Operator restriction of direct bill.
+    Restrict,
+    /// The agreement service reports the program's agreement accepted.
+    Activate {
+        /// `agreementVersions/{id}`.
+        agreement_version: String,
+        /// When it was accepted.
+        accept_time: i64,
+        /// How long indirect reseller access lasts once direct bill overrides it.
+        grace_micros: i64,
+    },
+}
+
+impl EnrollmentAction {
+    fn rpc(&self) -> &'static str {
+        match self {
+            EnrollmentAction::Approve => "ApproveEnrollment",
+            EnrollmentAction::Reject(_) => "RejectEnrollment",
+            EnrollmentAction::Restrict => "RestrictEnrollment",
+            EnrollmentAction::Activate { .. } => "ActivateEnrollment",
+        }
+    }
+
+    fn topic(&self) -> &'static str {
+        match self {
+            EnrollmentAction::Approve => "enrollment.v1.enrollment.approved",
+            EnrollmentAction::Reject(_) => "enrollment.v1.enrollment.rejected",
+            EnrollmentAction::Restrict => "enrollment.v1.enrollment.restricted",
+            EnrollmentAction::Activate { .. } => "enrollment.v1.enrollment.activated",
+        }
+    }
+}
+
+impl EnrollmentStore {
+    /// Submits an enrollment of `tenant_id` in `program`, deciding it on the partner's profile,
+    /// enrollments, revenue and the approval policy as they stand in this transaction.
+    pub async fn create_enrollment(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        tenant_id: Uuid,
+        program: Program,
+        now: i64,
+    ) -> Result<pb::Enrollment, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::Enrollment>(&mut tx).await? {
+            return Ok(response);
+        }
+        let partner = fetch_partner(&mut *tx, tenant_id)
+            .await?
+            .ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))?;
+        let enrollments = fetch_enrollments(&mut *tx, tenant_id).await?;
+        let (first, last) = trailing_window(now);
+        let months = fetch_revenue(&mut *tx, tenant_id, first, last).await?;
+        let policy = fetch_policy(&mut *tx).await?;
+        let context = EnrollmentContext {
+            partner: &partner,
+            enrollments: &enrollments,
+            eligibility: &eligibility(&months, now),
+            auto_approved: &policy.auto_approved,
+            now,
+        };
+        let enrollment = program::decide_enrollment(program, &context)?;
+        let rejected_before = enrollments.iter().find(|e| e.program == program);
+        match rejected_before {
+            Some(previous) => save_enrollment(&mut tx, &enrollment, previous.version).await?,
+            None => insert_enrollment(&mut tx, &enrollment).await?,
+        }
+
+        let response = enrollment.to_proto(now);
+        let change = Change {
+            tenant_id,
+            resource_name: &response.name,
+            action: "CreateEnrollment",
+            topic: "enrollment.v1.enrollment.created",
+            before: rejected_before.map(|previous| previous.to_proto(now).encode_to_vec()),
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        if enrollment.state == State::Approved {
+            on_approval(&mut tx, &partner, &enrollment, now).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Applies `action` to enrollment `program` of `tenant_id`.
+    pub async fn change_enrollment(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        tenant_id: Uuid,
+        program: Program,
+        action: EnrollmentAction,
+        now: i64,
+    ) -> Result<pb::Enrollment, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::Enrollment>(&mut tx).await? {
+            return Ok(response);
+        }
+        let name = enrollment_name(tenant_id, program);
+        let partner = fetch_partner(&mut *tx, tenant_id)
+            .await?
+            .ok_or_else(|| Error::EnrollmentNotFound(name.clone()))?;
+        let enrollments = fetch_enrollments(&mut *tx, tenant_id).await?;
+        let current = enrollments
+            .iter()
+            .find(|e| e.program == program)
+            .ok_or_else(|| Error::EnrollmentNotFound(name.clone()))?;
+
+        let (next, other) = match &action {
+            EnrollmentAction::Approve => (program::approve(current, now)?, None),
+            EnrollmentAction::Reject(reason) => {
+                (program::reject(current, reason.clone(), now)?, None)
+            }
+            EnrollmentAction::Restrict => program::restrict(current, &enrollments, now)?,
+            EnrollmentAction::Activate {
+                agreement_version,
+                accept_time,
+                grace_micros,
+            } => program::activate(
+                current,
+                &enrollments,
+                agreement_version.clone(),
+                *accept_time,
+                *grace_micros,
+                now,
+            )?,
+        };
+        save_enrollment(&mut tx, &next, current.version).await?;
+        let response = next.to_proto(now);
+        let change = Change {
+            tenant_id,
+            resource_name: &name,
+            action: action.rpc(),
+            topic: action.topic(),
+            before: Some(current.to_proto(now).encode_to_vec()),
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+
+        if let Some(other) = other {
+            let before = enrollments
+                .iter()
+                .find(|e| e.program == other.program)
+                .map(|e| e.version)
+                .unwrap_or_default();
+            save_enrollment(&mut tx, &other, before).await?;
+            record_side_effect(&mut tx, caller, &other, action.rpc(), now).await?;
+            if let (EnrollmentAction::Activate { .. }, Some(end)) = (&action, other.access_end_time)
+            {
+                enqueue_email(
+                    &mut tx,
+                    &other.name(),
+                    &notification::override_warning(&partner, end, now),
+                )
+                .await?;
+            }
+        }
+        if next.state == State::Approved && current.state != State::Approved {
+            on_approval(&mut tx, &partner, &next, now).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Enrollment `program` of `tenant_id`, if any.
+    pub async fn get_enrollment(
+        &self,
+        tenant_id: Uuid,
+        program: Program,
+    ) -> Result<Option<Enrollment>, StoreError> {
+        let enrollments = fetch_enrollments(self.db.pool(), tenant_id).await?;
+        Ok(enrollments.into_iter().find(|e| e.program == program))
+    }
+
+    /// Every enrollment of `tenant_id`, in program order.
+    pub async fn enrollments_of(&self, tenant_id: Uuid) -> Result<Vec<Enrollment>, StoreError> {
+        fetch_enrollments(self.db.pool(), tenant_id).await
+    }
+
+    /// Records as OVERRIDDEN every indirect reseller enrollment whose access ended by `now`;
+    /// returns how many. Safe with several replicas: each row changes under a version check,
+    /// so one replica records it and the others skip it.
+    pub async fn record_overrides(&self, now: i64) -> Result<usize, StoreError> {
+        let sql = format!(
+            "SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE access_end_time IS NOT NULL AND access_end_time <= $1 \
+             AND state IN ('PENDING_APPROVAL', 'APPROVED', 'ACTIVE')"
+        );
+        let due = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut recorded = 0;
+        for row in &due {
+            let current = enrollment_from_row(row)?;
+            let Some(next) = program::record_override(&current, now) else {
+                continue;
+            };
+            let mut tx = self.db.begin().await?;
+            match save_enrollment(&mut tx, &next, current.version).await {
+                Ok(()) => {}
+                Err(Error::ConcurrentChange(_)) => continue,
+                Err(Error::Store(error)) => return Err(error),
+                Err(other) => return Err(StoreError::Other(other.to_string())),
+            }
+            record_side_effect(
+                &mut tx,
+                &service_caller(),
+                &next,
+                "OverrideIndirectReseller",
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::info!(enrollment = %next.name(), "indirect reseller access ended: direct bill overrides it");
+            recorded += 1;
+        }
+        Ok(recorded)
+    }
+}
+
+/// What follows an approval: the e-mail to the primary contact and, for a transitioning
+/// indirect reseller, the incentive invitation.
+async fn on_approval(
+    tx: &mut Tx,
+    partner: &Partner,
+    enrollment: &Enrollment,
+    now: i64,
+) -> Result<(), Error> {
+    enqueue_email(
+        tx,
+        &enrollment.name(),
+        &notification::enrollment_approved(partner, enrollment),
+    )
+    .await?;
+    if enrollment.program == Program::IndirectReseller && enrollment.transitioning {
+        super::incentives::invite_to_reseller_incentive(tx, partner, now).await?;
+    }
+    Ok(())
+}
+
+/// Audit and lifecycle event for an enrollment changed as a consequence of another request.
+async fn record_side_effect(
+    tx: &mut Tx,
+    caller: &Caller,
+    enrollment: &Enrollment,
+    action: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let name = enrollment.name();
+    let after = enrollment.to_proto(now).encode_to_vec();
+    suite_db::record_audit(
+        tx,
+        caller,
+        AuditEvent {
+            tenant_id: enrollment.tenant_id,
+            resource_name: &name,
+            action,
+            request_id: None,
+            before: None,
+            after: Some(after.clone()),
+        },
+    )
+    .await?;
+    suite_db::enqueue(
+        tx,
+        OutboxMessage {
+            topic: "enrollment.v1.enrollment.updated",
+            key: &name,
+            payload: after,
+        },
+    )
+    .await
+}
+
+/// Every enrollment of `tenant_id`, through `executor`.
+pub(super) async fn fetch_enrollments<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    tenant_id: Uuid,
+) -> Result<Vec<Enrollment>, StoreError> {
+    let sql = format!("SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE tenant_id = $1");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id.to_string())
+        .fetch_all(executor)
+        .await?;
+    let mut enrollments = rows
+        .iter()
+        .map(enrollment_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    enrollments.sort_by_key(|e| e.program as i32);
+    Ok(enrollments)
+}
+
+async fn insert_enrollment(tx: &mut Tx, enrollment: &Enrollment) -> Result<(), Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO enrollments (tenant_id, program, state, create_time, approval_due_time, approve_time, activate_time, \
+         agreement_version, reject_reason, transitioning, access_end_time, update_time, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(enrollment.tenant_id.to_string())
+    .bind(program_slug(enrollment.program))
+    .bind(state_text(enrollment.state))
+    .bind(enrollment.create_time)
+    .bind(enrollment.approval_due_time)
+    .bind(enrollment.approve_time)
+    .bind(enrollment.activate_time)
+    .bind(enrollment.agreement_version.clone())
+    .bind(enrollment.reject_reason.clone())
+    .bind(i64::from(enrollment.transitioning))
+    .bind(enrollment.access_end_time)
+    .bind(enrollment.update_time)
+    .bind(enrollment.version)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from);
+    match inserted {
+        Err(StoreError::UniqueViolation(_)) => Err(Error::ConcurrentChange(enrollment.name())),
+        other => other.map(|_| ()).map_err(Error::from),
+    }
+}
+
+async fn save_enrollment(
+    tx: &mut Tx,
+    enrollment: &Enrollment,
+    expected_version: i64,
+) -> Result<(), Error> {
+    let updated = sqlx::query(
+        "UPDATE enrollments SET state = $1, create_time = $2, approval_due_time = $3, approve_time = $4, activate_time = $5, \
+         agreement_version = $6, reject_reason = $7, transitioning = $8, access_end_time = $9, update_time = $10, version = $11 \
+         WHERE tenant_id = $12 AND program = $13 AND version = $14",
+    )
+    .bind(state_text(enrollment.state))
+    .bind(enrollment.create_time)
+    .bind(enrollment.approval_due_time)
+    .bind(enrollment.approve_time)
+    .bind(enrollment.activate_time)
+    .bind(enrollment.agreement_version.clone())
+    .bind(enrollment.reject_reason.clone())
+    .bind(i64::from(enrollment.transitioning))
+    .bind(enrollment.access_end_time)
+    .bind(enrollment.update_time)
+    .bind(enrollment.version)
+    .bind(enrollment.tenant_id.to_string())
+    .bind(program_slug(enrollment.program))
+    .bind(expected_version)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    if updated.rows_affected() == 0 {
+        return Err(Error::ConcurrentChange(enrollment.name()));
+    }
+    Ok(())
+}
+
+fn state_text(state: State) -> &'static str {
+    state.as_str_name().trim_start_matches("ENROLLMENT_STATE_")
+}
+
+fn enrollment_from_row(row: &AnyRow) -> Result<Enrollment, StoreError> {
+    let program: String = row.try_get("program")?;
+    let program = [
+        Program::DirectBill,
+        Program::IndirectReseller,
+        Program::IndirectProvider,
+    ]
+    .into_iter()
+    .find(|p| program_slug(*p) == program)
+    .ok_or_else(|| StoreError::Corrupt(format!("program {program}")))?;
+    let state: String = row.try_get("state")?;
+    let state = State::from_str_name(&format!("ENROLLMENT_STATE_{state}"))
+        .ok_or_else(|| StoreError::Corrupt(format!("enrollment state {state}")))?;
+    Ok(Enrollment {
+        tenant_id: uuid_column(row, "tenant_id")?,
+        program,
+        state,
+        create_time: row.try_get("create_time")?,
+        approval_due_time: row.try_get("approval_due_time")?,
+        approve_time: row.try_get("approve_time")?,
+        activate_time: row.try_get("activate_time")?,
+        agreement_version: optional_text(row, "agreement_version")?,
+        reject_reason: optional_text(row, "reject_reason")?,
+        transitioning: flag_column(row, "transitioning")?,
+        access_end_time: row.try_get("access_end_time")?,
+        update_time: row.try_get("update_time")?,
+        version: row.try_get("version")?,
+    })
+}

@@ -1,0 +1,109 @@
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+use suite_auth::Caller;
+use suite_db::{Change, IdempotencyKey, Replay, StoreError};
+use suite_proto::enrollment::v1 as pb;
+use uuid::Uuid;
+
+use super::{EnrollmentStore, uuid_column};
+use crate::domain::calendar::Month;
+use crate::domain::partner::partner_name;
+use crate::domain::revenue::MonthlyRevenue;
+use crate::error::Error;
+
+impl EnrollmentStore {
+    /// Records `amount_minor` as `tenant_id`'s revenue of `month`, replacing an earlier figure.
+    pub async fn record_revenue(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        tenant_id: Uuid,
+        month: Month,
+        amount_minor: i64,
+        now: i64,
+    ) -> Result<pb::MonthlyRevenue, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::MonthlyRevenue>(&mut tx).await? {
+            return Ok(response);
+        }
+        if super::partners::fetch_partner(&mut *tx, tenant_id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::PartnerNotFound(partner_name(tenant_id)));
+        }
+        let before = fetch_revenue(&mut *tx, tenant_id, month, month)
+            .await?
+            .into_iter()
+            .next();
+        let revenue = MonthlyRevenue {
+            tenant_id,
+            month,
+            amount_minor,
+            update_time: now,
+        };
+        sqlx::query(
+            "INSERT INTO monthly_revenue (tenant_id, month, amount_minor, update_time) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, month) DO UPDATE SET amount_minor = excluded.amount_minor, update_time = excluded.update_time",
+        )
+        .bind(tenant_id.to_string())
+        .bind(month.to_string())
+        .bind(amount_minor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+
+        let response = pb::MonthlyRevenue::from(&revenue);
+        let change = Change {
+            tenant_id,
+            resource_name: &response.name,
+            action: "RecordMonthlyRevenue",
+            topic: "enrollment.v1.monthly_revenue.recorded",
+            before: before.map(|b| prost::Message::encode_to_vec(&pb::MonthlyRevenue::from(&b))),
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// `tenant_id`'s recorded months from `first` to `last`.
+    pub async fn revenue_between(
+        &self,
+        tenant_id: Uuid,
+        first: Month,
+        last: Month,
+    ) -> Result<Vec<MonthlyRevenue>, StoreError> {
+        fetch_revenue(self.db.pool(), tenant_id, first, last).await
+    }
+}
+
+/// Recorded months of `tenant_id` from `first` to `last`, through `executor`.
+pub(super) async fn fetch_revenue<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    tenant_id: Uuid,
+    first: Month,
+    last: Month,
+) -> Result<Vec<MonthlyRevenue>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT tenant_id, month, amount_minor, update_time FROM monthly_revenue \
+         WHERE tenant_id = $1 AND month >= $2 AND month <= $3 ORDER BY month",
+    )
+    .bind(tenant_id.to_string())
+    .bind(first.to_string())
+    .bind(last.to_string())
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(revenue_from_row).collect()
+}
+
+fn revenue_from_row(row: &AnyRow) -> Result<MonthlyRevenue, StoreError> {
+    let month: String = row.try_get("month")?;
+    Ok(MonthlyRevenue {
+        tenant_id: uuid_column(row, "tenant_id")?,
+        month: Month::parse(&month).map_err(StoreError::Corrupt)?,
+        amount_minor: row.try_get("amount_minor")?,
+        update_time: row.try_get("update_time")?,
+    })
+}
