@@ -69,6 +69,24 @@ impl TestDatabase {
         self.db.clone()
     }
 
+    /// Payloads of the outbox messages with `topic`, oldest first.
+    pub async fn outbox(&self, topic: &str) -> Vec<Vec<u8>> {
+        sqlx::query_scalar("SELECT payload FROM outbox_messages WHERE topic = $1 ORDER BY id")
+            .bind(topic)
+            .fetch_all(self.db.pool())
+            .await
+            .expect("read outbox")
+    }
+
+    /// Actions recorded in the audit trail for `resource_name`, oldest first.
+    pub async fn audit_actions(&self, resource_name: &str) -> Vec<String> {
+        sqlx::query_scalar("SELECT action FROM audit_events WHERE resource_name = $1 ORDER BY id")
+            .bind(resource_name)
+            .fetch_all(self.db.pool())
+            .await
+            .expect("read audit trail")
+    }
+
     /// Rows in `table`.
     pub async fn count_rows(&self, table: &str) -> i64 {
         suite_db::count_rows(&self.db, table)

@@ -75,6 +75,26 @@ impl Actor {
         Self::user(tenant_id, &[Role::AdminAgent])
     }
 
+    /// An app (API/SDK integration) of `tenant_id`.
+    pub fn app(tenant_id: Uuid) -> Self {
+        Self {
+            subject: format!("app-{}", Uuid::new_v4()),
+            tenant_id,
+            roles: vec![],
+            kind: PrincipalKind::App,
+        }
+    }
+
+    /// Service `name` of the suite, acting for itself.
+    pub fn service(name: &str) -> Self {
+        Self {
+            subject: name.to_owned(),
+            tenant_id: Uuid::nil(),
+            roles: vec![],
+            kind: PrincipalKind::Service,
+        }
+    }
+
     /// The platform operator.
     pub fn operator() -> Self {
         Self {

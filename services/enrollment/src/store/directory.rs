@@ -1,5 +1,5 @@
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, QueryBuilder, Row};
+use sqlx::{AnyConnection, Row};
 use suite_auth::Caller;
 use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx};
 use suite_proto::enrollment::v1 as pb;
@@ -44,6 +44,17 @@ impl EnrollmentStore {
         if let Replay::Previous(response) = key.claim::<pb::IndirectProvider>(&mut tx).await? {
             return Ok(response);
         }
+        let listed: Option<String> =
+            sqlx::query_scalar("SELECT id FROM indirect_providers WHERE provider_tenant_id = $1")
+                .bind(provider.provider_tenant_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        if let Some(existing) = listed {
+            return Err(Error::ProviderExists(format!(
+                "indirectProviders/{existing}"
+            )));
+        }
         let inserted = sqlx::query(
             "INSERT INTO indirect_providers (id, display_name, name_key, provider_tenant_id, offers_technical_support, \
              offers_sales_help, offers_credit_terms, description, website_uri, update_time, version) \
@@ -64,15 +75,10 @@ impl EnrollmentStore {
         .await
         .map_err(StoreError::from);
         if let Err(StoreError::UniqueViolation(_)) = inserted {
-            let existing: String = sqlx::query_scalar(
-                "SELECT id FROM indirect_providers WHERE provider_tenant_id = $1",
-            )
-            .bind(provider.provider_tenant_id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+            // A concurrent request listed the same tenant first.
             return Err(Error::ProviderExists(format!(
-                "indirectProviders/{existing}"
+                "provider tenant {}",
+                provider.provider_tenant_id
             )));
         }
         inserted?;
@@ -107,7 +113,7 @@ impl EnrollmentStore {
             return Ok(response);
         }
         let name = provider_name(id);
-        let current = fetch_provider(&mut *tx, id)
+        let current = fetch_provider(&mut tx, id)
             .await?
             .ok_or_else(|| Error::ProviderNotFound(name.clone()))?;
         if expected_version(&provider.etag).is_some_and(|version| version != current.version) {
@@ -248,15 +254,18 @@ async fn providers_from_rows(
         .iter()
         .map(|row| uuid_column(row, "id"))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut query = QueryBuilder::<Any>::new(
-        "SELECT provider_id, country_code FROM provider_countries WHERE provider_id IN (",
+    // Numbered placeholders only: the ids are bound, never written into the SQL.
+    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT provider_id, country_code FROM provider_countries WHERE provider_id IN ({}) ORDER BY country_code",
+        placeholders.join(", ")
     );
-    let mut separated = query.separated(", ");
-    for id in &ids {
-        separated.push_bind(id.to_string());
-    }
-    query.push(") ORDER BY country_code");
-    let pairs: Vec<(String, String)> = query.build_query_as().fetch_all(&mut *connection).await?;
+    let query = ids
+        .iter()
+        .fold(sqlx::query_as(sqlx::AssertSqlSafe(sql)), |query, id| {
+            query.bind(id.to_string())
+        });
+    let pairs: Vec<(String, String)> = query.fetch_all(&mut *connection).await?;
     rows.iter()
         .zip(ids)
         .map(|(row, id)| {

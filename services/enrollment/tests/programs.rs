@@ -1,0 +1,426 @@
+//! Program enrollment over real gRPC: the lifecycle, the transition from direct bill to
+//! indirect reseller, capabilities, and the direct-bill override of indirect reseller access.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+mod common;
+
+use std::time::Duration;
+
+use common::{DAY, FRIDAY, GRACE_DAYS, sales_agent, start, state};
+use suite_proto::enrollment::v1 as pb;
+use suite_proto::enrollment::v1::{Capability as C, EnrollmentState as S};
+use suite_testkit::{Actor, reason, request_id};
+use tonic::Code;
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+fn due_offset_days(enrollment: &pb::Enrollment, submitted: i64) -> i64 {
+    let due = enrollment.approval_due_time.as_ref().unwrap();
+    (due.seconds * 1_000_000 - submitted) / DAY_MICROS
+}
+
+#[tokio::test]
+async fn approval_is_due_five_business_days_later_skipping_the_weekend() {
+    let suite = start().await;
+    // Friday: Mon, Tue, Wed, Thu, Fri → due a week later.
+    let friday = suite.verified_partner().await;
+    let enrollment = suite
+        .enroll(&friday, pb::Program::IndirectProvider)
+        .await
+        .unwrap();
+    assert_eq!(state(&enrollment), S::PendingApproval);
+    assert_eq!(due_offset_days(&enrollment, FRIDAY), 7);
+
+    // Saturday: the weekend adds nothing → due the next Friday, six days later.
+    let saturday = suite.verified_partner().await;
+    suite.clock.set(FRIDAY + DAY_MICROS);
+    let enrollment = suite
+        .enroll(&saturday, pb::Program::IndirectProvider)
+        .await
+        .unwrap();
+    assert_eq!(due_offset_days(&enrollment, FRIDAY + DAY_MICROS), 6);
+
+    // Tuesday: Wed, Thu, Fri, Mon, Tue → across one weekend, seven days.
+    let tuesday = suite.verified_partner().await;
+    suite.clock.set(FRIDAY + 4 * DAY_MICROS);
+    let enrollment = suite
+        .enroll(&tuesday, pb::Program::IndirectProvider)
+        .await
+        .unwrap();
+    assert_eq!(due_offset_days(&enrollment, FRIDAY + 4 * DAY_MICROS), 7);
+}
+
+#[tokio::test]
+async fn operator_approves_the_primary_contact_is_mailed_and_only_the_agreement_service_activates()
+{
+    let suite = start().await;
+    let partner = suite.verified_partner().await;
+    suite.record_year_of_revenue(&partner, 25_000).await;
+    let submitted = suite
+        .enroll(&partner, pb::Program::DirectBill)
+        .await
+        .unwrap();
+    assert_eq!(submitted.name, partner.enrollment("direct-bill"));
+
+    let by_partner = suite
+        .client(&partner.admin)
+        .approve_enrollment(pb::ApproveEnrollmentRequest {
+            request_id: request_id(),
+            name: submitted.name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(by_partner.code(), Code::PermissionDenied);
+    assert_eq!(reason(&by_partner), "OPERATOR_REQUIRED");
+    assert!(suite.emails().await.is_empty());
+
+    let too_early = suite.activate(&submitted.name).await.unwrap_err();
+    assert_eq!(too_early.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&too_early), "ENROLLMENT_STATE_CONFLICT");
+
+    let approved = suite.approve(&submitted.name).await.unwrap();
+    assert_eq!(state(&approved), S::Approved);
+    assert_eq!(
+        suite.emails().await,
+        [(
+            "ops@contoso.example".to_owned(),
+            "Your direct-bill enrollment is approved".to_owned()
+        )]
+    );
+
+    let by_user = suite
+        .client(&partner.admin)
+        .activate_enrollment(pb::ActivateEnrollmentRequest {
+            request_id: request_id(),
+            name: submitted.name.clone(),
+            agreement_version: "agreementVersions/mpa-2026".into(),
+            accept_time: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(by_user.code(), Code::PermissionDenied);
+    assert_eq!(reason(&by_user), "SERVICE_REQUIRED");
+
+    let active = suite.activate(&submitted.name).await.unwrap();
+    assert_eq!(state(&active), S::Active);
+    assert_eq!(active.agreement_version, "agreementVersions/mpa-2026");
+    assert_eq!(
+        suite.service.database.audit_actions(&submitted.name).await,
+        [
+            "CreateEnrollment",
+            "ApproveEnrollment",
+            "ActivateEnrollment"
+        ]
+    );
+
+    let again = suite
+        .enroll(&partner, pb::Program::DirectBill)
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::AlreadyExists);
+}
+
+#[tokio::test]
+async fn auto_approval_policy_approves_on_submission_and_rejection_allows_a_new_attempt() {
+    let suite = start().await;
+    let policy = pb::ApprovalPolicy {
+        auto_approved_programs: vec![pb::Program::IndirectProvider as i32],
+        etag: String::new(),
+    };
+    suite
+        .operator()
+        .update_approval_policy(pb::UpdateApprovalPolicyRequest {
+            request_id: request_id(),
+            policy: Some(policy),
+        })
+        .await
+        .unwrap();
+    let provider = suite.verified_partner().await;
+    let enrollment = suite
+        .enroll(&provider, pb::Program::IndirectProvider)
+        .await
+        .unwrap();
+    assert_eq!(state(&enrollment), S::Approved);
+    assert_eq!(suite.emails().await.len(), 1);
+
+    let reseller = suite.verified_partner().await;
+    let pending = suite
+        .enroll(&reseller, pb::Program::IndirectReseller)
+        .await
+        .unwrap();
+    assert_eq!(state(&pending), S::PendingApproval);
+    let no_reason = suite
+        .operator()
+        .reject_enrollment(pb::RejectEnrollmentRequest {
+            request_id: request_id(),
+            name: pending.name.clone(),
+            reason: " ".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(suite_testkit::bad_fields(&no_reason), ["reason"]);
+    let rejected = suite
+        .operator()
+        .reject_enrollment(pb::RejectEnrollmentRequest {
+            request_id: request_id(),
+            name: pending.name.clone(),
+            reason: "tax registration could not be confirmed".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&rejected), S::Rejected);
+    assert_eq!(
+        rejected.reject_reason,
+        "tax registration could not be confirmed"
+    );
+
+    let retry = suite
+        .enroll(&reseller, pb::Program::IndirectReseller)
+        .await
+        .unwrap();
+    assert_eq!(state(&retry), S::PendingApproval);
+}
+
+#[tokio::test]
+async fn direct_bill_partner_becomes_a_transitioning_indirect_reseller_once_restricted() {
+    let suite = start().await;
+    let partner = suite.direct_bill_partner().await;
+
+    let direct = suite.capabilities(&partner.admin, &partner).await;
+    let expected_direct = [
+        C::PurchaseOrders,
+        C::ViewCustomerSubscriptions,
+        C::ManageOrderHistory,
+        C::BillCustomersDirectly,
+        C::ViewPriceList,
+        C::SandboxAccess,
+        C::ApiSdkAccess,
+        C::AddCustomers,
+    ];
+    assert_eq!(direct.capabilities, expected_direct.map(|c| c as i32));
+    assert!(direct.app_access && !direct.transitioning_partner);
+
+    let refused = suite
+        .enroll(&partner, pb::Program::IndirectReseller)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "NEW_TENANT_REQUIRED");
+
+    suite
+        .restrict(&partner.enrollment("direct-bill"))
+        .await
+        .unwrap();
+    let restricted = suite.capabilities(&partner.admin, &partner).await;
+    let expected_restricted = [
+        C::ViewCustomerSubscriptions,
+        C::ManageOrderHistory,
+        C::BillCustomersDirectly,
+        C::ViewPriceList,
+        C::SandboxAccess,
+        C::ApiSdkAccess,
+        C::ManageExistingDirectCustomers,
+    ];
+    assert_eq!(
+        restricted.capabilities,
+        expected_restricted.map(|c| c as i32),
+        "no purchases, no new customers"
+    );
+
+    let reseller = suite
+        .enroll(&partner, pb::Program::IndirectReseller)
+        .await
+        .unwrap();
+    assert!(reseller.transitioning);
+    suite.approve(&reseller.name).await.unwrap();
+    let invitation = (
+        "partner-program@contoso.example".to_owned(),
+        "Invitation: indirect reseller incentive program".to_owned(),
+    );
+    assert!(
+        suite.emails().await.contains(&invitation),
+        "{:?}",
+        suite.emails().await
+    );
+    suite.activate(&reseller.name).await.unwrap();
+
+    let information = suite.program_information(&partner).await;
+    let states: Vec<_> = information
+        .enrollments
+        .iter()
+        .map(|e| (e.program, e.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (pb::Program::DirectBill as i32, S::Restricted as i32),
+            (pb::Program::IndirectReseller as i32, S::Active as i32)
+        ]
+    );
+    assert!(information.transitioning_partner);
+
+    let transitioned = suite.capabilities(&sales_agent(&partner), &partner).await;
+    let expected_transitioned = [
+        C::ViewCustomerSubscriptions,
+        C::ManageOrderHistory,
+        C::BillCustomersDirectly,
+        C::ViewPriceList,
+        C::ManageExistingDirectCustomers,
+        C::RequestProviderOrders,
+        C::ManageCustomerLicensesAndUsers,
+        C::CreateServiceRequests,
+        C::ViewCustomerAnalytics,
+        C::ResellerRelationshipExtension,
+        C::SelfServiceTransfer,
+    ];
+    assert_eq!(
+        transitioned.capabilities,
+        expected_transitioned.map(|c| c as i32),
+        "sandbox and API access are gone"
+    );
+    assert!(!transitioned.app_access && transitioned.transitioning_partner);
+
+    // Other services ask too; a stranger learns nothing.
+    assert!(
+        suite
+            .capabilities(&Actor::service("transfer"), &partner)
+            .await
+            .transitioning_partner
+    );
+    let stranger = suite
+        .client(&Actor::global_admin(uuid::Uuid::new_v4()))
+        .get_capabilities(pb::GetCapabilitiesRequest {
+            partner: partner.name(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stranger.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn new_tenant_reseller_is_not_transitioning() {
+    let suite = start().await;
+    let partner = suite.verified_partner().await;
+    let reseller = suite
+        .enroll(&partner, pb::Program::IndirectReseller)
+        .await
+        .unwrap();
+    assert!(!reseller.transitioning);
+    suite.approve(&reseller.name).await.unwrap();
+    suite.activate(&reseller.name).await.unwrap();
+
+    let capabilities = suite.capabilities(&partner.admin, &partner).await;
+    assert_eq!(
+        capabilities.capabilities,
+        [
+            C::RequestProviderOrders,
+            C::ManageCustomerLicensesAndUsers,
+            C::CreateServiceRequests,
+            C::ViewCustomerAnalytics
+        ]
+        .map(|c| c as i32)
+    );
+    assert!(!capabilities.transitioning_partner);
+    let no_invitation = suite
+        .emails()
+        .await
+        .iter()
+        .all(|(_, subject)| !subject.contains("incentive"));
+    assert!(no_invitation);
+}
+
+#[tokio::test]
+async fn active_direct_bill_overrides_indirect_reseller_access_after_the_grace_period() {
+    let suite = start().await;
+    let partner = suite.verified_partner().await;
+    let reseller = suite
+        .enroll(&partner, pb::Program::IndirectReseller)
+        .await
+        .unwrap();
+    suite.approve(&reseller.name).await.unwrap();
+    suite.activate(&reseller.name).await.unwrap();
+
+    suite.record_year_of_revenue(&partner, 30_000).await;
+    let direct = suite
+        .enroll(&partner, pb::Program::DirectBill)
+        .await
+        .unwrap();
+    suite.approve(&direct.name).await.unwrap();
+    suite.activate(&direct.name).await.unwrap();
+
+    let warned = suite.program_information(&partner).await;
+    assert_eq!(warned.warnings.len(), 1);
+    assert!(
+        warned.warnings[0].contains(&format!("ends in {GRACE_DAYS} days")),
+        "{}",
+        warned.warnings[0]
+    );
+    assert!(
+        warned.warnings[0].contains("separate tenants"),
+        "{}",
+        warned.warnings[0]
+    );
+    assert!(
+        suite
+            .emails()
+            .await
+            .iter()
+            .any(|(_, subject)| subject == "Indirect reseller access will end")
+    );
+    let during_grace = warned
+        .enrollments
+        .iter()
+        .find(|e| e.name == reseller.name)
+        .unwrap();
+    assert_eq!(state(during_grace), S::Active);
+    assert!(
+        suite
+            .capabilities(&partner.admin, &partner)
+            .await
+            .capabilities
+            .contains(&(C::RequestProviderOrders as i32))
+    );
+
+    suite
+        .clock
+        .advance(DAY * GRACE_DAYS + Duration::from_secs(1));
+    let after = suite
+        .client(&partner.admin)
+        .get_enrollment(pb::GetEnrollmentRequest {
+            name: reseller.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&after), S::Overridden);
+    let capabilities = suite
+        .capabilities(&partner.admin, &partner)
+        .await
+        .capabilities;
+    assert!(
+        !capabilities.contains(&(C::RequestProviderOrders as i32)),
+        "indirect reseller access is gone"
+    );
+    assert!(capabilities.contains(&(C::PurchaseOrders as i32)));
+
+    // Nobody calls: the sweep records the loss of access in the audit trail.
+    let recorded = async {
+        loop {
+            if suite
+                .service
+                .database
+                .audit_actions(&reseller.name)
+                .await
+                .contains(&"OverrideIndirectReseller".to_owned())
+            {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), recorded)
+        .await
+        .expect("the override sweep recorded the change");
+}
