@@ -424,3 +424,51 @@ async fn active_direct_bill_overrides_indirect_reseller_access_after_the_grace_p
         .await
         .expect("the override sweep recorded the change");
 }
+
+#[tokio::test]
+async fn partner_reapplies_to_direct_bill_with_a_new_tenant_on_its_indirect_revenue() {
+    let suite = start().await;
+    let reseller = suite.verified_partner_with_id("7654321").await;
+    let enrollment = suite
+        .enroll(&reseller, pb::Program::IndirectReseller)
+        .await
+        .unwrap();
+    suite.approve(&enrollment.name).await.unwrap();
+    suite.activate(&enrollment.name).await.unwrap();
+    suite.record_year_of_revenue(&reseller, 26_000).await;
+
+    // A new tenant of the same organisation (same verified PartnerID) is judged on that revenue.
+    let new_tenant = suite.verified_partner_with_id("7654321").await;
+    let request = pb::GetDirectBillEligibilityRequest {
+        partner: new_tenant.name(),
+    };
+    let eligibility = suite
+        .client(&new_tenant.admin)
+        .get_direct_bill_eligibility(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(eligibility.eligible);
+    assert_eq!(
+        eligibility.trailing_revenue.unwrap().amount_minor,
+        12 * 2_600_000
+    );
+    let direct = suite
+        .enroll(&new_tenant, pb::Program::DirectBill)
+        .await
+        .unwrap();
+    assert_eq!(state(&direct), S::PendingApproval);
+
+    // Another organisation's tenant is not.
+    let stranger = suite.verified_partner().await;
+    let refused = suite
+        .enroll(&stranger, pb::Program::DirectBill)
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "REVENUE_BELOW_THRESHOLD");
+
+    // The reseller tenant keeps its programs: nothing was overridden.
+    let information = suite.program_information(&reseller).await;
+    assert!(information.warnings.is_empty());
+    assert_eq!(information.enrollments.len(), 1);
+}

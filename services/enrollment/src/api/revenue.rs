@@ -77,12 +77,14 @@ impl EnrollmentApi {
     ) -> Result<pb::DirectBillEligibility, Error> {
         let tenant_id = partner_in("partner", &request.partner)?;
         let name = partner_name(tenant_id);
-        if !may_read(caller, tenant_id) || self.store.get_partner(tenant_id).await?.is_none() {
-            return Err(Error::PartnerNotFound(name));
-        }
+        let partner = match may_read(caller, tenant_id) {
+            true => self.store.get_partner(tenant_id).await?,
+            false => None,
+        };
+        let partner = partner.ok_or_else(|| Error::PartnerNotFound(name.clone()))?;
         let now = self.now();
         let (first, last) = trailing_window(now);
-        let months = self.store.revenue_between(tenant_id, first, last).await?;
+        let months = self.store.counted_revenue(&partner, first, last).await?;
         Ok(eligibility(&months, now).to_proto(name))
     }
 }

@@ -112,7 +112,8 @@ pub struct Eligibility {
     pub months_recorded: usize,
 }
 
-/// Evaluates the requirement over `months` (the window's recorded figures) at `now`.
+/// Evaluates the requirement over `months` (recorded figures in month order, possibly of
+/// several tenants of one organisation) at `now`.
 pub fn eligibility(months: &[MonthlyRevenue], now: i64) -> Eligibility {
     let (window_start, window_end) = trailing_window(now);
     let in_window: Vec<&MonthlyRevenue> = months
@@ -123,13 +124,15 @@ pub fn eligibility(months: &[MonthlyRevenue], now: i64) -> Eligibility {
         .iter()
         .map(|m| m.amount_minor)
         .fold(0_i64, i64::saturating_add);
+    let mut months_recorded: Vec<Month> = in_window.iter().map(|m| m.month).collect();
+    months_recorded.dedup();
     Eligibility {
         eligible: trailing_minor >= DIRECT_BILL_THRESHOLD_MINOR,
         trailing_minor,
         threshold_minor: DIRECT_BILL_THRESHOLD_MINOR,
         window_start,
         window_end,
-        months_recorded: in_window.len(),
+        months_recorded: months_recorded.len(),
     }
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::partners::fetch_partner;
 use super::policy::fetch_policy;
-use super::revenue::fetch_revenue;
+use super::revenue::fetch_counted_revenue;
 use super::{
     EnrollmentStore, enqueue_email, flag_column, optional_text, service_caller, uuid_column,
 };
@@ -83,7 +83,7 @@ impl EnrollmentStore {
             .ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))?;
         let enrollments = fetch_enrollments(&mut *tx, tenant_id).await?;
         let (first, last) = trailing_window(now);
-        let months = fetch_revenue(&mut *tx, tenant_id, first, last).await?;
+        let months = fetch_counted_revenue(&mut *tx, &partner, first, last).await?;
         let policy = fetch_policy(&mut *tx).await?;
         let context = EnrollmentContext {
             partner: &partner,

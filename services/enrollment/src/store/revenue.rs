@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{EnrollmentStore, uuid_column};
 use crate::domain::calendar::Month;
-use crate::domain::partner::partner_name;
+use crate::domain::partner::{Partner, partner_name};
 use crate::domain::revenue::MonthlyRevenue;
 use crate::error::Error;
 
@@ -68,14 +68,14 @@ impl EnrollmentStore {
         Ok(response)
     }
 
-    /// `tenant_id`'s recorded months from `first` to `last`.
-    pub async fn revenue_between(
+    /// The months from `first` to `last` that count for `partner` (see [`fetch_counted_revenue`]).
+    pub async fn counted_revenue(
         &self,
-        tenant_id: Uuid,
+        partner: &Partner,
         first: Month,
         last: Month,
     ) -> Result<Vec<MonthlyRevenue>, StoreError> {
-        fetch_revenue(self.db.pool(), tenant_id, first, last).await
+        fetch_counted_revenue(self.db.pool(), partner, first, last).await
     }
 }
 
@@ -91,6 +91,36 @@ pub(super) async fn fetch_revenue<'e>(
          WHERE tenant_id = $1 AND month >= $2 AND month <= $3 ORDER BY month",
     )
     .bind(tenant_id.to_string())
+    .bind(first.to_string())
+    .bind(last.to_string())
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(revenue_from_row).collect()
+}
+
+/// The revenue that counts for `partner`: that of every tenant sharing its verified PartnerID
+/// (one organisation, e.g. the indirect reseller tenant of a partner re-applying to direct
+/// bill with a new tenant), or only its own while its PartnerID is unverified.
+pub(super) async fn fetch_counted_revenue<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    partner: &Partner,
+    first: Month,
+    last: Month,
+) -> Result<Vec<MonthlyRevenue>, StoreError> {
+    let program_id = match (
+        &partner.partner_program_id,
+        partner.partner_program_id_verified,
+    ) {
+        (Some(program_id), true) => program_id,
+        _ => return fetch_revenue(executor, partner.tenant_id, first, last).await,
+    };
+    let rows = sqlx::query(
+        "SELECT r.tenant_id, r.month, r.amount_minor, r.update_time FROM monthly_revenue r \
+         JOIN partners p ON p.tenant_id = r.tenant_id \
+         WHERE p.partner_program_id = $1 AND p.partner_program_id_verified = 1 AND r.month >= $2 AND r.month <= $3 \
+         ORDER BY r.month, r.tenant_id",
+    )
+    .bind(program_id)
     .bind(first.to_string())
     .bind(last.to_string())
     .fetch_all(executor)

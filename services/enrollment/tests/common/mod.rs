@@ -90,14 +90,20 @@ impl Suite {
         Partner { tenant, admin }
     }
 
-    /// A partner whose PartnerID is recorded and verified by the operator.
+    /// A partner whose PartnerID (a new one) is recorded and verified by the operator.
     pub async fn verified_partner(&self) -> Partner {
+        let program_id = (Uuid::new_v4().as_u128() % 90_000_000 + 10_000_000).to_string();
+        self.verified_partner_with_id(&program_id).await
+    }
+
+    /// A new tenant of the organisation with PartnerID `program_id`, verified by the operator.
+    pub async fn verified_partner_with_id(&self, program_id: &str) -> Partner {
         let partner = self.new_partner().await;
         self.update(
             &partner.admin,
             &partner,
             pb::Partner {
-                partner_program_id: "4312345".into(),
+                partner_program_id: program_id.into(),
                 ..Default::default()
             },
             &["partner_program_id"],
