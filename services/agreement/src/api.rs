@@ -1,6 +1,6 @@
 //! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
 
-use suite_auth::Caller;
+use suite_auth::{Caller, with_caller};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::agreement::v1 as pb;
@@ -93,14 +93,10 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::CreateAgreementVersionRequest>,
     ) -> Result<Response<pb::AgreementVersion>, Status> {
-        let caller = Caller::of(&request)
-            .map_err(|e| to_status(e.into()))?
-            .clone();
-        let version = self
-            .create_version(&caller, request.into_inner())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(version))
+        with_caller(request, to_status, |caller, message| async move {
+            self.create_version(&caller, message).await
+        })
+        .await
     }
 
     /// The catalogue is public to every authenticated caller.
@@ -108,23 +104,19 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::GetAgreementVersionRequest>,
     ) -> Result<Response<pb::AgreementVersion>, Status> {
-        Caller::of(&request).map_err(|e| to_status(e.into()))?;
-        let version = self
-            .get_version(request.into_inner())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(version))
+        with_caller(request, to_status, |_caller, message| async move {
+            self.get_version(message).await
+        })
+        .await
     }
 
     async fn list_agreement_versions(
         &self,
         request: Request<pb::ListAgreementVersionsRequest>,
     ) -> Result<Response<pb::ListAgreementVersionsResponse>, Status> {
-        Caller::of(&request).map_err(|e| to_status(e.into()))?;
-        let page = self
-            .list_versions(request.into_inner())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(page))
+        with_caller(request, to_status, |_caller, message| async move {
+            self.list_versions(message).await
+        })
+        .await
     }
 }

@@ -1,6 +1,6 @@
 //! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
 
-use suite_auth::{Caller, Role};
+use suite_auth::{Caller, Role, with_caller};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::relationship::v1 as pb;
@@ -91,41 +91,29 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::CreateCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        let caller = Caller::of(&request)
-            .map_err(|e| to_status(e.into()))?
-            .clone();
-        let customer = self
-            .create_customer(&caller, request.into_inner())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(customer))
+        with_caller(request, to_status, |caller, message| async move {
+            self.create_customer(&caller, message).await
+        })
+        .await
     }
 
     async fn get_customer(
         &self,
         request: Request<pb::GetCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        let caller = Caller::of(&request)
-            .map_err(|e| to_status(e.into()))?
-            .clone();
-        let customer = self
-            .get_customer(&caller, request.into_inner())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(customer))
+        with_caller(request, to_status, |caller, message| async move {
+            self.get_customer(&caller, message).await
+        })
+        .await
     }
 
     async fn list_customers(
         &self,
         request: Request<pb::ListCustomersRequest>,
     ) -> Result<Response<pb::ListCustomersResponse>, Status> {
-        let caller = Caller::of(&request)
-            .map_err(|e| to_status(e.into()))?
-            .clone();
-        let page = self
-            .list_customers(&caller, request.into_inner())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(page))
+        with_caller(request, to_status, |caller, message| async move {
+            self.list_customers(&caller, message).await
+        })
+        .await
     }
 }

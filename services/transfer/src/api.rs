@@ -1,7 +1,7 @@
 //! gRPC handlers: destructure, validate, authorize, check with peers, call the store, map
 //! the error, convert.
 
-use suite_auth::{Caller, Role};
+use suite_auth::{Caller, Role, with_caller};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::transfer::v1 as pb;
@@ -100,41 +100,29 @@ impl TransferService for TransferApi {
         &self,
         request: Request<pb::CreateSubscriptionRequest>,
     ) -> Result<Response<pb::Subscription>, Status> {
-        let caller = Caller::of(&request)
-            .map_err(|e| to_status(e.into()))?
-            .clone();
-        let subscription = self
-            .create_subscription(&caller, request.into_inner())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(subscription))
+        with_caller(request, to_status, |caller, message| async move {
+            self.create_subscription(&caller, message).await
+        })
+        .await
     }
 
     async fn get_subscription(
         &self,
         request: Request<pb::GetSubscriptionRequest>,
     ) -> Result<Response<pb::Subscription>, Status> {
-        let caller = Caller::of(&request)
-            .map_err(|e| to_status(e.into()))?
-            .clone();
-        let subscription = self
-            .get_subscription(&caller, request.into_inner())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(subscription))
+        with_caller(request, to_status, |caller, message| async move {
+            self.get_subscription(&caller, message).await
+        })
+        .await
     }
 
     async fn list_subscriptions(
         &self,
         request: Request<pb::ListSubscriptionsRequest>,
     ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
-        let caller = Caller::of(&request)
-            .map_err(|e| to_status(e.into()))?
-            .clone();
-        let page = self
-            .list_subscriptions(&caller, request.into_inner())
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(page))
+        with_caller(request, to_status, |caller, message| async move {
+            self.list_subscriptions(&caller, message).await
+        })
+        .await
     }
 }
