@@ -31,9 +31,9 @@ async fn service_whose_database_is_unreachable_listens_but_is_not_serving() {
 #[tokio::test]
 async fn service_with_a_database_reports_serving_and_stops_cleanly() {
     let service =
-        suite_testkit::spawn_service(agreement::run, suite_config::PeerUrls::default()).await;
+        suite_testkit::spawn_service(relationship::run, suite_config::PeerUrls::default()).await;
     assert_eq!(
-        health_status(service.addr, "agreement.v1.AgreementService").await,
+        health_status(service.addr, "relationship.v1.RelationshipService").await,
         ServingStatus::Serving
     );
     assert_eq!(

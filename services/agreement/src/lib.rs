@@ -1,18 +1,23 @@
-//! Agreement service: agreement versions, partner agreement (MPA) acceptances and the
-//! Microsoft Customer Agreement (SPEC §4). It owns its database and is reached only over gRPC.
+//! Agreement service: agreement versions, partner agreement (MPA) acceptances that activate
+//! enrollments, and the Microsoft Customer Agreement (SPEC §4). It owns its database and is
+//! reached only over gRPC.
 
+mod activation;
 mod api;
+mod clients;
 mod domain;
 mod error;
 mod store;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use suite_config::ServiceConfig;
-use suite_db::MigrationFile;
+use suite_db::{MigrationFile, RelaySettings, RelayWaker};
 use suite_proto::agreement::v1::agreement_service_server::AgreementServiceServer;
 use suite_server::{Platform, StartError};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
@@ -26,11 +31,25 @@ pub const SERVICE: &str = "agreement";
 pub const DEFAULT_PORT: u16 = 50053;
 
 /// The service's schema, applied after the platform tables.
-pub const MIGRATIONS: &[MigrationFile] = &[MigrationFile {
-    version: 100,
-    description: "agreement versions",
-    sql: include_str!("../migrations/0100_agreement_versions.sql"),
-}];
+pub const MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile {
+        version: 100,
+        description: "agreement versions",
+        sql: include_str!("../migrations/0100_agreement_versions.sql"),
+    },
+    MigrationFile {
+        version: 101,
+        description: "acceptances",
+        sql: include_str!("../migrations/0101_acceptances.sql"),
+    },
+];
+
+/// What the agreement service needs beyond the shared configuration.
+#[derive(Debug, Clone, Default)]
+pub struct AgreementOptions {
+    /// Pace of the outbox relay that delivers enrollment activations.
+    pub relay: RelaySettings,
+}
 
 /// Serves the agreement service on `listener` until `shutdown` resolves.
 pub async fn run(
@@ -38,17 +57,42 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    run_with(AgreementOptions::default(), config, listener, shutdown).await
+}
+
+/// Serves the agreement service with explicit `options` (tests speed up the relay).
+pub async fn run_with(
+    options: AgreementOptions,
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let platform = Platform::new(SERVICE, &config)?;
-    let api = api::AgreementApi::new(AgreementStore::new(
+    let store = AgreementStore::new(platform.db.clone(), platform.pages.clone());
+    let peers = clients::Peers::new(&config, platform.service_identity(SERVICE))?;
+    let waker = RelayWaker::default();
+    let (stopping_tx, stopping_rx) = watch::channel(false);
+    let deliverer = Arc::new(activation::Activations::new(store.clone(), peers.clone()));
+    let relay = tokio::spawn(suite_db::run_relay(
         platform.db.clone(),
-        platform.pages.clone(),
+        deliverer,
+        options.relay,
+        waker.clone(),
+        stopping_rx,
     ));
+
+    let api = api::AgreementApi::new(store, peers, waker);
     let routes = Routes::new(AgreementServiceServer::with_interceptor(
         api,
         platform.authenticator(),
     ));
     let name = AgreementServiceServer::<api::AgreementApi>::NAME;
-    platform
-        .serve(listener, name, routes, MIGRATIONS, shutdown)
-        .await
+    let served = platform
+        .serve(listener, name, routes, MIGRATIONS, async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
+        })
+        .await;
+    relay.abort();
+    served
 }

@@ -9,7 +9,12 @@ use tonic::Code;
 use uuid::Uuid;
 
 async fn agreement() -> TestService {
-    spawn_service(agreement::run, PeerUrls::default()).await
+    // The catalogue never calls the enrollment service; nothing listens on port 1.
+    let peers = PeerUrls {
+        enrollment: Some("http://127.0.0.1:1".into()),
+        ..PeerUrls::default()
+    };
+    spawn_service(agreement::run, peers).await
 }
 
 fn publish(

@@ -97,6 +97,34 @@ impl IdempotencyKey {
         Ok(Replay::Previous(previous))
     }
 
+    /// The response to an earlier request with this key, read outside any transaction; lets a
+    /// handler answer a retry before it calls peers again. [`Self::claim`] stays the authority.
+    pub async fn replayed<M: Message + Default>(
+        &self,
+        db: &crate::Database,
+    ) -> Result<Option<M>, ApiError> {
+        let row: Option<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT method, fingerprint, response FROM idempotency_keys WHERE scope = $1 AND request_id = $2",
+        )
+        .bind(&self.scope)
+        .bind(&self.request_id)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(StoreError::from)?;
+        let Some((method, fingerprint, response)) = row else {
+            return Ok(None);
+        };
+        if method != self.method || fingerprint != self.fingerprint {
+            return Err(ApiError::invalid_argument(FieldViolations::single(
+                "request_id",
+                "was already used for a different request; use a new request_id",
+            )));
+        }
+        M::decode(response.as_slice())
+            .map(Some)
+            .map_err(|e| ApiError::internal(StoreError::Corrupt(e.to_string())))
+    }
+
     /// Stores the response of the fresh request, in the same transaction as its change.
     pub async fn complete<M: Message>(&self, tx: &mut Tx, response: &M) -> Result<(), StoreError> {
         sqlx::query(

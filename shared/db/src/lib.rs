@@ -14,6 +14,7 @@ mod error;
 mod idempotency;
 mod outbox;
 mod page;
+mod relay;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,6 +31,9 @@ pub use error::StoreError;
 pub use idempotency::{IdempotencyKey, Replay};
 pub use outbox::{OutboxMessage, enqueue};
 pub use page::{Page, PageRequest, PageTokenCodec};
+pub use relay::{
+    Deliverer, Delivery, PendingMessage, RelaySettings, RelayWaker, relay_once, run_relay,
+};
 
 /// A transaction on either backend.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

@@ -162,7 +162,7 @@ impl Interceptor for Bearer {
 /// A channel whose calls carry one actor's token.
 pub type AuthedChannel = InterceptedService<Channel, Bearer>;
 
-/// A running service.
+/// A running service; dropping it shuts the service down.
 pub struct TestService {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -292,14 +292,6 @@ impl TestService {
     /// Rows in `table` of this service's database.
     pub async fn count_rows(&self, table: &str) -> i64 {
         self.database.count_rows(table).await
-    }
-}
-
-impl Drop for TestService {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
     }
 }
 

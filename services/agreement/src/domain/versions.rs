@@ -1,4 +1,4 @@
-//! Agreement rules, free of transport and storage.
+//! The catalogue of agreement versions.
 
 use suite_errors::{FieldViolations, fields};
 use suite_proto::agreement::v1 as pb;

@@ -1,28 +1,14 @@
-//! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
-
-use suite_auth::{Caller, with_caller};
+use suite_auth::Caller;
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::agreement::v1 as pb;
-use suite_proto::agreement::v1::agreement_service_server::AgreementService;
-use tonic::{Request, Response, Status};
 
-use crate::domain::{self, NewAgreementVersion, version_name};
-use crate::error::{Error, to_status};
-use crate::store::AgreementStore;
-
-/// The `agreement.v1.AgreementService` implementation.
-pub struct AgreementApi {
-    store: AgreementStore,
-}
+use super::AgreementApi;
+use crate::domain::versions::{self as domain, NewAgreementVersion, version_name};
+use crate::error::Error;
 
 impl AgreementApi {
-    /// Handlers over `store`.
-    pub fn new(store: AgreementStore) -> Self {
-        Self { store }
-    }
-
-    async fn create_version(
+    pub(super) async fn create_version(
         &self,
         caller: &Caller,
         request: pb::CreateAgreementVersionRequest,
@@ -46,7 +32,7 @@ impl AgreementApi {
         self.store.create_version(caller, &key, version).await
     }
 
-    async fn get_version(
+    pub(super) async fn get_version(
         &self,
         request: pb::GetAgreementVersionRequest,
     ) -> Result<pb::AgreementVersion, Error> {
@@ -60,7 +46,7 @@ impl AgreementApi {
         Ok(pb::AgreementVersion::from(&version))
     }
 
-    async fn list_versions(
+    pub(super) async fn list_versions(
         &self,
         request: pb::ListAgreementVersionsRequest,
     ) -> Result<pb::ListAgreementVersionsResponse, Error> {
@@ -84,39 +70,5 @@ impl AgreementApi {
             agreement_versions: page.items.iter().map(pb::AgreementVersion::from).collect(),
             next_page_token: page.next_page_token,
         })
-    }
-}
-
-#[tonic::async_trait]
-impl AgreementService for AgreementApi {
-    async fn create_agreement_version(
-        &self,
-        request: Request<pb::CreateAgreementVersionRequest>,
-    ) -> Result<Response<pb::AgreementVersion>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.create_version(&caller, message).await
-        })
-        .await
-    }
-
-    /// The catalogue is public to every authenticated caller.
-    async fn get_agreement_version(
-        &self,
-        request: Request<pb::GetAgreementVersionRequest>,
-    ) -> Result<Response<pb::AgreementVersion>, Status> {
-        with_caller(request, to_status, |_caller, message| async move {
-            self.get_version(message).await
-        })
-        .await
-    }
-
-    async fn list_agreement_versions(
-        &self,
-        request: Request<pb::ListAgreementVersionsRequest>,
-    ) -> Result<Response<pb::ListAgreementVersionsResponse>, Status> {
-        with_caller(request, to_status, |_caller, message| async move {
-            self.list_versions(message).await
-        })
-        .await
     }
 }

@@ -1,37 +1,19 @@
-//! Agreement storage, one implementation for SQLite and PostgreSQL (see `suite_db`).
-
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use suite_auth::Caller;
-use suite_db::{
-    Change, Database, IdempotencyKey, Page, PageRequest, PageTokenCodec, Replay, StoreError,
-};
+use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError};
 use suite_proto::agreement::v1 as pb;
 
-use crate::domain::{AgreementVersion, NewAgreementVersion, parse_agreement_type, version_name};
+use super::AgreementStore;
+use crate::domain::versions::{
+    AgreementVersion, NewAgreementVersion, parse_agreement_type, version_name,
+};
 use crate::error::Error;
 
 const VERSION_COLUMNS: &str =
     "template_id, agreement_type, display_name, effective_time, create_time";
 
-/// The agreement service's database.
-#[derive(Clone)]
-pub struct AgreementStore {
-    db: Database,
-    pages: PageTokenCodec,
-}
-
 impl AgreementStore {
-    /// A store on `db`, signing page tokens with `pages`.
-    pub fn new(db: Database, pages: PageTokenCodec) -> Self {
-        Self { db, pages }
-    }
-
-    /// The page-token codec, to validate list requests.
-    pub fn pages(&self) -> &PageTokenCodec {
-        &self.pages
-    }
-
     /// Publishes `version`, or replays an earlier identical request.
     pub async fn create_version(
         &self,
@@ -80,6 +62,25 @@ impl AgreementStore {
         suite_db::record_change(&mut tx, caller, key, change).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(response)
+    }
+
+    /// The version of `agreement_type` that new acceptances bind to at `now`: the one most
+    /// recently in effect.
+    pub async fn current_version(
+        &self,
+        agreement_type: pb::AgreementType,
+        now: i64,
+    ) -> Result<Option<AgreementVersion>, StoreError> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM agreement_versions WHERE agreement_type = $1 AND effective_time <= $2 \
+             ORDER BY effective_time DESC, template_id DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(agreement_type.as_str_name())
+            .bind(now)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(version_from_row).transpose()
     }
 
     /// The version with `template_id`, if published.

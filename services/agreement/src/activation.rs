@@ -1,0 +1,82 @@
+//! Delivers enrollment activations from the outbox: retried while the enrollment service is
+//! unreachable, recorded on the acceptance when it answers.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use suite_auth::{Caller, Principal, PrincipalKind};
+use suite_db::{Deliverer, Delivery, PendingMessage};
+use uuid::Uuid;
+
+use crate::clients::{Peers, is_outage};
+use crate::domain::partner::{ACTIVATION_TOPIC, ActivationRequest, ActivationState};
+use crate::store::AgreementStore;
+
+/// The outbox deliverer for activation requests.
+pub struct Activations {
+    store: AgreementStore,
+    peers: Peers,
+}
+
+impl Activations {
+    /// Deliveries through `peers`, recorded in `store`.
+    pub fn new(store: AgreementStore, peers: Peers) -> Self {
+        Self { store, peers }
+    }
+
+    async fn deliver_activation(&self, message: &PendingMessage) -> Delivery {
+        let request: ActivationRequest = match serde_json::from_slice(&message.payload) {
+            Ok(request) => request,
+            Err(error) => {
+                return Delivery::Failed(format!("unreadable activation request: {error}"));
+            }
+        };
+        let (state, error) = match self.peers.activate(&request).await {
+            Ok(()) => (ActivationState::Activated, None),
+            Err(status) if is_outage(&status) => {
+                return Delivery::Retry(format!("{:?}: {}", status.code(), status.message()));
+            }
+            Err(status) => (ActivationState::Failed, Some(status.message().to_owned())),
+        };
+        let recorded = self
+            .store
+            .finish_activation(
+                &service_caller(),
+                request.acceptance_id,
+                state,
+                error.clone(),
+                suite_db::now_micros(),
+            )
+            .await;
+        match (recorded, error) {
+            (Err(store_error), _) => {
+                Delivery::Retry(format!("recording the activation: {store_error}"))
+            }
+            (Ok(()), None) => Delivery::Delivered,
+            (Ok(()), Some(refusal)) => Delivery::Failed(refusal),
+        }
+    }
+}
+
+impl Deliverer for Activations {
+    fn topics(&self) -> &'static [&'static str] {
+        &[ACTIVATION_TOPIC]
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        message: &'a PendingMessage,
+    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>> {
+        Box::pin(self.deliver_activation(message))
+    }
+}
+
+fn service_caller() -> Caller {
+    let principal = Principal {
+        subject: crate::SERVICE.to_owned(),
+        tenant_id: Uuid::nil(),
+        roles: Vec::new(),
+        kind: PrincipalKind::Service,
+    };
+    Caller::new(principal, None, String::new())
+}

@@ -1,0 +1,226 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Row;
+use tokio::sync::{Notify, watch};
+
+use crate::{Database, StoreError, now_micros};
+
+/// An outbox message waiting for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMessage {
+    /// Message id.
+    pub id: String,
+    /// Topic.
+    pub topic: String,
+    /// Resource it concerns.
+    pub key: String,
+    /// Body.
+    pub payload: Vec<u8>,
+    /// Earlier attempts.
+    pub attempts: i64,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Done; never sent again.
+    Delivered,
+    /// Not now (the peer is down, say); try again after a back-off.
+    Retry(String),
+    /// Never deliverable; kept with the reason, not retried.
+    Failed(String),
+}
+
+/// Delivers the messages of some topics. Deliveries are at least once: a message may be
+/// handed over again after a crash, so deliverers make repeats harmless (e.g. a fixed
+/// `request_id` that the receiver replays).
+pub trait Deliverer: Send + Sync + 'static {
+    /// Topics this deliverer takes.
+    fn topics(&self) -> &'static [&'static str];
+
+    /// One attempt at delivering `message`.
+    fn deliver<'a>(
+        &'a self,
+        message: &'a PendingMessage,
+    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>>;
+}
+
+/// Pace of the relay.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// How often it looks for due messages when not woken.
+    pub interval: Duration,
+    /// How long a claimed message is left to its claimer before another replica may take it.
+    pub lease: Duration,
+    /// First retry delay; doubled on each attempt.
+    pub first_backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+    /// Most messages claimed per pass.
+    pub batch: i64,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(1),
+            lease: Duration::from_secs(30),
+            first_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(300),
+            batch: 50,
+        }
+    }
+}
+
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl RelaySettings {
+    fn backoff(&self, attempts: i64) -> Duration {
+        let exponent = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
+        self.first_backoff
+            .saturating_mul(2_u32.saturating_pow(exponent))
+            .min(self.max_backoff)
+    }
+}
+
+/// Delivers due outbox messages of `deliverer`'s topics once; returns how many it handled.
+/// Safe with several replicas: a message is claimed by moving its `next_attempt_at` under a
+/// compare-and-set, so one replica at a time holds it for the lease.
+pub async fn relay_once(
+    db: &Database,
+    deliverer: &dyn Deliverer,
+    settings: &RelaySettings,
+) -> Result<usize, StoreError> {
+    let topics = deliverer.topics();
+    let placeholders: Vec<String> = (0..topics.len()).map(|n| format!("${}", n + 3)).collect();
+    let sql = format!(
+        "SELECT id, topic, message_key, payload, attempts, next_attempt_at FROM outbox_messages \
+         WHERE delivered_at IS NULL AND next_attempt_at <= $1 AND topic IN ({}) ORDER BY id LIMIT $2",
+        placeholders.join(", ")
+    );
+    let now = now_micros();
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(settings.batch);
+    let rows = topics
+        .iter()
+        .fold(query, |query, topic| query.bind(*topic))
+        .fetch_all(db.pool())
+        .await?;
+
+    let mut handled = 0;
+    for row in rows {
+        let message = PendingMessage {
+            id: row.try_get("id")?,
+            topic: row.try_get("topic")?,
+            key: row.try_get("message_key")?,
+            payload: row.try_get("payload")?,
+            attempts: row.try_get("attempts")?,
+        };
+        let seen: i64 = row.try_get("next_attempt_at")?;
+        let claimed = sqlx::query(
+            "UPDATE outbox_messages SET next_attempt_at = $1, attempts = attempts + 1 \
+             WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL",
+        )
+        .bind(now_micros() + micros(settings.lease))
+        .bind(&message.id)
+        .bind(seen)
+        .execute(db.pool())
+        .await?;
+        if claimed.rows_affected() == 0 {
+            continue; // another replica holds it
+        }
+        let outcome = deliverer.deliver(&message).await;
+        let finished = now_micros();
+        let update = match &outcome {
+            Delivery::Delivered => sqlx::query(
+                "UPDATE outbox_messages SET delivered_at = $1, last_error = NULL WHERE id = $2",
+            )
+            .bind(finished)
+            .bind(&message.id),
+            Delivery::Retry(reason) => sqlx::query(
+                "UPDATE outbox_messages SET next_attempt_at = $1, last_error = $2 WHERE id = $3",
+            )
+            .bind(finished + micros(settings.backoff(message.attempts)))
+            .bind(reason.clone())
+            .bind(&message.id),
+            Delivery::Failed(reason) => sqlx::query(
+                "UPDATE outbox_messages SET delivered_at = $1, last_error = $2 WHERE id = $3",
+            )
+            .bind(finished)
+            .bind(format!("failed: {reason}"))
+            .bind(&message.id),
+        };
+        update.execute(db.pool()).await?;
+        match outcome {
+            Delivery::Delivered => {
+                tracing::debug!(message = %message.id, topic = %message.topic, "delivered")
+            }
+            Delivery::Retry(reason) => {
+                tracing::info!(message = %message.id, topic = %message.topic, %reason, attempts = message.attempts + 1, "delivery will be retried")
+            }
+            Delivery::Failed(reason) => {
+                tracing::warn!(message = %message.id, topic = %message.topic, %reason, "delivery failed for good")
+            }
+        }
+        handled += 1;
+    }
+    Ok(handled)
+}
+
+/// Wakes a running relay, e.g. right after a commit that enqueued a message.
+#[derive(Clone, Default)]
+pub struct RelayWaker(Arc<Notify>);
+
+impl RelayWaker {
+    /// Asks the relay to look for due messages now.
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Runs the relay until `stopping` turns true.
+pub async fn run_relay(
+    db: Database,
+    deliverer: Arc<dyn Deliverer>,
+    settings: RelaySettings,
+    waker: RelayWaker,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(settings.interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = waker.0.notified() => {}
+            _ = stopping.changed() => return,
+        }
+        if let Err(error) = relay_once(&db, deliverer.as_ref(), &settings).await {
+            // Before migrations or during a database outage; the next pass tries again.
+            tracing::debug!(%error, "outbox relay pass skipped");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let settings = RelaySettings {
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            ..Default::default()
+        };
+        assert_eq!(settings.backoff(0), Duration::from_millis(100));
+        assert_eq!(settings.backoff(3), Duration::from_millis(800));
+        assert_eq!(settings.backoff(4), Duration::from_secs(1));
+        assert_eq!(settings.backoff(1_000), Duration::from_secs(1));
+    }
+}
