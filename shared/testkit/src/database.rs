@@ -78,6 +78,17 @@ impl TestDatabase {
             .expect("read outbox")
     }
 
+    /// The most delivery attempts made so far for one outbox message with `topic`.
+    pub async fn outbox_attempts(&self, topic: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COALESCE(MAX(attempts), 0) FROM outbox_messages WHERE topic = $1",
+        )
+        .bind(topic)
+        .fetch_one(self.db.pool())
+        .await
+        .expect("read outbox attempts")
+    }
+
     /// Actions recorded in the audit trail for `resource_name`, oldest first.
     pub async fn audit_actions(&self, resource_name: &str) -> Vec<String> {
         sqlx::query_scalar("SELECT action FROM audit_events WHERE resource_name = $1 ORDER BY id")

@@ -182,9 +182,23 @@ where
 {
     suite_telemetry::init_for_tests();
     let database = TestDatabase::fresh().await;
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
+    spawn_service_with(run, peers, database, SocketAddr::from(([127, 0, 0, 1], 0))).await
+}
+
+/// Starts a service with `run` on `database` at `addr` (port 0 for any), e.g. to restart one
+/// that [`TestService::stop_keeping_database`] stopped, and waits until it reports SERVING.
+pub async fn spawn_service_with<F, Fut>(
+    run: F,
+    peers: PeerUrls,
+    database: TestDatabase,
+    addr: SocketAddr,
+) -> TestService
+where
+    F: FnOnce(ServiceConfig, TcpListener, ShutdownSignal) -> Fut,
+    Fut: Future<Output = Result<(), StartError>> + Send + 'static,
+{
+    suite_telemetry::init_for_tests();
+    let listener = TcpListener::bind(addr).await.expect("bind test listener");
     let addr = listener.local_addr().expect("local addr");
     let mut config = test_config(addr, database.url());
     config.peers = peers;
@@ -278,7 +292,12 @@ impl TestService {
     }
 
     /// Stops the service and waits until it has drained and exited.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_keeping_database().await;
+    }
+
+    /// Stops the service and hands back its address and database, to start it again.
+    pub async fn stop_keeping_database(mut self) -> (SocketAddr, TestDatabase) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -287,6 +306,7 @@ impl TestService {
                 .expect("service task")
                 .expect("service stopped cleanly");
         }
+        (self.addr, self.database)
     }
 
     /// Rows in `table` of this service's database.

@@ -1,0 +1,244 @@
+//! The Microsoft Customer Agreement over real gRPC: each row of the article's table, and a
+//! history that is only ever added to.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+use suite_auth::Role;
+use suite_config::PeerUrls;
+use suite_proto::agreement::v1 as pb;
+use suite_testkit::{Actor, TestService, bad_fields, reason, request_id, spawn_service};
+use tonic::Code;
+use uuid::Uuid;
+
+async fn agreement() -> TestService {
+    // Customer agreements never call the enrollment service; nothing listens on port 1.
+    let peers = PeerUrls {
+        enrollment: Some("http://127.0.0.1:1".into()),
+        ..PeerUrls::default()
+    };
+    let service = spawn_service(agreement::run, peers).await;
+    let version = pb::CreateAgreementVersionRequest {
+        request_id: request_id(),
+        agreement_version: Some(pb::AgreementVersion {
+            template_id: "mca-2026-01".into(),
+            agreement_type: pb::AgreementType::Customer as i32,
+            display_name: "Microsoft Customer Agreement".into(),
+            effective_time: Some(prost_types::Timestamp {
+                seconds: 1_767_225_600,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }),
+    };
+    service
+        .agreement(&Actor::operator())
+        .create_agreement_version(version)
+        .await
+        .unwrap();
+    service
+}
+
+fn signer(phone: &str) -> pb::Signer {
+    pb::Signer {
+        first_name: "Ana".into(),
+        last_name: "Silva".into(),
+        email: "ana@fourthcoffee.example".into(),
+        phone_number: phone.into(),
+    }
+}
+
+fn accept(customer: Uuid, phone: &str) -> pb::CreateCustomerAgreementAcceptanceRequest {
+    pb::CreateCustomerAgreementAcceptanceRequest {
+        request_id: request_id(),
+        parent: format!("customers/{customer}"),
+        acceptance: Some(pb::CustomerAgreementAcceptance {
+            signer: Some(signer(phone)),
+            ..Default::default()
+        }),
+    }
+}
+
+async fn check(
+    service: &TestService,
+    customer: Uuid,
+    partner: Uuid,
+) -> pb::CustomerAgreementValidity {
+    let request = pb::CheckCustomerAgreementRequest {
+        customer: format!("customers/{customer}"),
+        partner: format!("partners/{partner}"),
+    };
+    service
+        .agreement(&Actor::admin_agent(partner))
+        .check_customer_agreement(request)
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn action(validity: &pb::CustomerAgreementValidity) -> pb::RequiredAction {
+    pb::RequiredAction::try_from(validity.required_action).unwrap()
+}
+
+#[tokio::test]
+async fn never_accepted_means_work_with_the_provider_to_have_the_customer_accept() {
+    let service = agreement().await;
+    let validity = check(&service, Uuid::new_v4(), Uuid::new_v4()).await;
+    assert!(!validity.valid);
+    assert_eq!(action(&validity), pb::RequiredAction::AcceptMca);
+    assert!(
+        validity.explanation.contains("have the customer accept"),
+        "{}",
+        validity.explanation
+    );
+}
+
+#[tokio::test]
+async fn another_partners_attestation_is_not_retained_and_must_be_redone_with_the_provider() {
+    let service = agreement().await;
+    let (customer, direct_partner, provider) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let attested = service
+        .agreement(&Actor::admin_agent(direct_partner))
+        .create_customer_agreement_acceptance(accept(customer, "+44 20 7946 0000"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        attested.method,
+        pb::AcceptanceMethod::PartnerAttestation as i32
+    );
+    assert_eq!(
+        attested.attesting_partner,
+        format!("partners/{direct_partner}")
+    );
+    assert_eq!(attested.agreement_version, "agreementVersions/mca-2026-01");
+
+    let for_attester = check(&service, customer, direct_partner).await;
+    assert!(for_attester.valid);
+    assert_eq!(for_attester.basis, attested.name);
+
+    let for_provider = check(&service, customer, provider).await;
+    assert!(!for_provider.valid);
+    assert_eq!(
+        action(&for_provider),
+        pb::RequiredAction::ReattestWithProvider
+    );
+
+    // The provider re-attests: now valid with it too, and both attestations stay in history.
+    service
+        .agreement(&Actor::admin_agent(provider))
+        .create_customer_agreement_acceptance(accept(customer, "+44 20 7946 0001"))
+        .await
+        .unwrap();
+    assert!(check(&service, customer, provider).await.valid);
+    assert_eq!(service.count_rows("customer_acceptances").await, 2);
+}
+
+#[tokio::test]
+async fn customers_own_acceptance_is_retained_with_every_partner() {
+    let service = agreement().await;
+    let customer = Uuid::new_v4();
+    let admin = Actor::global_admin(customer);
+    let own = service
+        .agreement(&admin)
+        .create_customer_agreement_acceptance(accept(customer, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.method, pb::AcceptanceMethod::Customer as i32);
+    assert!(own.attesting_partner.is_empty());
+
+    for partner in [Uuid::new_v4(), Uuid::new_v4()] {
+        let validity = check(&service, customer, partner).await;
+        assert!(validity.valid);
+        assert_eq!(action(&validity), pb::RequiredAction::None);
+        assert_eq!(validity.basis, own.name);
+    }
+}
+
+#[tokio::test]
+async fn attestations_need_an_admin_agent_and_a_phone_and_partners_see_only_their_own() {
+    let service = agreement().await;
+    let customer = Uuid::new_v4();
+    let (alpha, beta) = (Uuid::new_v4(), Uuid::new_v4());
+
+    let sales = service
+        .agreement(&Actor::user(alpha, &[Role::SalesAgent]))
+        .create_customer_agreement_acceptance(accept(customer, "+1 425 555 0100"))
+        .await
+        .unwrap_err();
+    assert_eq!(sales.code(), Code::PermissionDenied);
+    assert!(
+        sales.message().contains("ADMIN_AGENT"),
+        "{}",
+        sales.message()
+    );
+
+    let no_phone = service
+        .agreement(&Actor::admin_agent(alpha))
+        .create_customer_agreement_acceptance(accept(customer, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&no_phone), ["acceptance.signer.phone_number"]);
+    let mut unknown_version = accept(customer, "+1 425 555 0100");
+    unknown_version
+        .acceptance
+        .as_mut()
+        .unwrap()
+        .agreement_version = "agreementVersions/mca-1999".into();
+    let refused = service
+        .agreement(&Actor::admin_agent(alpha))
+        .create_customer_agreement_acceptance(unknown_version)
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "NO_CUSTOMER_AGREEMENT_VERSION");
+    assert_eq!(service.count_rows("customer_acceptances").await, 0);
+
+    service
+        .agreement(&Actor::admin_agent(alpha))
+        .create_customer_agreement_acceptance(accept(customer, "+1 425 555 0100"))
+        .await
+        .unwrap();
+    service
+        .agreement(&Actor::admin_agent(beta))
+        .create_customer_agreement_acceptance(accept(customer, "+1 425 555 0101"))
+        .await
+        .unwrap();
+    let list = pb::ListCustomerAgreementAcceptancesRequest {
+        parent: format!("customers/{customer}"),
+        ..Default::default()
+    };
+    let seen_by_alpha = service
+        .agreement(&Actor::admin_agent(alpha))
+        .list_customer_agreement_acceptances(list.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen_by_alpha.acceptances.len(), 1);
+    assert_eq!(
+        seen_by_alpha.acceptances[0].attesting_partner,
+        format!("partners/{alpha}")
+    );
+    let seen_by_customer = service
+        .agreement(&Actor::global_admin(customer))
+        .list_customer_agreement_acceptances(list)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        seen_by_customer.acceptances.len(),
+        2,
+        "the customer sees its whole history"
+    );
+
+    // A partner cannot ask about another partner's standing.
+    let probe = pb::CheckCustomerAgreementRequest {
+        customer: format!("customers/{customer}"),
+        partner: format!("partners/{beta}"),
+    };
+    let status = service
+        .agreement(&Actor::admin_agent(alpha))
+        .check_customer_agreement(probe)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+}
