@@ -110,10 +110,7 @@ pub fn to_status(error: Error) -> Status {
             reason,
             message,
             violations,
-        } => violations.into_iter().fold(
-            ApiError::failed_precondition(reason, message),
-            |error, v| error.with_precondition(v.kind, v.subject, v.description),
-        ),
+        } => ApiError::failed_precondition_with(reason, message, violations),
         Error::Forbidden { reason, message } => ApiError::permission_denied(reason, message),
         Error::Api(api_error) => api_error,
         Error::Store(store_error) => ApiError::from(store_error),

@@ -163,6 +163,17 @@ impl ApiError {
         Self::new(Code::FailedPrecondition, reason, message)
     }
 
+    /// FAILED_PRECONDITION with a reason and every unmet condition.
+    pub fn failed_precondition_with(
+        reason: &'static str,
+        message: impl Into<String>,
+        violations: Vec<PreconditionViolation>,
+    ) -> Self {
+        let mut error = Self::failed_precondition(reason, message);
+        error.0.preconditions = violations;
+        error
+    }
+
     /// ABORTED, e.g. for an `etag` that no longer matches or a concurrent retry.
     pub fn aborted(reason: &'static str, message: impl Into<String>) -> Self {
         Self::new(Code::Aborted, reason, message)

@@ -4,7 +4,7 @@ use suite_errors::{FieldViolations, fields};
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
-use super::{EnrollmentApi, may_read, partner_in};
+use super::{EnrollmentApi, may_read};
 use crate::domain::partner::partner_name;
 use crate::domain::program::{
     self, Program, enrollment_name, parse_enrollment_name, parse_program,
@@ -65,7 +65,10 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::GetProgramInformationRequest,
     ) -> Result<pb::ProgramInformation, Error> {
-        let tenant_id = self.readable_partner(caller, &request.partner).await?;
+        let tenant_id = self
+            .readable_partner(caller, "partner", &request.partner)
+            .await?
+            .tenant_id;
         let now = self.now();
         let enrollments = self.store.enrollments_of(tenant_id).await?;
         Ok(pb::ProgramInformation {
@@ -81,7 +84,10 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::GetCapabilitiesRequest,
     ) -> Result<pb::Capabilities, Error> {
-        let tenant_id = self.readable_partner(caller, &request.partner).await?;
+        let tenant_id = self
+            .readable_partner(caller, "partner", &request.partner)
+            .await?
+            .tenant_id;
         let now = self.now();
         let enrollments = self.store.enrollments_of(tenant_id).await?;
         let capabilities = program::capabilities(&enrollments, now);
@@ -99,23 +105,19 @@ impl EnrollmentApi {
         request: pb::ApproveEnrollmentRequest,
     ) -> Result<pb::Enrollment, Error> {
         caller.require_operator()?;
-        let (key, tenant_id, program) = self.action_target(
+        let mut violations = FieldViolations::new();
+        let target = action_target(
             caller,
             "ApproveEnrollment",
             &request.request_id,
             &request.name,
             &request,
-        )?;
-        self.store
-            .change_enrollment(
-                caller,
-                &key,
-                tenant_id,
-                program,
-                EnrollmentAction::Approve,
-                self.now(),
-            )
-            .await
+            &mut violations,
+        );
+        let Some(target) = target else {
+            return Err(Error::Invalid(violations));
+        };
+        self.change(caller, target, EnrollmentAction::Approve).await
     }
 
     pub(super) async fn reject_enrollment(
@@ -124,38 +126,20 @@ impl EnrollmentApi {
         request: pb::RejectEnrollmentRequest,
     ) -> Result<pb::Enrollment, Error> {
         caller.require_operator()?;
-        let reason = fields::text(&request.reason, MAX_REJECT_REASON);
-        let target = self.action_target(
+        let mut violations = FieldViolations::new();
+        let target = action_target(
             caller,
             "RejectEnrollment",
             &request.request_id,
             &request.name,
             &request,
+            &mut violations,
         );
-        let (target, reason) = match (target, reason) {
-            (Ok(target), Ok(reason)) => (target, reason),
-            (target, reason) => {
-                let mut violations = match target {
-                    Err(Error::Invalid(violations)) => violations,
-                    Err(other) => return Err(other),
-                    Ok(_) => FieldViolations::new(),
-                };
-                if let Err(description) = reason {
-                    violations.add("reason", description);
-                }
-                return Err(Error::Invalid(violations));
-            }
+        let reason = violations.check("reason", fields::text(&request.reason, MAX_REJECT_REASON));
+        let (Some(target), Some(reason)) = (target, reason) else {
+            return Err(Error::Invalid(violations));
         };
-        let (key, tenant_id, program) = target;
-        self.store
-            .change_enrollment(
-                caller,
-                &key,
-                tenant_id,
-                program,
-                EnrollmentAction::Reject(reason),
-                self.now(),
-            )
+        self.change(caller, target, EnrollmentAction::Reject(reason))
             .await
     }
 
@@ -165,22 +149,19 @@ impl EnrollmentApi {
         request: pb::RestrictEnrollmentRequest,
     ) -> Result<pb::Enrollment, Error> {
         caller.require_operator()?;
-        let (key, tenant_id, program) = self.action_target(
+        let mut violations = FieldViolations::new();
+        let target = action_target(
             caller,
             "RestrictEnrollment",
             &request.request_id,
             &request.name,
             &request,
-        )?;
-        self.store
-            .change_enrollment(
-                caller,
-                &key,
-                tenant_id,
-                program,
-                EnrollmentAction::Restrict,
-                self.now(),
-            )
+            &mut violations,
+        );
+        let Some(target) = target else {
+            return Err(Error::Invalid(violations));
+        };
+        self.change(caller, target, EnrollmentAction::Restrict)
             .await
     }
 
@@ -191,14 +172,15 @@ impl EnrollmentApi {
     ) -> Result<pb::Enrollment, Error> {
         caller.require_service("agreement")?;
         let mut violations = FieldViolations::new();
-        let target = self.action_target(
+        let target = action_target(
             caller,
             "ActivateEnrollment",
             &request.request_id,
             &request.name,
             &request,
+            &mut violations,
         );
-        let version = violations.check(
+        let agreement_version = violations.check(
             "agreement_version",
             parse_agreement_version(&request.agreement_version),
         );
@@ -206,25 +188,31 @@ impl EnrollmentApi {
             None => Some(self.now()),
             Some(time) => violations.check("accept_time", fields::timestamp_micros(Some(time))),
         };
-        let (key, tenant_id, program) = match target {
-            Ok(target) if violations.is_empty() => target,
-            Err(Error::Invalid(more)) => {
-                more.iter()
-                    .for_each(|v| violations.add(v.field.clone(), v.description.clone()));
-                return Err(Error::Invalid(violations));
-            }
-            Err(other) => return Err(other),
-            Ok(_) => return Err(Error::Invalid(violations)),
-        };
-        let (Some(agreement_version), Some(accept_time)) = (version, accept_time) else {
+        let (Some(target), Some(agreement_version), Some(accept_time)) =
+            (target, agreement_version, accept_time)
+        else {
             return Err(Error::Invalid(violations));
         };
         let grace_micros = i64::try_from(self.override_grace.as_micros()).unwrap_or(i64::MAX);
-        let action = EnrollmentAction::Activate {
-            agreement_version,
-            accept_time,
-            grace_micros,
-        };
+        self.change(
+            caller,
+            target,
+            EnrollmentAction::Activate {
+                agreement_version,
+                accept_time,
+                grace_micros,
+            },
+        )
+        .await
+    }
+
+    async fn change(
+        &self,
+        caller: &Caller,
+        target: ActionTarget,
+        action: EnrollmentAction,
+    ) -> Result<pb::Enrollment, Error> {
+        let (key, tenant_id, program) = target;
         self.store
             .change_enrollment(caller, &key, tenant_id, program, action, self.now())
             .await
@@ -275,40 +263,26 @@ impl EnrollmentApi {
             .update_approval_policy(caller, &key, programs, &policy.etag)
             .await
     }
+}
 
-    /// The partner named in `partner` if `caller` may read it and it exists.
-    pub(super) async fn readable_partner(
-        &self,
-        caller: &Caller,
-        partner: &str,
-    ) -> Result<Uuid, Error> {
-        let tenant_id = partner_in("partner", partner)?;
-        if !may_read(caller, tenant_id) || self.store.get_partner(tenant_id).await?.is_none() {
-            return Err(Error::PartnerNotFound(partner_name(tenant_id)));
-        }
-        Ok(tenant_id)
-    }
+/// The idempotency key and enrollment an action request names.
+type ActionTarget = (IdempotencyKey, Uuid, Program);
 
-    /// The idempotency key and enrollment of an action request.
-    fn action_target(
-        &self,
-        caller: &Caller,
-        method: &'static str,
-        request_id: &str,
-        name: &str,
-        request: &impl prost::Message,
-    ) -> Result<(IdempotencyKey, Uuid, Program), Error> {
-        let mut violations = FieldViolations::new();
-        let key = violations.check(
-            "request_id",
-            IdempotencyKey::new(caller, method, request_id, request),
-        );
-        let target = violations.check("name", parse_enrollment_name(name));
-        match (key, target) {
-            (Some(key), Some((tenant_id, program))) => Ok((key, tenant_id, program)),
-            _ => Err(Error::Invalid(violations)),
-        }
-    }
+/// The target of an action request, with its problems recorded in `violations`.
+fn action_target(
+    caller: &Caller,
+    method: &'static str,
+    request_id: &str,
+    name: &str,
+    request: &impl prost::Message,
+    violations: &mut FieldViolations,
+) -> Option<ActionTarget> {
+    let key = violations.check(
+        "request_id",
+        IdempotencyKey::new(caller, method, request_id, request),
+    );
+    let (tenant_id, program) = violations.check("name", parse_enrollment_name(name))?;
+    Some((key?, tenant_id, program))
 }
 
 fn enrollment_in(name: &str) -> Result<(Uuid, Program), Error> {

@@ -17,7 +17,7 @@ use suite_proto::enrollment::v1::enrollment_service_server::EnrollmentService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::domain::partner::parse_partner_name;
+use crate::domain::partner::{Partner, parse_partner_name, partner_name};
 use crate::error::{Error, to_status};
 use crate::store::EnrollmentStore;
 
@@ -41,6 +41,22 @@ impl EnrollmentApi {
 
     fn now(&self) -> i64 {
         self.clock.now_micros()
+    }
+
+    /// The partner named by `name` (sent in `field`) if `caller` may read it; NOT_FOUND
+    /// otherwise, whether it exists or not.
+    async fn readable_partner(
+        &self,
+        caller: &Caller,
+        field: &str,
+        name: &str,
+    ) -> Result<Partner, Error> {
+        let tenant_id = partner_in(field, name)?;
+        let partner = match may_read(caller, tenant_id) {
+            true => self.store.get_partner(tenant_id).await?,
+            false => None,
+        };
+        partner.ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))
     }
 }
 

@@ -3,7 +3,7 @@ use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1 as pb;
 
-use super::{EnrollmentApi, may_read, partner_in};
+use super::{EnrollmentApi, may_read};
 use crate::domain::partner::{NewPartner, PartnerUpdate, partner_name, profile_issues};
 use crate::error::Error;
 
@@ -34,16 +34,7 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::GetPartnerRequest,
     ) -> Result<pb::Partner, Error> {
-        let tenant_id = partner_in("name", &request.name)?;
-        let not_found = || Error::PartnerNotFound(partner_name(tenant_id));
-        if !may_read(caller, tenant_id) {
-            return Err(not_found());
-        }
-        let partner = self
-            .store
-            .get_partner(tenant_id)
-            .await?
-            .ok_or_else(not_found)?;
+        let partner = self.readable_partner(caller, "name", &request.name).await?;
         Ok(pb::Partner::from(&partner))
     }
 
@@ -108,19 +99,10 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::CheckPartnerProfileRequest,
     ) -> Result<pb::PartnerProfileCheck, Error> {
-        let tenant_id = partner_in("name", &request.name)?;
-        let not_found = || Error::PartnerNotFound(partner_name(tenant_id));
-        if !may_read(caller, tenant_id) {
-            return Err(not_found());
-        }
-        let partner = self
-            .store
-            .get_partner(tenant_id)
-            .await?
-            .ok_or_else(not_found)?;
+        let partner = self.readable_partner(caller, "name", &request.name).await?;
         let issues = profile_issues(&partner, self.now());
         Ok(pb::PartnerProfileCheck {
-            partner: partner_name(tenant_id),
+            partner: partner_name(partner.tenant_id),
             current: issues.is_empty(),
             issues: issues.iter().map(pb::ProfileIssue::from).collect(),
         })

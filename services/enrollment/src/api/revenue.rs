@@ -3,7 +3,7 @@ use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1 as pb;
 
-use super::{EnrollmentApi, may_read, partner_in};
+use super::{EnrollmentApi, may_read};
 use crate::domain::partner::partner_name;
 use crate::domain::program::{self, Capability};
 use crate::domain::revenue::{eligibility, parse_revenue, trailing_window};
@@ -75,16 +75,12 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::GetDirectBillEligibilityRequest,
     ) -> Result<pb::DirectBillEligibility, Error> {
-        let tenant_id = partner_in("partner", &request.partner)?;
-        let name = partner_name(tenant_id);
-        let partner = match may_read(caller, tenant_id) {
-            true => self.store.get_partner(tenant_id).await?,
-            false => None,
-        };
-        let partner = partner.ok_or_else(|| Error::PartnerNotFound(name.clone()))?;
+        let partner = self
+            .readable_partner(caller, "partner", &request.partner)
+            .await?;
         let now = self.now();
         let (first, last) = trailing_window(now);
         let months = self.store.counted_revenue(&partner, first, last).await?;
-        Ok(eligibility(&months, now).to_proto(name))
+        Ok(eligibility(&months, now).to_proto(partner_name(partner.tenant_id)))
     }
 }
