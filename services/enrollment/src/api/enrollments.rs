@@ -104,20 +104,16 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::ApproveEnrollmentRequest,
     ) -> Result<pb::Enrollment, Error> {
-        caller.require_operator()?;
-        let mut violations = FieldViolations::new();
-        let target = action_target(
+        let action = EnrollmentAction::Approve;
+        self.operator_action(
             caller,
             "ApproveEnrollment",
             &request.request_id,
             &request.name,
             &request,
-            &mut violations,
-        );
-        let Some(target) = target else {
-            return Err(Error::Invalid(violations));
-        };
-        self.change(caller, target, EnrollmentAction::Approve).await
+            action,
+        )
+        .await
     }
 
     pub(super) async fn reject_enrollment(
@@ -148,21 +144,36 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::RestrictEnrollmentRequest,
     ) -> Result<pb::Enrollment, Error> {
-        caller.require_operator()?;
-        let mut violations = FieldViolations::new();
-        let target = action_target(
+        let action = EnrollmentAction::Restrict;
+        self.operator_action(
             caller,
             "RestrictEnrollment",
             &request.request_id,
             &request.name,
             &request,
-            &mut violations,
-        );
-        let Some(target) = target else {
+            action,
+        )
+        .await
+    }
+
+    /// An operator's action that needs nothing but the enrollment's name.
+    async fn operator_action(
+        &self,
+        caller: &Caller,
+        method: &'static str,
+        request_id: &str,
+        name: &str,
+        request: &impl prost::Message,
+        action: EnrollmentAction,
+    ) -> Result<pb::Enrollment, Error> {
+        caller.require_operator()?;
+        let mut violations = FieldViolations::new();
+        let Some(target) =
+            action_target(caller, method, request_id, name, request, &mut violations)
+        else {
             return Err(Error::Invalid(violations));
         };
-        self.change(caller, target, EnrollmentAction::Restrict)
-            .await
+        self.change(caller, target, action).await
     }
 
     pub(super) async fn activate_enrollment(
