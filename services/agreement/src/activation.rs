@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use suite_auth::{Caller, Principal, PrincipalKind};
-use suite_db::{Deliverer, Delivery, PendingMessage};
+use suite_db::{Deliverer, Delivery, PendingMessage, StoreError};
 use uuid::Uuid;
 
 use crate::clients::{Peers, is_outage};
@@ -49,6 +49,8 @@ impl Activations {
             )
             .await;
         match (recorded, error) {
+            // The acceptance is gone or unreadable: retrying cannot help.
+            (Err(StoreError::Corrupt(detail)), _) => Delivery::Failed(detail),
             (Err(store_error), _) => {
                 Delivery::Retry(format!("recording the activation: {store_error}"))
             }

@@ -218,6 +218,22 @@ async fn attestations_need_an_admin_agent_and_a_phone_and_partners_see_only_thei
         seen_by_alpha.acceptances[0].attesting_partner,
         format!("partners/{alpha}")
     );
+    service
+        .agreement(&Actor::global_admin(customer))
+        .create_customer_agreement_acceptance(accept(customer, ""))
+        .await
+        .unwrap();
+    let still_alphas_only = service
+        .agreement(&Actor::admin_agent(alpha))
+        .list_customer_agreement_acceptances(list.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        still_alphas_only.acceptances.len(),
+        1,
+        "a partner does not see the customer's signer"
+    );
     let seen_by_customer = service
         .agreement(&Actor::global_admin(customer))
         .list_customer_agreement_acceptances(list)
@@ -226,7 +242,7 @@ async fn attestations_need_an_admin_agent_and_a_phone_and_partners_see_only_thei
         .into_inner();
     assert_eq!(
         seen_by_customer.acceptances.len(),
-        2,
+        3,
         "the customer sees its whole history"
     );
 

@@ -289,7 +289,28 @@ async fn revenue_is_recorded_by_the_operator_or_an_app_with_api_access_and_valid
         .unwrap_err();
     assert_eq!(reason(&no_api), "API_ACCESS_NOT_ALLOWED");
 
+    let read_by_app = suite
+        .client(&app)
+        .get_partner(pb::GetPartnerRequest {
+            name: partner.name(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reason(&read_by_app),
+        "API_ACCESS_NOT_ALLOWED",
+        "apps are refused everywhere without API access"
+    );
+
     let direct = suite.direct_bill_partner().await;
+    let direct_app = Actor::app(direct.tenant);
+    suite
+        .client(&direct_app)
+        .get_partner(pb::GetPartnerRequest {
+            name: direct.name(),
+        })
+        .await
+        .unwrap();
     let recorded = suite
         .record_revenue(&Actor::app(direct.tenant), &direct, "2026-10", 100, "USD")
         .await

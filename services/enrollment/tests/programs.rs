@@ -136,6 +136,15 @@ async fn auto_approval_policy_approves_on_submission_and_rejection_allows_a_new_
         })
         .await
         .unwrap();
+    let missing = suite
+        .operator()
+        .update_approval_policy(pb::UpdateApprovalPolicyRequest {
+            request_id: request_id(),
+            policy: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(suite_testkit::bad_fields(&missing), ["policy"]);
     let provider = suite.verified_partner().await;
     let enrollment = suite
         .enroll(&provider, pb::Program::IndirectProvider)

@@ -132,14 +132,9 @@ impl Caller {
         ))
     }
 
-    /// True when service `name` calls, for itself or relaying a user's request.
-    pub fn is_from_service(&self, name: &str) -> bool {
-        self.is_service(name) || self.via_service.as_deref() == Some(name)
-    }
-
-    /// PERMISSION_DENIED unless service `name` calls (for itself or relaying a user).
+    /// PERMISSION_DENIED unless service `name` calls for itself (not relaying a user).
     pub fn require_service(&self, name: &str) -> Result<(), ApiError> {
-        if self.is_from_service(name) {
+        if self.is_service(name) {
             return Ok(());
         }
         Err(ApiError::permission_denied(

@@ -155,6 +155,8 @@ mod tests {
         assert_eq!(caller.via_service(), Some("transfer"));
         assert_eq!(caller.actor_token(), user);
         assert!(caller.require_role(Role::AdminAgent).is_ok());
+        // Relaying a user is not acting as the service: service-only calls stay closed.
+        assert!(caller.require_service("transfer").is_err());
     }
 
     #[test]

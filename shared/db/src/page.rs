@@ -79,6 +79,10 @@ impl PageTokenCodec {
         let (payload, tag) = token.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
+        // A shorter tag would be easier to forge: accept exactly the length this codec writes.
+        if tag.len() != TAG_BYTES {
+            return Err(invalid());
+        }
         self.tag(&payload)?
             .verify_truncated_left(&tag)
             .map_err(|_| invalid())?;
@@ -188,6 +192,13 @@ mod tests {
         assert!(codec.request(1, &forged, "parent=a").is_err());
         assert!(codec.request(1, &token, "parent=b").is_err());
         assert!(codec.request(1, "garbage", "parent=a").is_err());
+        // A truncated tag would be guessable: only the full tag is accepted.
+        let (payload, tag) = token.split_once('.').unwrap();
+        let short = format!(
+            "{payload}.{}",
+            URL_SAFE_NO_PAD.encode(&URL_SAFE_NO_PAD.decode(tag).unwrap()[..1])
+        );
+        assert!(codec.request(1, &short, "parent=a").is_err());
     }
 
     #[test]

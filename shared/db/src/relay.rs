@@ -123,11 +123,12 @@ pub async fn relay_once(
             attempts: row.try_get("attempts")?,
         };
         let seen: i64 = row.try_get("next_attempt_at")?;
+        let lease_until = now_micros() + micros(settings.lease);
         let claimed = sqlx::query(
             "UPDATE outbox_messages SET next_attempt_at = $1, attempts = attempts + 1 \
              WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL",
         )
-        .bind(now_micros() + micros(settings.lease))
+        .bind(lease_until)
         .bind(&message.id)
         .bind(seen)
         .execute(db.pool())
@@ -137,24 +138,28 @@ pub async fn relay_once(
         }
         let outcome = deliverer.deliver(&message).await;
         let finished = now_micros();
+        // Each outcome is written only while this replica still holds the lease.
         let update = match &outcome {
             Delivery::Delivered => sqlx::query(
-                "UPDATE outbox_messages SET delivered_at = $1, last_error = NULL WHERE id = $2",
+                "UPDATE outbox_messages SET delivered_at = $1, last_error = NULL WHERE id = $2 AND next_attempt_at = $3",
             )
             .bind(finished)
-            .bind(&message.id),
+            .bind(&message.id)
+            .bind(lease_until),
             Delivery::Retry(reason) => sqlx::query(
-                "UPDATE outbox_messages SET next_attempt_at = $1, last_error = $2 WHERE id = $3",
+                "UPDATE outbox_messages SET next_attempt_at = $1, last_error = $2 WHERE id = $3 AND next_attempt_at = $4",
             )
             .bind(finished + micros(settings.backoff(message.attempts)))
             .bind(reason.clone())
-            .bind(&message.id),
+            .bind(&message.id)
+            .bind(lease_until),
             Delivery::Failed(reason) => sqlx::query(
-                "UPDATE outbox_messages SET delivered_at = $1, last_error = $2 WHERE id = $3",
+                "UPDATE outbox_messages SET delivered_at = $1, last_error = $2 WHERE id = $3 AND next_attempt_at = $4",
             )
             .bind(finished)
             .bind(format!("failed: {reason}"))
-            .bind(&message.id),
+            .bind(&message.id)
+            .bind(lease_until),
         };
         update.execute(db.pool()).await?;
         match outcome {

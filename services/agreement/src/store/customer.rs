@@ -78,7 +78,8 @@ impl AgreementStore {
     }
 
     /// One page of `customer_tenant_id`'s acceptances, newest first; with `partner`, only the
-    /// customer's own and that partner's attestations.
+    /// partner's own attestations (a partner learns whether
+    /// the customer accepted by itself through `CheckCustomerAgreement`, not its signer).
     pub async fn list_customer_acceptances(
         &self,
         customer_tenant_id: Uuid,
@@ -87,7 +88,7 @@ impl AgreementStore {
     ) -> Result<Page<CustomerAcceptance>, StoreError> {
         let sql = format!(
             "SELECT {ACCEPTANCE_COLUMNS} FROM customer_acceptances WHERE customer_tenant_id = $1 AND ($2 = '' OR id < $2) \
-             AND ($3 = '' OR method = 'ACCEPTANCE_METHOD_CUSTOMER' OR attesting_partner_tenant_id = $3) ORDER BY id DESC LIMIT $4"
+             AND ($3 = '' OR attesting_partner_tenant_id = $3) ORDER BY id DESC LIMIT $4"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(customer_tenant_id.to_string())

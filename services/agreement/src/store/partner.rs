@@ -108,13 +108,21 @@ impl AgreementStore {
             update_time: now,
             ..current.clone()
         };
-        sqlx::query("UPDATE partner_acceptances SET activation_state = $1, activation_error = $2, update_time = $3 WHERE id = $4")
-            .bind(next.activation_state.as_str_name())
-            .bind(next.activation_error.clone())
-            .bind(now)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        // Compare-and-set: of two deliveries racing here, one records the outcome.
+        let updated = sqlx::query(
+            "UPDATE partner_acceptances SET activation_state = $1, activation_error = $2, update_time = $3 \
+             WHERE id = $4 AND activation_state = $5",
+        )
+        .bind(next.activation_state.as_str_name())
+        .bind(next.activation_error.clone())
+        .bind(now)
+        .bind(id.to_string())
+        .bind(ActivationState::Pending.as_str_name())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(());
+        }
         let name = next.name();
         let after = pb::PartnerAgreementAcceptance::from(&next).encode_to_vec();
         suite_db::record_audit(

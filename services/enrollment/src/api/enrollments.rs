@@ -255,7 +255,10 @@ impl EnrollmentApi {
                 &request,
             ),
         );
-        let policy = request.policy.unwrap_or_default();
+        let Some(policy) = request.policy else {
+            violations.add("policy", "required: the complete new policy");
+            return Err(Error::Invalid(violations));
+        };
         let mut programs = Vec::new();
         for (index, value) in policy.auto_approved_programs.iter().enumerate() {
             if let Some(program) = violations.check(

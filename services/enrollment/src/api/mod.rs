@@ -7,9 +7,10 @@ mod incentives;
 mod partners;
 mod revenue;
 
+use std::future::Future;
 use std::time::Duration;
 
-use suite_auth::{Caller, with_caller};
+use suite_auth::{Caller, PrincipalKind, with_caller};
 use suite_db::Clock;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1 as pb;
@@ -18,6 +19,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::partner::{Partner, parse_partner_name, partner_name};
+use crate::domain::program;
 use crate::error::{Error, to_status};
 use crate::store::EnrollmentStore;
 
@@ -41,6 +43,41 @@ impl EnrollmentApi {
 
     fn now(&self) -> i64 {
         self.clock.now_micros()
+    }
+
+    /// Runs `handler` for an authenticated request, after [`Self::admit`].
+    async fn handle<Req, Resp, Fut>(
+        &self,
+        request: Request<Req>,
+        handler: impl FnOnce(Caller, Req) -> Fut,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Fut: Future<Output = Result<Resp, Error>>,
+    {
+        with_caller(request, to_status, |caller, message| async move {
+            self.admit(&caller).await?;
+            handler(caller, message).await
+        })
+        .await
+    }
+
+    /// Partner Center API/SDK access belongs to direct bill: an app (API caller) is refused
+    /// unless its tenant has it.
+    async fn admit(&self, caller: &Caller) -> Result<(), Error> {
+        if caller.actor().kind != PrincipalKind::App {
+            return Ok(());
+        }
+        let enrollments = self.store.enrollments_of(caller.tenant_id()).await?;
+        if program::capabilities(&enrollments, self.now())
+            .contains(&program::Capability::ApiSdkAccess)
+        {
+            return Ok(());
+        }
+        Err(Error::Forbidden {
+            reason: "API_ACCESS_NOT_ALLOWED",
+            message: "Partner Center API access belongs to direct bill; this tenant has none"
+                .into(),
+        })
     }
 
     /// The partner named by `name` (sent in `field`) if `caller` may read it; NOT_FOUND
@@ -69,7 +106,7 @@ fn partner_in(field: &str, name: &str) -> Result<Uuid, Error> {
 /// Whether `caller` may read the partner data of `tenant_id`: its own tenant, the operator,
 /// or a service of the suite acting for itself. Others get NOT_FOUND, never PERMISSION_DENIED.
 fn may_read(caller: &Caller, tenant_id: Uuid) -> bool {
-    caller.can_access_tenant(tenant_id) || caller.actor().kind == suite_auth::PrincipalKind::Service
+    caller.can_access_tenant(tenant_id) || caller.actor().kind == PrincipalKind::Service
 }
 
 #[tonic::async_trait]
@@ -78,7 +115,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::CreatePartnerRequest>,
     ) -> Result<Response<pb::Partner>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.create_partner(&caller, message).await
         })
         .await
@@ -88,7 +125,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::GetPartnerRequest>,
     ) -> Result<Response<pb::Partner>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.get_partner(&caller, message).await
         })
         .await
@@ -98,7 +135,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::ListPartnersRequest>,
     ) -> Result<Response<pb::ListPartnersResponse>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.list_partners(&caller, message).await
         })
         .await
@@ -108,7 +145,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::UpdatePartnerRequest>,
     ) -> Result<Response<pb::Partner>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.update_partner(&caller, message).await
         })
         .await
@@ -118,7 +155,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::CheckPartnerProfileRequest>,
     ) -> Result<Response<pb::PartnerProfileCheck>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.check_profile(&caller, message).await
         })
         .await
@@ -128,7 +165,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::RecordMonthlyRevenueRequest>,
     ) -> Result<Response<pb::MonthlyRevenue>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.record_revenue(&caller, message).await
         })
         .await
@@ -138,7 +175,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::GetDirectBillEligibilityRequest>,
     ) -> Result<Response<pb::DirectBillEligibility>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.eligibility(&caller, message).await
         })
         .await
@@ -148,7 +185,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::CreateEnrollmentRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.create_enrollment(&caller, message).await
         })
         .await
@@ -158,7 +195,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::GetEnrollmentRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.get_enrollment(&caller, message).await
         })
         .await
@@ -168,7 +205,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::GetProgramInformationRequest>,
     ) -> Result<Response<pb::ProgramInformation>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.program_information(&caller, message).await
         })
         .await
@@ -178,7 +215,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::ApproveEnrollmentRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.approve_enrollment(&caller, message).await
         })
         .await
@@ -188,7 +225,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::RejectEnrollmentRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.reject_enrollment(&caller, message).await
         })
         .await
@@ -198,7 +235,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::RestrictEnrollmentRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.restrict_enrollment(&caller, message).await
         })
         .await
@@ -208,7 +245,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::ActivateEnrollmentRequest>,
     ) -> Result<Response<pb::Enrollment>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.activate_enrollment(&caller, message).await
         })
         .await
@@ -218,7 +255,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::GetApprovalPolicyRequest>,
     ) -> Result<Response<pb::ApprovalPolicy>, Status> {
-        with_caller(request, to_status, |caller, _message| async move {
+        self.handle(request, |caller, _message| async move {
             self.approval_policy(&caller).await
         })
         .await
@@ -228,7 +265,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::UpdateApprovalPolicyRequest>,
     ) -> Result<Response<pb::ApprovalPolicy>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.update_approval_policy(&caller, message).await
         })
         .await
@@ -238,7 +275,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::GetCapabilitiesRequest>,
     ) -> Result<Response<pb::Capabilities>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.capabilities(&caller, message).await
         })
         .await
@@ -248,7 +285,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::ListIncentiveEnrollmentsRequest>,
     ) -> Result<Response<pb::ListIncentiveEnrollmentsResponse>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.list_incentives(&caller, message).await
         })
         .await
@@ -258,7 +295,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::CreateIncentiveEnrollmentRequest>,
     ) -> Result<Response<pb::IncentiveEnrollment>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.create_incentive(&caller, message).await
         })
         .await
@@ -268,7 +305,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::CreateIndirectProviderRequest>,
     ) -> Result<Response<pb::IndirectProvider>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.create_provider(&caller, message).await
         })
         .await
@@ -278,7 +315,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::UpdateIndirectProviderRequest>,
     ) -> Result<Response<pb::IndirectProvider>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        self.handle(request, |caller, message| async move {
             self.update_provider(&caller, message).await
         })
         .await
@@ -288,7 +325,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::GetIndirectProviderRequest>,
     ) -> Result<Response<pb::IndirectProvider>, Status> {
-        with_caller(request, to_status, |_caller, message| async move {
+        self.handle(request, |_caller, message| async move {
             self.get_provider(message).await
         })
         .await
@@ -298,7 +335,7 @@ impl EnrollmentService for EnrollmentApi {
         &self,
         request: Request<pb::SearchIndirectProvidersRequest>,
     ) -> Result<Response<pb::SearchIndirectProvidersResponse>, Status> {
-        with_caller(request, to_status, |_caller, message| async move {
+        self.handle(request, |_caller, message| async move {
             self.search_providers(message).await
         })
         .await

@@ -5,7 +5,6 @@ use suite_proto::enrollment::v1 as pb;
 
 use super::{EnrollmentApi, may_read};
 use crate::domain::partner::partner_name;
-use crate::domain::program::{self, Capability};
 use crate::domain::revenue::{eligibility, parse_revenue, trailing_window};
 use crate::error::Error;
 
@@ -53,17 +52,6 @@ impl EnrollmentApi {
                 reason: "OPERATOR_OR_APP_REQUIRED",
                 message: "revenue is recorded by the platform operator or by an app of the partner's tenant".into(),
             });
-        }
-        if app_of_tenant {
-            let enrollments = self.store.enrollments_of(tenant_id).await?;
-            if !program::capabilities(&enrollments, now).contains(&Capability::ApiSdkAccess) {
-                return Err(Error::Forbidden {
-                    reason: "API_ACCESS_NOT_ALLOWED",
-                    message:
-                        "Partner Center API access belongs to direct bill; this tenant has none"
-                            .into(),
-                });
-            }
         }
         self.store
             .record_revenue(caller, &key, tenant_id, month, amount_minor, now)

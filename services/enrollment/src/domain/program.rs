@@ -367,7 +367,7 @@ pub fn activate(
         Program::DirectBill => find(enrollments, Program::IndirectReseller)
             .filter(|reseller| reseller.is_live() && reseller.access_end_time.is_none())
             .map(|reseller| Enrollment {
-                access_end_time: Some(now + grace_micros),
+                access_end_time: Some(now.saturating_add(grace_micros)),
                 ..reseller.changed(now)
             }),
         _ => None,

@@ -105,7 +105,14 @@ impl EnrollmentStore {
             }
             (Some(_), _) => {}
         }
-        write_incentive(&mut tx, &enrolled).await?;
+        // Conditional writes: of two concurrent requests, one enrolls and the other is told so.
+        let written = match &existing {
+            None => insert_incentive(&mut tx, &enrolled).await?,
+            Some(_) => enroll_invited(&mut tx, &enrolled).await?,
+        };
+        if !written {
+            return Err(Error::IncentiveExists(enrolled.name()));
+        }
         let response = pb::IncentiveEnrollment::from(&enrolled);
         let change = Change {
             tenant_id,
@@ -149,7 +156,9 @@ pub(super) async fn invite_to_reseller_incentive(
         invite_email: Some(to.clone()),
         enroll_time: None,
     };
-    write_incentive(tx, &invitation).await?;
+    if !insert_incentive(tx, &invitation).await? {
+        return Ok(());
+    }
     enqueue_email(
         tx,
         &invitation.name(),
@@ -175,11 +184,14 @@ async fn fetch_incentive<'e>(
     row.as_ref().map(incentive_from_row).transpose()
 }
 
-async fn write_incentive(tx: &mut Tx, incentive: &IncentiveEnrollment) -> Result<(), StoreError> {
-    sqlx::query(
+/// Inserts `incentive` unless the partner already has that program; false when it had.
+async fn insert_incentive(
+    tx: &mut Tx,
+    incentive: &IncentiveEnrollment,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
         "INSERT INTO incentive_enrollments (tenant_id, program, state, invite_time, invite_email, enroll_time) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, program) DO UPDATE SET state = excluded.state, \
-         invite_time = excluded.invite_time, invite_email = excluded.invite_email, enroll_time = excluded.enroll_time",
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, program) DO NOTHING",
     )
     .bind(incentive.tenant_id.to_string())
     .bind(incentive_slug(incentive.program))
@@ -189,7 +201,22 @@ async fn write_incentive(tx: &mut Tx, incentive: &IncentiveEnrollment) -> Result
     .bind(incentive.enroll_time)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Turns an invitation into an enrollment; false when it was no longer an invitation.
+async fn enroll_invited(tx: &mut Tx, incentive: &IncentiveEnrollment) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE incentive_enrollments SET state = $1, enroll_time = $2 WHERE tenant_id = $3 AND program = $4 AND state = $5",
+    )
+    .bind(incentive.state.as_str_name())
+    .bind(incentive.enroll_time)
+    .bind(incentive.tenant_id.to_string())
+    .bind(incentive_slug(incentive.program))
+    .bind(IncentiveState::Invited.as_str_name())
+    .execute(&mut **tx)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }
 
 fn incentive_from_row(row: &AnyRow) -> Result<IncentiveEnrollment, StoreError> {
