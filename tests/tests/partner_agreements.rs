@@ -154,6 +154,24 @@ where
         .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
 }
 
+/// Waits until acceptance `name` reports its enrollment activated.
+async fn acceptance_activated(agreement: &TestService, admin: &Actor, name: &str) {
+    let request = agreement_pb::GetPartnerAgreementAcceptanceRequest { name: name.into() };
+    eventually("the acceptance shows the activation", || {
+        let request = request.clone();
+        async move {
+            let acceptance = agreement
+                .agreement(admin)
+                .get_partner_agreement_acceptance(request)
+                .await
+                .unwrap()
+                .into_inner();
+            acceptance.activation_state == agreement_pb::ActivationState::Activated as i32
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn accepting_the_mpa_activates_the_approved_enrollment() {
     let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
@@ -177,22 +195,7 @@ async fn accepting_the_mpa_activates_the_approved_enrollment() {
             == enrollment_pb::EnrollmentState::Active
     })
     .await;
-    let get = agreement_pb::GetPartnerAgreementAcceptanceRequest {
-        name: accepted.name.clone(),
-    };
-    eventually("the acceptance shows the activation", || {
-        let (agreement, admin, get) = (&agreement, &admin, get.clone());
-        async move {
-            let acceptance = agreement
-                .agreement(admin)
-                .get_partner_agreement_acceptance(get)
-                .await
-                .unwrap()
-                .into_inner();
-            acceptance.activation_state == agreement_pb::ActivationState::Activated as i32
-        }
-    })
-    .await;
+    acceptance_activated(&agreement, &admin, &accepted.name).await;
 
     let page = agreement
         .agreement(&admin)
@@ -308,22 +311,7 @@ async fn acceptance_while_the_enrollment_service_is_down_completes_once_it_is_ba
             == enrollment_pb::EnrollmentState::Active
     })
     .await;
-    let get = agreement_pb::GetPartnerAgreementAcceptanceRequest {
-        name: accepted.name.clone(),
-    };
-    eventually("the acceptance shows the activation", || {
-        let (agreement, admin, get) = (&agreement, &admin, get.clone());
-        async move {
-            let acceptance = agreement
-                .agreement(admin)
-                .get_partner_agreement_acceptance(get)
-                .await
-                .unwrap()
-                .into_inner();
-            acceptance.activation_state == agreement_pb::ActivationState::Activated as i32
-        }
-    })
-    .await;
+    acceptance_activated(&agreement, &admin, &accepted.name).await;
 
     let actions = enrollment.database.audit_actions(&enrollment_name).await;
     assert_eq!(

@@ -4,9 +4,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use suite_auth::{Caller, Principal, PrincipalKind};
+use suite_auth::Caller;
 use suite_db::{Deliverer, Delivery, PendingMessage, StoreError};
-use uuid::Uuid;
 
 use crate::clients::{Peers, is_outage};
 use crate::domain::partner::{ACTIVATION_TOPIC, ActivationRequest, ActivationState};
@@ -41,7 +40,7 @@ impl Activations {
         let recorded = self
             .store
             .finish_activation(
-                &service_caller(),
+                &Caller::service(crate::SERVICE),
                 request.acceptance_id,
                 state,
                 error.clone(),
@@ -71,14 +70,4 @@ impl Deliverer for Activations {
     ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>> {
         Box::pin(self.deliver_activation(message))
     }
-}
-
-fn service_caller() -> Caller {
-    let principal = Principal {
-        subject: crate::SERVICE.to_owned(),
-        tenant_id: Uuid::nil(),
-        roles: Vec::new(),
-        kind: PrincipalKind::Service,
-    };
-    Caller::new(principal, None, String::new())
 }

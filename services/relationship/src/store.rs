@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use suite_auth::Caller;
 use suite_db::{
     Change, Database, IdempotencyKey, Page, PageRequest, PageTokenCodec, Replay, StoreError,
+    columns,
 };
 use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
@@ -132,10 +133,7 @@ impl RelationshipStore {
 }
 
 fn customer_from_row(row: &AnyRow) -> Result<Customer, StoreError> {
-    let uuid = |column: &str| -> Result<Uuid, StoreError> {
-        let text: String = row.try_get(column)?;
-        Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    };
+    let uuid = |column: &str| columns::uuid(row, column);
     Ok(Customer {
         id: uuid("id")?,
         partner_tenant_id: uuid("partner_tenant_id")?,

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use suite_auth::Caller;
 use suite_db::{
     Change, Database, IdempotencyKey, Page, PageRequest, PageTokenCodec, Replay, StoreError,
+    columns,
 };
 use suite_proto::transfer::v1 as pb;
 use uuid::Uuid;
@@ -132,10 +133,7 @@ impl TransferStore {
 }
 
 fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
-    let uuid = |column: &str| -> Result<Uuid, StoreError> {
-        let text: String = row.try_get(column)?;
-        Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    };
+    let uuid = |column: &str| columns::uuid(row, column);
     let offer_kind: String = row.try_get("offer_kind")?;
     let offer_kind = pb::OfferKind::from_str_name(&offer_kind)
         .ok_or_else(|| StoreError::Corrupt(format!("offer_kind {offer_kind}")))?;

@@ -58,6 +58,18 @@ impl Caller {
         }
     }
 
+    /// Service `name` acting for itself, as the actor of changes nobody requested (sweeps,
+    /// outbox deliveries).
+    pub fn service(name: &str) -> Self {
+        let actor = Principal {
+            subject: name.to_owned(),
+            tenant_id: Uuid::nil(),
+            roles: Vec::new(),
+            kind: PrincipalKind::Service,
+        };
+        Self::new(actor, None, String::new())
+    }
+
     /// The caller of a request that went through the [`crate::Authenticator`].
     pub fn of<T>(request: &tonic::Request<T>) -> Result<&Caller, ApiError> {
         request
@@ -100,6 +112,12 @@ impl Caller {
     /// Whether the actor may see resources of `tenant_id`: its own tenant, or any as operator.
     pub fn can_access_tenant(&self, tenant_id: Uuid) -> bool {
         self.is_operator() || self.actor.tenant_id == tenant_id
+    }
+
+    /// Whether the actor may read data of `tenant_id`: [`Self::can_access_tenant`], or a service
+    /// of the suite acting for itself (services ask each other about any tenant).
+    pub fn can_read_tenant(&self, tenant_id: Uuid) -> bool {
+        self.can_access_tenant(tenant_id) || self.actor.kind == PrincipalKind::Service
     }
 
     /// PERMISSION_DENIED naming the role unless the actor holds `role`.

@@ -10,6 +10,7 @@
 mod audit;
 mod change;
 mod clock;
+pub mod columns;
 mod error;
 mod idempotency;
 mod outbox;
@@ -134,11 +135,6 @@ impl Database {
             Backend::Postgres => pool_options.max_connections(10).connect_lazy_with(options),
         };
         Ok(Self { pool, backend })
-    }
-
-    /// The backend behind this pool.
-    pub fn backend(&self) -> Backend {
-        self.backend
     }
 
     /// The pool, for reads outside a transaction.

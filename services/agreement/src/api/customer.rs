@@ -5,7 +5,6 @@ use suite_proto::agreement::v1 as pb;
 use uuid::Uuid;
 
 use super::AgreementApi;
-use super::partner::may_read;
 use crate::domain::customer::{
     self, AcceptanceMethod, CustomerAcceptance, customer_name, parse_customer_name, parse_signer,
 };
@@ -120,7 +119,7 @@ impl AgreementApi {
     ) -> Result<pb::ListCustomerAgreementAcceptancesResponse, Error> {
         let customer_tenant = parse_customer_name(&request.parent)
             .map_err(|reason| FieldViolations::single("parent", reason))?;
-        let sees_everything = may_read(caller, customer_tenant);
+        let sees_everything = caller.can_read_tenant(customer_tenant);
         let partner_view = (!sees_everything).then(|| caller.tenant_id());
         let scope = format!(
             "{}|{}",
@@ -156,7 +155,7 @@ impl AgreementApi {
         let (Some(customer_tenant), Some(partner)) = (customer_tenant, partner) else {
             return Err(Error::Invalid(violations));
         };
-        if !may_read(caller, partner) && caller.tenant_id() != customer_tenant {
+        if !caller.can_read_tenant(partner) && caller.tenant_id() != customer_tenant {
             return Err(Error::PartnerNotFound(partner_name(partner)));
         }
         let acceptances = self.store.customer_acceptances(customer_tenant).await?;

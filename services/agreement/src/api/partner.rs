@@ -106,7 +106,7 @@ impl AgreementApi {
         let (tenant_id, id) = parse_acceptance_name(&request.name)
             .map_err(|reason| FieldViolations::single("name", reason))?;
         let not_found = || Error::AcceptanceNotFound(request.name.clone());
-        if !may_read(caller, tenant_id) {
+        if !caller.can_read_tenant(tenant_id) {
             return Err(not_found());
         }
         let acceptance = self
@@ -124,7 +124,7 @@ impl AgreementApi {
     ) -> Result<pb::ListPartnerAgreementAcceptancesResponse, Error> {
         let tenant_id = parse_partner_name(&request.parent)
             .map_err(|reason| FieldViolations::single("parent", reason))?;
-        if !may_read(caller, tenant_id) {
+        if !caller.can_read_tenant(tenant_id) {
             return Err(Error::PartnerNotFound(partner_name(tenant_id)));
         }
         let page_request =
@@ -144,9 +144,4 @@ impl AgreementApi {
             next_page_token: page.next_page_token,
         })
     }
-}
-
-/// The partner itself, the operator, or a service of the suite acting for itself.
-pub(super) fn may_read(caller: &Caller, tenant_id: Uuid) -> bool {
-    caller.can_access_tenant(tenant_id) || caller.actor().kind == suite_auth::PrincipalKind::Service
 }

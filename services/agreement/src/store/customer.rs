@@ -1,11 +1,11 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use suite_auth::Caller;
-use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError};
+use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, columns};
 use suite_proto::agreement::v1 as pb;
 use uuid::Uuid;
 
-use super::{AgreementStore, uuid_column};
+use super::AgreementStore;
 use crate::domain::customer::{AcceptanceMethod, CustomerAcceptance, Signer};
 use crate::error::Error;
 
@@ -107,19 +107,13 @@ impl AgreementStore {
 
 fn acceptance_from_row(row: &AnyRow) -> Result<CustomerAcceptance, StoreError> {
     let method: String = row.try_get("method")?;
-    let attesting: Option<String> = row.try_get("attesting_partner_tenant_id")?;
     Ok(CustomerAcceptance {
-        id: uuid_column(row, "id")?,
-        customer_tenant_id: uuid_column(row, "customer_tenant_id")?,
+        id: columns::uuid(row, "id")?,
+        customer_tenant_id: columns::uuid(row, "customer_tenant_id")?,
         agreement_version: row.try_get("agreement_version")?,
         method: AcceptanceMethod::from_str_name(&method)
             .ok_or_else(|| StoreError::Corrupt(format!("method {method}")))?,
-        attesting_partner: attesting
-            .map(|p| {
-                Uuid::parse_str(&p)
-                    .map_err(|e| StoreError::Corrupt(format!("attesting partner: {e}")))
-            })
-            .transpose()?,
+        attesting_partner: columns::optional_uuid(row, "attesting_partner_tenant_id")?,
         signer: Signer {
             first_name: row.try_get("signer_first_name")?,
             last_name: row.try_get("signer_last_name")?,

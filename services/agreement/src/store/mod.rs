@@ -5,10 +5,7 @@ mod customer;
 mod partner;
 mod versions;
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-use suite_db::{Database, PageTokenCodec, StoreError};
-use uuid::Uuid;
+use suite_db::{Database, PageTokenCodec};
 
 /// The agreement service's database.
 #[derive(Clone)]
@@ -32,9 +29,4 @@ impl AgreementStore {
     pub fn database(&self) -> &Database {
         &self.db
     }
-}
-
-fn uuid_column(row: &AnyRow, column: &str) -> Result<Uuid, StoreError> {
-    let text: String = row.try_get(column)?;
-    Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }

@@ -4,11 +4,12 @@ use sqlx::any::AnyRow;
 use suite_auth::Caller;
 use suite_db::{
     AuditEvent, Change, IdempotencyKey, OutboxMessage, Page, PageRequest, Replay, StoreError,
+    columns,
 };
 use suite_proto::agreement::v1 as pb;
 use uuid::Uuid;
 
-use super::{AgreementStore, uuid_column};
+use super::AgreementStore;
 use crate::domain::partner::{
     ACTIVATION_TOPIC, ActivationRequest, ActivationState, PartnerAcceptance,
 };
@@ -201,8 +202,8 @@ async fn fetch_acceptance(
 fn acceptance_from_row(row: &AnyRow) -> Result<PartnerAcceptance, StoreError> {
     let state: String = row.try_get("activation_state")?;
     Ok(PartnerAcceptance {
-        id: uuid_column(row, "id")?,
-        partner_tenant_id: uuid_column(row, "partner_tenant_id")?,
+        id: columns::uuid(row, "id")?,
+        partner_tenant_id: columns::uuid(row, "partner_tenant_id")?,
         agreement_version: row.try_get("agreement_version")?,
         enrollment: row.try_get("enrollment")?,
         accepted_by: row.try_get("accepted_by")?,

@@ -4,7 +4,7 @@ use suite_errors::{FieldViolations, fields};
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
-use super::{EnrollmentApi, may_read};
+use super::EnrollmentApi;
 use crate::domain::partner::partner_name;
 use crate::domain::program::{
     self, Program, enrollment_name, parse_enrollment_name, parse_program,
@@ -49,7 +49,7 @@ impl EnrollmentApi {
     ) -> Result<pb::Enrollment, Error> {
         let (tenant_id, program) = enrollment_in(&request.name)?;
         let not_found = || Error::EnrollmentNotFound(enrollment_name(tenant_id, program));
-        if !may_read(caller, tenant_id) {
+        if !caller.can_read_tenant(tenant_id) {
             return Err(not_found());
         }
         let enrollment = self

@@ -3,7 +3,7 @@ use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1 as pb;
 
-use super::{EnrollmentApi, may_read, partner_in};
+use super::{EnrollmentApi, partner_in};
 use crate::domain::incentive::parse_incentive_program;
 use crate::domain::partner::{parse_partner_name, partner_name};
 use crate::error::Error;
@@ -15,7 +15,7 @@ impl EnrollmentApi {
         request: pb::ListIncentiveEnrollmentsRequest,
     ) -> Result<pb::ListIncentiveEnrollmentsResponse, Error> {
         let tenant_id = partner_in("parent", &request.parent)?;
-        if !may_read(caller, tenant_id) {
+        if !caller.can_read_tenant(tenant_id) {
             return Err(Error::PartnerNotFound(partner_name(tenant_id)));
         }
         let page_request =

@@ -89,7 +89,7 @@ impl EnrollmentApi {
         name: &str,
     ) -> Result<Partner, Error> {
         let tenant_id = partner_in(field, name)?;
-        let partner = match may_read(caller, tenant_id) {
+        let partner = match caller.can_read_tenant(tenant_id) {
             true => self.store.get_partner(tenant_id).await?,
             false => None,
         };
@@ -101,12 +101,6 @@ impl EnrollmentApi {
 fn partner_in(field: &str, name: &str) -> Result<Uuid, Error> {
     parse_partner_name(name)
         .map_err(|reason| Error::Invalid(FieldViolations::single(field, reason)))
-}
-
-/// Whether `caller` may read the partner data of `tenant_id`: its own tenant, the operator,
-/// or a service of the suite acting for itself. Others get NOT_FOUND, never PERMISSION_DENIED.
-fn may_read(caller: &Caller, tenant_id: Uuid) -> bool {
-    caller.can_access_tenant(tenant_id) || caller.actor().kind == PrincipalKind::Service
 }
 
 #[tonic::async_trait]

@@ -3,7 +3,7 @@ use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1 as pb;
 
-use super::{EnrollmentApi, may_read};
+use super::EnrollmentApi;
 use crate::domain::partner::{NewPartner, PartnerUpdate, partner_name, profile_issues};
 use crate::error::Error;
 
@@ -86,7 +86,7 @@ impl EnrollmentApi {
         else {
             return Err(Error::Invalid(violations));
         };
-        if !may_read(caller, tenant_id) {
+        if !caller.can_read_tenant(tenant_id) {
             return Err(Error::PartnerNotFound(partner_name(tenant_id)));
         }
         self.store

@@ -3,7 +3,7 @@ use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1 as pb;
 
-use super::{EnrollmentApi, may_read};
+use super::EnrollmentApi;
 use crate::domain::partner::partner_name;
 use crate::domain::revenue::{eligibility, parse_revenue, trailing_window};
 use crate::error::Error;
@@ -45,7 +45,7 @@ impl EnrollmentApi {
         let app_of_tenant =
             caller.actor().kind == PrincipalKind::App && caller.tenant_id() == tenant_id;
         if !caller.is_operator() && !app_of_tenant {
-            if !may_read(caller, tenant_id) {
+            if !caller.can_read_tenant(tenant_id) {
                 return Err(Error::PartnerNotFound(partner_name(tenant_id)));
             }
             return Err(Error::Forbidden {

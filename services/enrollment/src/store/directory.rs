@@ -1,11 +1,11 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use suite_auth::Caller;
-use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx};
+use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx, columns};
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
-use super::{EnrollmentStore, expected_version, flag_column, uuid_column};
+use super::{EnrollmentStore, expected_version};
 use crate::domain::directory::{IndirectProvider, apply_provider_update, name_key, provider_name};
 use crate::error::Error;
 
@@ -252,7 +252,7 @@ async fn providers_from_rows(
     }
     let ids = rows
         .iter()
-        .map(|row| uuid_column(row, "id"))
+        .map(|row| columns::uuid(row, "id"))
         .collect::<Result<Vec<_>, _>>()?;
     // Numbered placeholders only: the ids are bound, never written into the SQL.
     let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
@@ -278,11 +278,11 @@ async fn providers_from_rows(
             Ok(IndirectProvider {
                 id,
                 display_name: row.try_get("display_name")?,
-                provider_tenant_id: uuid_column(row, "provider_tenant_id")?,
+                provider_tenant_id: columns::uuid(row, "provider_tenant_id")?,
                 country_codes,
-                offers_technical_support: flag_column(row, "offers_technical_support")?,
-                offers_sales_help: flag_column(row, "offers_sales_help")?,
-                offers_credit_terms: flag_column(row, "offers_credit_terms")?,
+                offers_technical_support: columns::flag(row, "offers_technical_support")?,
+                offers_sales_help: columns::flag(row, "offers_sales_help")?,
+                offers_credit_terms: columns::flag(row, "offers_credit_terms")?,
                 description: row.try_get("description")?,
                 website_uri: row.try_get("website_uri")?,
                 update_time: row.try_get("update_time")?,

@@ -2,16 +2,16 @@ use prost::Message;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use suite_auth::Caller;
-use suite_db::{AuditEvent, Change, IdempotencyKey, OutboxMessage, Replay, StoreError, Tx};
+use suite_db::{
+    AuditEvent, Change, IdempotencyKey, OutboxMessage, Replay, StoreError, Tx, columns,
+};
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
 use super::partners::fetch_partner;
 use super::policy::fetch_policy;
 use super::revenue::fetch_counted_revenue;
-use super::{
-    EnrollmentStore, enqueue_email, flag_column, optional_text, service_caller, uuid_column,
-};
+use super::{EnrollmentStore, enqueue_email};
 use crate::domain::notification;
 use crate::domain::partner::{Partner, partner_name};
 use crate::domain::program::{
@@ -238,7 +238,7 @@ impl EnrollmentStore {
             }
             record_side_effect(
                 &mut tx,
-                &service_caller(),
+                &Caller::service(crate::SERVICE),
                 &next,
                 "OverrideIndirectReseller",
                 now,
@@ -403,16 +403,16 @@ fn enrollment_from_row(row: &AnyRow) -> Result<Enrollment, StoreError> {
     let state = State::from_str_name(&format!("ENROLLMENT_STATE_{state}"))
         .ok_or_else(|| StoreError::Corrupt(format!("enrollment state {state}")))?;
     Ok(Enrollment {
-        tenant_id: uuid_column(row, "tenant_id")?,
+        tenant_id: columns::uuid(row, "tenant_id")?,
         program,
         state,
         create_time: row.try_get("create_time")?,
         approval_due_time: row.try_get("approval_due_time")?,
         approve_time: row.try_get("approve_time")?,
         activate_time: row.try_get("activate_time")?,
-        agreement_version: optional_text(row, "agreement_version")?,
-        reject_reason: optional_text(row, "reject_reason")?,
-        transitioning: flag_column(row, "transitioning")?,
+        agreement_version: columns::optional_text(row, "agreement_version")?,
+        reject_reason: columns::optional_text(row, "reject_reason")?,
+        transitioning: columns::flag(row, "transitioning")?,
         access_end_time: row.try_get("access_end_time")?,
         update_time: row.try_get("update_time")?,
         version: row.try_get("version")?,

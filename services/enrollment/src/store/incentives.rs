@@ -1,14 +1,14 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use suite_auth::Caller;
-use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx};
+use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx, columns};
 use suite_errors::PreconditionViolation;
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
 use super::enrollments::fetch_enrollments;
 use super::partners::fetch_partner;
-use super::{EnrollmentStore, enqueue_email, optional_text, uuid_column};
+use super::{EnrollmentStore, enqueue_email};
 use crate::domain::incentive::{
     IncentiveEnrollment, IncentiveProgram, IncentiveState, incentive_slug,
 };
@@ -232,11 +232,11 @@ fn incentive_from_row(row: &AnyRow) -> Result<IncentiveEnrollment, StoreError> {
     let state = IncentiveState::from_str_name(&state)
         .ok_or_else(|| StoreError::Corrupt(format!("incentive state {state}")))?;
     Ok(IncentiveEnrollment {
-        tenant_id: uuid_column(row, "tenant_id")?,
+        tenant_id: columns::uuid(row, "tenant_id")?,
         program,
         state,
         invite_time: row.try_get("invite_time")?,
-        invite_email: optional_text(row, "invite_email")?,
+        invite_email: columns::optional_text(row, "invite_email")?,
         enroll_time: row.try_get("enroll_time")?,
     })
 }

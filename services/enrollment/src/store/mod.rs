@@ -10,11 +10,7 @@ mod partners;
 mod policy;
 mod revenue;
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-use suite_auth::{Caller, Principal, PrincipalKind};
 use suite_db::{Database, OutboxMessage, PageTokenCodec, StoreError, Tx};
-use uuid::Uuid;
 
 use crate::domain::notification::{EMAIL_TOPIC, Email};
 
@@ -40,17 +36,6 @@ impl EnrollmentStore {
     }
 }
 
-/// The service itself, as the actor of changes nobody requested (the override sweep).
-fn service_caller() -> Caller {
-    let principal = Principal {
-        subject: crate::SERVICE.to_owned(),
-        tenant_id: Uuid::nil(),
-        roles: Vec::new(),
-        kind: PrincipalKind::Service,
-    };
-    Caller::new(principal, None, String::new())
-}
-
 async fn enqueue_email(tx: &mut Tx, key: &str, email: &Email) -> Result<(), StoreError> {
     let payload = serde_json::to_vec(email).map_err(|e| StoreError::Other(e.to_string()))?;
     suite_db::enqueue(
@@ -62,21 +47,6 @@ async fn enqueue_email(tx: &mut Tx, key: &str, email: &Email) -> Result<(), Stor
         },
     )
     .await
-}
-
-fn uuid_column(row: &AnyRow, column: &str) -> Result<Uuid, StoreError> {
-    let text: String = row.try_get(column)?;
-    Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-fn flag_column(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
-    let value: i64 = row.try_get(column)?;
-    Ok(value != 0)
-}
-
-fn optional_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
-    let value: Option<String> = row.try_get(column)?;
-    Ok(value.filter(|text| !text.is_empty()))
 }
 
 /// The `etag` a client sent, or `None` when it sent none; a malformed one never matches.

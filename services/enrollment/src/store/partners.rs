@@ -1,11 +1,11 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 use suite_auth::Caller;
-use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx};
+use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx, columns};
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
-use super::{EnrollmentStore, expected_version, flag_column, optional_text, uuid_column};
+use super::{EnrollmentStore, expected_version};
 use crate::domain::partner::{NewPartner, Partner, PartnerUpdate, partner_name};
 use crate::error::Error;
 
@@ -176,13 +176,13 @@ async fn save_partner(tx: &mut Tx, partner: &Partner, expected_version: i64) -> 
 fn partner_from_row(row: &AnyRow) -> Result<Partner, StoreError> {
     use sqlx::Row;
     Ok(Partner {
-        tenant_id: uuid_column(row, "tenant_id")?,
+        tenant_id: columns::uuid(row, "tenant_id")?,
         legal_name: row.try_get("legal_name")?,
         country_code: row.try_get("country_code")?,
         primary_contact_email: row.try_get("primary_contact_email")?,
-        partner_program_id: optional_text(row, "partner_program_id")?,
-        partner_program_id_verified: flag_column(row, "partner_program_id_verified")?,
-        program_account_email: optional_text(row, "program_account_email")?,
+        partner_program_id: columns::optional_text(row, "partner_program_id")?,
+        partner_program_id_verified: columns::flag(row, "partner_program_id_verified")?,
+        program_account_email: columns::optional_text(row, "program_account_email")?,
         create_time: row.try_get("create_time")?,
         update_time: row.try_get("update_time")?,
         version: row.try_get("version")?,

@@ -1,11 +1,11 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use suite_auth::Caller;
-use suite_db::{Change, IdempotencyKey, Replay, StoreError};
+use suite_db::{Change, IdempotencyKey, Replay, StoreError, columns};
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
-use super::{EnrollmentStore, uuid_column};
+use super::EnrollmentStore;
 use crate::domain::calendar::Month;
 use crate::domain::partner::{Partner, partner_name};
 use crate::domain::revenue::MonthlyRevenue;
@@ -131,7 +131,7 @@ pub(super) async fn fetch_counted_revenue<'e>(
 fn revenue_from_row(row: &AnyRow) -> Result<MonthlyRevenue, StoreError> {
     let month: String = row.try_get("month")?;
     Ok(MonthlyRevenue {
-        tenant_id: uuid_column(row, "tenant_id")?,
+        tenant_id: columns::uuid(row, "tenant_id")?,
         month: Month::parse(&month).map_err(StoreError::Corrupt)?,
         amount_minor: row.try_get("amount_minor")?,
         update_time: row.try_get("update_time")?,
