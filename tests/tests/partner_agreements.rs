@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-use std::future::Future;
 use std::time::Duration;
 
 use agreement::AgreementOptions;
@@ -12,7 +11,9 @@ use suite_config::PeerUrls;
 use suite_db::RelaySettings;
 use suite_proto::agreement::v1 as agreement_pb;
 use suite_proto::enrollment::v1 as enrollment_pb;
-use suite_testkit::{Actor, TestService, reason, request_id, spawn_service, spawn_service_with};
+use suite_testkit::{
+    Actor, TestService, eventually, reason, request_id, spawn_service, spawn_service_with,
+};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -138,26 +139,10 @@ async fn enrollment_state(
     enrollment_pb::EnrollmentState::try_from(state).unwrap()
 }
 
-/// Waits, up to a deadline, until `done` holds.
-async fn eventually<F, Fut>(what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let wait = async {
-        while !done().await {
-            tokio::task::yield_now().await;
-        }
-    };
-    tokio::time::timeout(DEADLINE, wait)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
-}
-
 /// Waits until acceptance `name` reports its enrollment activated.
 async fn acceptance_activated(agreement: &TestService, admin: &Actor, name: &str) {
     let request = agreement_pb::GetPartnerAgreementAcceptanceRequest { name: name.into() };
-    eventually("the acceptance shows the activation", || {
+    eventually("the acceptance shows the activation", DEADLINE, || {
         let request = request.clone();
         async move {
             let acceptance = agreement
@@ -190,7 +175,7 @@ async fn accepting_the_mpa_activates_the_approved_enrollment() {
     );
     assert_eq!(accepted.enrollment, enrollment_name);
 
-    eventually("the enrollment is ACTIVE", || async {
+    eventually("the enrollment is ACTIVE", DEADLINE, || async {
         enrollment_state(&enrollment, &admin, &enrollment_name).await
             == enrollment_pb::EnrollmentState::Active
     })
@@ -294,7 +279,7 @@ async fn acceptance_while_the_enrollment_service_is_down_completes_once_it_is_ba
     assert_eq!(agreement.count_rows("partner_acceptances").await, 1);
 
     // Wait until the relay has tried and failed against the closed port at least once.
-    eventually("a delivery attempt failed", || async {
+    eventually("a delivery attempt failed", DEADLINE, || async {
         let attempts: i64 = agreement.count_rows("outbox_messages").await;
         attempts > 0
             && agreement
@@ -306,7 +291,7 @@ async fn acceptance_while_the_enrollment_service_is_down_completes_once_it_is_ba
     .await;
 
     let enrollment = spawn_service_with(enrollment::run, PeerUrls::default(), database, addr).await;
-    eventually("the enrollment is ACTIVE", || async {
+    eventually("the enrollment is ACTIVE", DEADLINE, || async {
         enrollment_state(&enrollment, &admin, &enrollment_name).await
             == enrollment_pb::EnrollmentState::Active
     })

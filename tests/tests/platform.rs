@@ -31,9 +31,9 @@ async fn service_whose_database_is_unreachable_listens_but_is_not_serving() {
 #[tokio::test]
 async fn service_with_a_database_reports_serving_and_stops_cleanly() {
     let service =
-        suite_testkit::spawn_service(relationship::run, suite_config::PeerUrls::default()).await;
+        suite_testkit::spawn_service(enrollment::run, suite_config::PeerUrls::default()).await;
     assert_eq!(
-        health_status(service.addr, "relationship.v1.RelationshipService").await,
+        health_status(service.addr, "enrollment.v1.EnrollmentService").await,
         ServingStatus::Serving
     );
     assert_eq!(
@@ -41,4 +41,17 @@ async fn service_with_a_database_reports_serving_and_stops_cleanly() {
         ServingStatus::Serving
     );
     service.stop().await;
+}
+
+#[tokio::test]
+async fn a_service_that_calls_a_peer_does_not_start_without_its_address() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("r.db").display());
+    let config = ServiceConfig::development(addr, &database, &Secret::new(TEST_SECRET));
+    let error = relationship::run(config, listener, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("ENROLLMENT_URL"), "{error}");
 }

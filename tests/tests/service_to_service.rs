@@ -1,30 +1,52 @@
-//! The transfer service checks its preconditions with the relationship service over gRPC,
-//! acting for its caller: the callee applies the end user's tenant and roles.
+//! The transfer service checks its preconditions with the enrollment and relationship
+//! services over gRPC, acting for its caller: the callee applies the end user's tenant and
+//! roles, and a peer's refusal reaches the caller with its own code and reason.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
 use suite_config::PeerUrls;
 use suite_proto::relationship::v1 as relationship_pb;
 use suite_proto::transfer::v1 as transfer_pb;
-use suite_testkit::{Actor, TestService, reason, request_id, spawn_service};
+use suite_testkit::{
+    Actor, TestService, direct_bill_partner, reason, request_id, restrict_direct_bill,
+    spawn_service,
+};
 use tonic::Code;
 use uuid::Uuid;
 
 struct Services {
+    enrollment: TestService,
     relationship: TestService,
     transfer: TestService,
 }
 
 async fn start() -> Services {
-    let relationship = spawn_service(relationship::run, PeerUrls::default()).await;
+    let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
+    let relationship = spawn_service(
+        relationship::run,
+        PeerUrls {
+            enrollment: Some(enrollment.url()),
+            ..PeerUrls::default()
+        },
+    )
+    .await;
     let peers = PeerUrls {
+        enrollment: Some(enrollment.url()),
         relationship: Some(relationship.url()),
         ..PeerUrls::default()
     };
     let transfer = spawn_service(transfer::run, peers).await;
     Services {
+        enrollment,
         relationship,
         transfer,
+    }
+}
+
+impl Services {
+    /// The ADMIN_AGENT of a new partner with an ACTIVE direct-bill enrollment.
+    async fn agent(&self) -> Actor {
+        Actor::admin_agent(direct_bill_partner(&self.enrollment).await)
     }
 }
 
@@ -66,7 +88,7 @@ fn subscription(parent: &str) -> transfer_pb::CreateSubscriptionRequest {
 #[tokio::test]
 async fn subscription_is_recorded_under_a_customer_the_relationship_service_confirms() {
     let services = start().await;
-    let agent = Actor::admin_agent(Uuid::new_v4());
+    let agent = services.agent().await;
     let customer = customer_of(&services, &agent).await;
 
     let created = services
@@ -100,7 +122,7 @@ async fn subscription_is_recorded_under_a_customer_the_relationship_service_conf
 #[tokio::test]
 async fn customer_unknown_to_the_relationship_service_is_not_found_and_nothing_is_written() {
     let services = start().await;
-    let agent = Actor::admin_agent(Uuid::new_v4());
+    let agent = services.agent().await;
     let missing = format!("partners/{}/customers/{}", agent.tenant_id, Uuid::new_v4());
 
     let status = services
@@ -118,7 +140,7 @@ async fn customer_unknown_to_the_relationship_service_is_not_found_and_nothing_i
 #[tokio::test]
 async fn another_partners_customer_and_subscriptions_are_not_found() {
     let services = start().await;
-    let owner = Actor::admin_agent(Uuid::new_v4());
+    let owner = services.agent().await;
     let customer = customer_of(&services, &owner).await;
     let created = services
         .transfer
@@ -128,7 +150,7 @@ async fn another_partners_customer_and_subscriptions_are_not_found() {
         .unwrap()
         .into_inner();
 
-    let stranger = Actor::admin_agent(Uuid::new_v4());
+    let stranger = services.agent().await;
     let mut client = services.transfer.transfer(&stranger);
     let write = client
         .create_subscription(subscription(&customer))
@@ -146,8 +168,9 @@ async fn another_partners_customer_and_subscriptions_are_not_found() {
 #[tokio::test]
 async fn sales_agent_cannot_record_subscriptions() {
     let services = start().await;
-    let tenant = Uuid::new_v4();
-    let customer = customer_of(&services, &Actor::admin_agent(tenant)).await;
+    let agent = services.agent().await;
+    let tenant = agent.tenant_id;
+    let customer = customer_of(&services, &agent).await;
     let sales = Actor::user(tenant, &[suite_auth::Role::SalesAgent]);
 
     let status = services
@@ -167,13 +190,85 @@ async fn sales_agent_cannot_record_subscriptions() {
 #[tokio::test]
 async fn relationship_outage_is_unavailable_and_writes_nothing() {
     let services = start().await;
-    let agent = Actor::admin_agent(Uuid::new_v4());
+    let agent = services.agent().await;
     let customer = customer_of(&services, &agent).await;
     let Services {
         relationship,
         transfer,
+        ..
     } = services;
     relationship.stop().await;
+
+    let status = transfer
+        .transfer(&agent)
+        .create_subscription(subscription(&customer))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(reason(&status), "PEER_UNAVAILABLE");
+    assert_eq!(transfer.count_rows("subscriptions").await, 0);
+}
+
+#[tokio::test]
+async fn a_restricted_partner_makes_no_purchase_but_reads_its_subscriptions() {
+    let services = start().await;
+    let agent = services.agent().await;
+    let customer = customer_of(&services, &agent).await;
+    let mut client = services.transfer.transfer(&agent);
+    let existing = client
+        .create_subscription(subscription(&customer))
+        .await
+        .unwrap()
+        .into_inner();
+
+    restrict_direct_bill(&services.enrollment, agent.tenant_id).await;
+
+    let refused = client
+        .create_subscription(subscription(&customer))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "CAPABILITY_REQUIRED");
+    assert_eq!(services.transfer.count_rows("subscriptions").await, 1);
+
+    let read = client
+        .get_subscription(transfer_pb::GetSubscriptionRequest {
+            name: existing.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, existing);
+}
+
+#[tokio::test]
+async fn an_app_without_api_access_is_refused_with_the_enrollment_services_reason() {
+    let services = start().await;
+    let outsider = Uuid::new_v4();
+    let refused = services
+        .transfer
+        .transfer(&Actor::app(outsider))
+        .list_subscriptions(transfer_pb::ListSubscriptionsRequest {
+            parent: format!("partners/{outsider}/customers/{}", Uuid::new_v4()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(reason(&refused), "API_ACCESS_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn an_enrollment_outage_is_unavailable_and_writes_nothing() {
+    let services = start().await;
+    let agent = services.agent().await;
+    let customer = customer_of(&services, &agent).await;
+    let Services {
+        enrollment,
+        transfer,
+        ..
+    } = services;
+    enrollment.stop().await;
 
     let status = transfer
         .transfer(&agent)

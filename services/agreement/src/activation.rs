@@ -7,7 +7,7 @@ use std::pin::Pin;
 use suite_auth::Caller;
 use suite_db::{Deliverer, Delivery, PendingMessage, StoreError};
 
-use crate::clients::{Peers, is_outage};
+use crate::clients::Peers;
 use crate::domain::partner::{ACTIVATION_TOPIC, ActivationRequest, ActivationState};
 use crate::store::AgreementStore;
 
@@ -32,10 +32,8 @@ impl Activations {
         };
         let (state, error) = match self.peers.activate(&request).await {
             Ok(()) => (ActivationState::Activated, None),
-            Err(status) if is_outage(&status) => {
-                return Delivery::Retry(format!("{:?}: {}", status.code(), status.message()));
-            }
-            Err(status) => (ActivationState::Failed, Some(status.message().to_owned())),
+            Err(refusal) if refusal.is_retryable() => return Delivery::Retry(refusal.to_string()),
+            Err(refusal) => (ActivationState::Failed, Some(refusal.message().to_owned())),
         };
         let recorded = self
             .store
@@ -44,7 +42,7 @@ impl Activations {
                 request.acceptance_id,
                 state,
                 error.clone(),
-                suite_db::now_micros(),
+                suite_time::now_micros(),
             )
             .await;
         match (recorded, error) {

@@ -7,6 +7,7 @@ mod api;
 mod clients;
 mod domain;
 mod error;
+mod status;
 mod store;
 
 use std::future::Future;
@@ -69,7 +70,7 @@ pub async fn run_with(
 ) -> Result<(), StartError> {
     let platform = Platform::new(SERVICE, &config)?;
     let store = AgreementStore::new(platform.db.clone(), platform.pages.clone());
-    let peers = clients::Peers::new(&config, platform.service_identity(SERVICE))?;
+    let peers = clients::Peers::new(&platform)?;
     let waker = RelayWaker::default();
     let (stopping_tx, stopping_rx) = watch::channel(false);
     let deliverer = Arc::new(activation::Activations::new(store.clone(), peers.clone()));

@@ -5,6 +5,7 @@
 mod api;
 mod domain;
 mod error;
+mod status;
 mod store;
 
 use std::future::Future;

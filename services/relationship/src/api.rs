@@ -1,25 +1,34 @@
 //! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
 
-use suite_auth::{Caller, Role, with_caller};
+use suite_auth::{Caller, Role};
+use suite_client::CapabilityCheck;
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
+use suite_proto::enrollment::v1::Capability;
 use suite_proto::relationship::v1 as pb;
 use suite_proto::relationship::v1::relationship_service_server::RelationshipService;
+use suite_server::with_admitted_caller;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{self, NewCustomer, customer_name};
-use crate::error::{Error, to_status};
+use crate::error::Error;
+use crate::status::to_status;
 use crate::store::RelationshipStore;
 
 /// The `relationship.v1.RelationshipService` implementation.
 pub struct RelationshipApi {
     store: RelationshipStore,
+    capabilities: CapabilityCheck,
 }
 
 impl RelationshipApi {
-    /// Handlers over `store`.
-    pub fn new(store: RelationshipStore) -> Self {
-        Self { store }
+    /// Handlers over `store`, asking the enrollment service what partners may do through
+    /// `capabilities`.
+    pub fn new(store: RelationshipStore, capabilities: CapabilityCheck) -> Self {
+        Self {
+            store,
+            capabilities,
+        }
     }
 
     async fn create_customer(
@@ -39,6 +48,18 @@ impl RelationshipApi {
             return Err(Error::Invalid(violations));
         };
         domain::authorize_create(caller, partner)?;
+        // A retry is answered from the record of the first attempt, even while peers are down.
+        if let Some(previous) = self.store.replayed(&key).await? {
+            return Ok(previous);
+        }
+        self.capabilities
+            .require(
+                caller,
+                partner,
+                Capability::AddCustomers,
+                "add a customer record",
+            )
+            .await?;
         self.store
             .create_customer(caller, &key, partner, customer)
             .await
@@ -91,9 +112,12 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::CreateCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.create_customer(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.create_customer(&caller, message).await },
+        )
         .await
     }
 
@@ -101,9 +125,12 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::GetCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.get_customer(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.get_customer(&caller, message).await },
+        )
         .await
     }
 
@@ -111,9 +138,12 @@ impl RelationshipService for RelationshipApi {
         &self,
         request: Request<pb::ListCustomersRequest>,
     ) -> Result<Response<pb::ListCustomersResponse>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.list_customers(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.list_customers(&caller, message).await },
+        )
         .await
     }
 }

@@ -1,7 +1,7 @@
 //! Customer rules, free of transport and storage.
 
-use suite_auth::Caller;
 use suite_errors::{FieldViolations, fields};
+use suite_identity::Caller;
 use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
@@ -60,7 +60,7 @@ impl From<&Customer> for pb::Customer {
             display_name: customer.display_name.clone(),
             domain: customer.domain.clone(),
             country_code: customer.country_code.clone(),
-            create_time: Some(suite_db::timestamp(customer.create_time)),
+            create_time: Some(suite_time::timestamp(customer.create_time)),
             etag: customer.version.to_string(),
         }
     }

@@ -1,6 +1,5 @@
 use suite_db::StoreError;
 use suite_errors::{ApiError, FieldViolations};
-use tonic::Status;
 
 /// Everything the relationship service refuses or fails with.
 #[derive(Debug, thiserror::Error)]
@@ -29,17 +28,4 @@ impl From<FieldViolations> for Error {
     fn from(violations: FieldViolations) -> Self {
         Error::Invalid(violations)
     }
-}
-
-/// The one mapping from relationship errors to gRPC statuses.
-pub fn to_status(error: Error) -> Status {
-    let api_error = match error {
-        Error::Invalid(violations) => ApiError::invalid_argument(violations),
-        Error::CustomerNotFound(name) => ApiError::not_found("relationship.v1.Customer", &name),
-        Error::PartnerNotFound(name) => ApiError::not_found("enrollment.v1.Partner", &name),
-        Error::CustomerExists(name) => ApiError::already_exists("relationship.v1.Customer", &name),
-        Error::Api(api_error) => api_error,
-        Error::Store(store_error) => ApiError::from(store_error),
-    };
-    api_error.into_status(crate::SERVICE)
 }

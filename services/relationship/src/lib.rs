@@ -5,6 +5,7 @@
 mod api;
 mod domain;
 mod error;
+mod status;
 mod store;
 
 use std::future::Future;
@@ -40,10 +41,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let platform = Platform::new(SERVICE, &config)?;
-    let api = api::RelationshipApi::new(RelationshipStore::new(
-        platform.db.clone(),
-        platform.pages.clone(),
-    ));
+    let api = api::RelationshipApi::new(
+        RelationshipStore::new(platform.db.clone(), platform.pages.clone()),
+        platform.capability_check()?,
+    );
     let routes = Routes::new(RelationshipServiceServer::with_interceptor(
         api,
         platform.authenticator(),

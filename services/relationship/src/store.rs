@@ -28,6 +28,11 @@ impl RelationshipStore {
         Self { db, pages }
     }
 
+    /// The answer to an earlier request with `key`, if there was one.
+    pub async fn replayed(&self, key: &IdempotencyKey) -> Result<Option<pb::Customer>, Error> {
+        Ok(key.replayed(&self.db).await?)
+    }
+
     /// The page-token codec, to validate list requests.
     pub fn pages(&self) -> &PageTokenCodec {
         &self.pages
@@ -52,7 +57,7 @@ impl RelationshipStore {
             display_name: customer.display_name,
             domain: customer.domain,
             country_code: customer.country_code,
-            create_time: suite_db::now_micros(),
+            create_time: suite_time::now_micros(),
             version: 1,
         };
         let inserted = sqlx::query(

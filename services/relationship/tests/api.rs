@@ -1,16 +1,44 @@
-//! The relationship service over real gRPC: customers are visible only to their partner.
+//! The relationship service over real gRPC: customers are visible only to their partner, and
+//! only a partner whose programs allow it adds one (asked of the enrollment service).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
 use suite_auth::Role;
 use suite_config::PeerUrls;
 use suite_proto::relationship::v1 as pb;
-use suite_testkit::{Actor, TestService, bad_fields, reason, request_id, spawn_service};
+use suite_testkit::{
+    Actor, TestService, bad_fields, direct_bill_partner, reason, request_id, restrict_direct_bill,
+    spawn_service, spawn_service_with,
+};
 use tonic::Code;
 use uuid::Uuid;
 
-async fn relationship() -> TestService {
-    spawn_service(relationship::run, PeerUrls::default()).await
+struct Services {
+    enrollment: TestService,
+    relationship: TestService,
+}
+
+async fn start() -> Services {
+    let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
+    let relationship = spawn_service(
+        relationship::run,
+        PeerUrls {
+            enrollment: Some(enrollment.url()),
+            ..PeerUrls::default()
+        },
+    )
+    .await;
+    Services {
+        enrollment,
+        relationship,
+    }
+}
+
+impl Services {
+    /// A partner tenant with an ACTIVE direct-bill enrollment.
+    async fn partner(&self) -> Uuid {
+        direct_bill_partner(&self.enrollment).await
+    }
 }
 
 fn create(partner: Uuid) -> pb::CreateCustomerRequest {
@@ -29,8 +57,9 @@ fn create(partner: Uuid) -> pb::CreateCustomerRequest {
 
 #[tokio::test]
 async fn admin_agent_records_a_customer_and_reads_it_back() {
-    let service = relationship().await;
-    let partner = Uuid::new_v4();
+    let services = start().await;
+    let service = &services.relationship;
+    let partner = services.partner().await;
     let mut client = service.relationship(&Actor::admin_agent(partner));
 
     let created = client
@@ -61,8 +90,9 @@ async fn admin_agent_records_a_customer_and_reads_it_back() {
 
 #[tokio::test]
 async fn global_admin_without_admin_agent_is_permission_denied() {
-    let service = relationship().await;
-    let partner = Uuid::new_v4();
+    let services = start().await;
+    let service = &services.relationship;
+    let partner = services.partner().await;
 
     let status = service
         .relationship(&Actor::global_admin(partner))
@@ -81,8 +111,9 @@ async fn global_admin_without_admin_agent_is_permission_denied() {
 
 #[tokio::test]
 async fn another_partners_customers_are_not_found() {
-    let service = relationship().await;
-    let owner = Uuid::new_v4();
+    let services = start().await;
+    let service = &services.relationship;
+    let owner = services.partner().await;
     let created = service
         .relationship(&Actor::admin_agent(owner))
         .create_customer(create(owner))
@@ -116,7 +147,8 @@ async fn another_partners_customers_are_not_found() {
 
 #[tokio::test]
 async fn no_token_is_unauthenticated() {
-    let service = relationship().await;
+    let services = start().await;
+    let service = &services.relationship;
     let mut anonymous = pb::relationship_service_client::RelationshipServiceClient::new(
         service.anonymous_channel(),
     );
@@ -132,8 +164,9 @@ async fn no_token_is_unauthenticated() {
 
 #[tokio::test]
 async fn retried_create_returns_the_same_customer_once() {
-    let service = relationship().await;
-    let partner = Uuid::new_v4();
+    let services = start().await;
+    let service = &services.relationship;
+    let partner = services.partner().await;
     let mut client = service.relationship(&Actor::admin_agent(partner));
     let request = create(partner);
 
@@ -150,8 +183,9 @@ async fn retried_create_returns_the_same_customer_once() {
 
 #[tokio::test]
 async fn malformed_customer_names_each_bad_field_and_writes_nothing() {
-    let service = relationship().await;
-    let partner = Uuid::new_v4();
+    let services = start().await;
+    let service = &services.relationship;
+    let partner = services.partner().await;
     let mut request = create(partner);
     request.parent = "partners/not-a-uuid".into();
     let customer = request.customer.as_mut().unwrap();
@@ -174,8 +208,9 @@ async fn malformed_customer_names_each_bad_field_and_writes_nothing() {
 
 #[tokio::test]
 async fn customers_page_in_creation_order() {
-    let service = relationship().await;
-    let partner = Uuid::new_v4();
+    let services = start().await;
+    let service = &services.relationship;
+    let partner = services.partner().await;
     let mut client = service.relationship(&Actor::admin_agent(partner));
     let mut created = Vec::new();
     for _ in 0..3 {
@@ -218,7 +253,7 @@ async fn customers_page_in_creation_order() {
     assert!(second.next_page_token.is_empty());
 
     // A token is bound to its parent: it cannot be replayed against another partner.
-    let other = Uuid::new_v4();
+    let other = services.partner().await;
     let status = service
         .relationship(&Actor::admin_agent(other))
         .list_customers(pb::ListCustomersRequest {
@@ -229,4 +264,119 @@ async fn customers_page_in_creation_order() {
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&status), ["page_token"]);
+}
+
+#[tokio::test]
+async fn a_restricted_partner_adds_no_customer_but_keeps_managing_its_own() {
+    let services = start().await;
+    let service = &services.relationship;
+    let partner = services.partner().await;
+    let mut client = service.relationship(&Actor::admin_agent(partner));
+    let existing = client
+        .create_customer(create(partner))
+        .await
+        .unwrap()
+        .into_inner();
+
+    restrict_direct_bill(&services.enrollment, partner).await;
+
+    let refused = client.create_customer(create(partner)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "CAPABILITY_REQUIRED");
+    assert!(
+        refused.message().contains("add a customer record"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(service.count_rows("customers").await, 1);
+    assert_eq!(service.count_rows("idempotency_keys").await, 1);
+
+    let read = client
+        .get_customer(pb::GetCustomerRequest {
+            name: existing.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, existing);
+    let listed = client
+        .list_customers(pb::ListCustomersRequest {
+            parent: format!("partners/{partner}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.customers, [existing]);
+}
+
+#[tokio::test]
+async fn a_tenant_without_direct_bill_adds_no_customer() {
+    let services = start().await;
+    let stranger = Uuid::new_v4();
+    let refused = services
+        .relationship
+        .relationship(&Actor::admin_agent(stranger))
+        .create_customer(create(stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "CAPABILITY_REQUIRED");
+    assert_eq!(services.relationship.count_rows("customers").await, 0);
+}
+
+#[tokio::test]
+async fn an_app_is_admitted_only_for_a_tenant_with_api_access() {
+    let services = start().await;
+    let partner = services.partner().await;
+    let list = |tenant: Uuid| pb::ListCustomersRequest {
+        parent: format!("partners/{tenant}"),
+        ..Default::default()
+    };
+
+    services
+        .relationship
+        .relationship(&Actor::app(partner))
+        .list_customers(list(partner))
+        .await
+        .unwrap();
+
+    let outsider = Uuid::new_v4();
+    let refused = services
+        .relationship
+        .relationship(&Actor::app(outsider))
+        .list_customers(list(outsider))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(reason(&refused), "API_ACCESS_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn a_retry_is_answered_while_the_enrollment_service_is_down() {
+    let services = start().await;
+    let partner = services.partner().await;
+    let mut client = services
+        .relationship
+        .relationship(&Actor::admin_agent(partner));
+    let request = create(partner);
+    let first = client
+        .create_customer(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+
+    let (addr, database) = services.enrollment.stop_keeping_database().await;
+    let retried = client.create_customer(request).await.unwrap().into_inner();
+    assert_eq!(retried, first);
+
+    // A new request needs the enrollment service's answer: retryable, never INTERNAL.
+    let refused = client.create_customer(create(partner)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable);
+    assert_eq!(reason(&refused), "PEER_UNAVAILABLE");
+    assert_eq!(services.relationship.count_rows("customers").await, 1);
+
+    let _enrollment =
+        spawn_service_with(enrollment::run, PeerUrls::default(), database, addr).await;
+    client.create_customer(create(partner)).await.unwrap();
 }

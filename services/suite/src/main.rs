@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use suite_auth::{PrincipalKind, Role, TokenIssuer};
+use suite_auth::{PrincipalKind, Role, TokenIssuer, Trust};
 use suite_config::{LogFormat, PeerUrls, Secret, ServiceConfig};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -51,14 +51,15 @@ struct TokenArgs {
     /// A role to grant (GLOBAL_ADMIN, ADMIN_AGENT, SALES_AGENT); repeat for several.
     #[arg(long = "role", value_parser = parse_role)]
     roles: Vec<Role>,
-    /// Principal kind: user, app, operator or service.
+    /// Principal kind: user, app or operator. Service tokens are minted by the services
+    /// themselves, each for one peer.
     #[arg(long, default_value = "user", value_parser = parse_kind)]
     kind: PrincipalKind,
     /// Subject (user, app or service name).
     #[arg(long, default_value = "dev-user")]
     subject: String,
-    /// Lifetime in hours.
-    #[arg(long, default_value_t = 12)]
+    /// Lifetime in hours (at most 24, the longest the services accept).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=24))]
     hours: u64,
     /// The local suite's data directory.
     #[arg(long, default_value = "data")]
@@ -70,7 +71,12 @@ fn parse_role(value: &str) -> Result<Role, String> {
 }
 
 fn parse_kind(value: &str) -> Result<PrincipalKind, String> {
-    value.parse()
+    match value.parse()? {
+        PrincipalKind::Service => {
+            Err("service tokens are minted by the services themselves, each for one peer".into())
+        }
+        kind => Ok(kind),
+    }
 }
 
 const SECRET_FILE: &str = "dev-secret";
@@ -124,15 +130,23 @@ fn mint(
         "sqlite::memory:",
         secret,
     );
-    let issuer = TokenIssuer::from_config(&config.auth).map_err(|e| e.to_string())?;
+    // The embedded run derives the identity provider's and the operator's keys from the
+    // data directory's secret, so it can mint what those would issue.
+    let trust = match kind {
+        PrincipalKind::Operator => Trust::Operator,
+        _ => Trust::Identity,
+    };
+    let issuer = TokenIssuer::embedded(&config.auth, &trust).map_err(|e| e.to_string())?;
+    let claims = issuer.claims(
+        subject,
+        tenant,
+        kind,
+        roles,
+        &config.auth.audience,
+        Duration::from_secs(hours * 3600),
+    );
     issuer
-        .issue(
-            subject,
-            tenant,
-            kind,
-            roles,
-            Duration::from_secs(hours * 3600),
-        )
+        .sign(&claims)
         .map_err(|e| format!("cannot sign token: {e}"))
 }
 

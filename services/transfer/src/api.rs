@@ -1,16 +1,19 @@
 //! gRPC handlers: destructure, validate, authorize, check with peers, call the store, map
 //! the error, convert.
 
-use suite_auth::{Caller, Role, with_caller};
+use suite_auth::{Caller, Role};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
+use suite_proto::enrollment::v1::Capability;
 use suite_proto::transfer::v1 as pb;
 use suite_proto::transfer::v1::transfer_service_server::TransferService;
+use suite_server::with_admitted_caller;
 use tonic::{Request, Response, Status};
 
 use crate::clients::Peers;
 use crate::domain::{self, CustomerRef, NewSubscription, subscription_name};
-use crate::error::{Error, to_status};
+use crate::error::Error;
+use crate::status::to_status;
 use crate::store::TransferStore;
 
 /// The `transfer.v1.TransferService` implementation.
@@ -42,6 +45,19 @@ impl TransferApi {
             return Err(Error::Invalid(violations));
         };
         domain::authorize_create(caller, customer)?;
+        // A retry is answered from the record of the first attempt, even while peers are down.
+        if let Some(previous) = self.store.replayed(&key).await? {
+            return Ok(previous);
+        }
+        self.peers
+            .capabilities
+            .require(
+                caller,
+                customer.partner_tenant_id,
+                Capability::PurchaseOrders,
+                "purchase a subscription",
+            )
+            .await?;
         if !self.peers.customer_exists(caller, &customer.name()).await? {
             return Err(Error::CustomerNotFound(customer.name()));
         }
@@ -100,9 +116,12 @@ impl TransferService for TransferApi {
         &self,
         request: Request<pb::CreateSubscriptionRequest>,
     ) -> Result<Response<pb::Subscription>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.create_subscription(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.create_subscription(&caller, message).await },
+        )
         .await
     }
 
@@ -110,9 +129,12 @@ impl TransferService for TransferApi {
         &self,
         request: Request<pb::GetSubscriptionRequest>,
     ) -> Result<Response<pb::Subscription>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.get_subscription(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.get_subscription(&caller, message).await },
+        )
         .await
     }
 
@@ -120,9 +142,12 @@ impl TransferService for TransferApi {
         &self,
         request: Request<pb::ListSubscriptionsRequest>,
     ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.list_subscriptions(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.list_subscriptions(&caller, message).await },
+        )
         .await
     }
 }

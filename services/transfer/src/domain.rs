@@ -1,7 +1,7 @@
 //! Subscription rules, free of transport and storage.
 
-use suite_auth::Caller;
 use suite_errors::{FieldViolations, fields};
+use suite_identity::Caller;
 use suite_proto::transfer::v1 as pb;
 use uuid::Uuid;
 
@@ -81,7 +81,7 @@ impl From<&Subscription> for pb::Subscription {
             offer_id: subscription.offer_id.clone(),
             offer_kind: subscription.offer_kind as i32,
             quantity: subscription.quantity,
-            create_time: Some(suite_db::timestamp(subscription.create_time)),
+            create_time: Some(suite_time::timestamp(subscription.create_time)),
             etag: subscription.version.to_string(),
         }
     }

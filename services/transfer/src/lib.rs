@@ -6,6 +6,7 @@ mod api;
 mod clients;
 mod domain;
 mod error;
+mod status;
 mod store;
 
 use std::future::Future;
@@ -41,7 +42,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let platform = Platform::new(SERVICE, &config)?;
-    let peers = clients::Peers::new(&config, platform.service_identity(SERVICE))?;
+    let peers = clients::Peers::new(&platform)?;
     let api = api::TransferApi::new(
         TransferStore::new(platform.db.clone(), platform.pages.clone()),
         peers,

@@ -36,6 +36,11 @@ impl TransferStore {
         &self.pages
     }
 
+    /// The answer to an earlier request with `key`, if there was one.
+    pub async fn replayed(&self, key: &IdempotencyKey) -> Result<Option<pb::Subscription>, Error> {
+        Ok(key.replayed(&self.db).await?)
+    }
+
     /// Records `subscription` for `customer`, or replays an earlier identical request.
     pub async fn create_subscription(
         &self,
@@ -55,7 +60,7 @@ impl TransferStore {
             offer_id: subscription.offer_id,
             offer_kind: subscription.offer_kind,
             quantity: subscription.quantity,
-            create_time: suite_db::now_micros(),
+            create_time: suite_time::now_micros(),
             version: 1,
         };
         sqlx::query(

@@ -1,9 +1,8 @@
 use std::future::Future;
 
 use suite_errors::ApiError;
+use suite_identity::Caller;
 use tonic::{Request, Response, Status};
-
-use crate::Caller;
 
 /// Runs a handler for an authenticated request: hands it the [`Caller`] and the message, and
 /// maps its error to a status with the service's one mapping `to_status`.
@@ -16,9 +15,15 @@ where
     E: From<ApiError>,
     Fut: Future<Output = Result<Resp, E>>,
 {
-    let caller = Caller::of(&request)
-        .map_err(|e| to_status(E::from(e)))?
-        .clone();
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| {
+            to_status(E::from(ApiError::internal(
+                "request reached a handler without authentication",
+            )))
+        })?;
     handler(caller, request.into_inner())
         .await
         .map(Response::new)

@@ -5,10 +5,12 @@ use tonic::metadata::MetadataMap;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
+use suite_identity::{Caller, Principal, PrincipalKind};
+use uuid::Uuid;
+
 use crate::ON_BEHALF_OF_HEADER;
-use crate::caller::{Caller, Principal};
-use crate::claims::PrincipalKind;
-use crate::keys::TokenVerifier;
+use crate::claims::Claims;
+use crate::verifier::TokenVerifier;
 
 /// Tonic interceptor that verifies the bearer token (and a forwarded user token on calls from
 /// a service) and stores the [`Caller`] in the request extensions. Health and reflection are
@@ -63,8 +65,18 @@ impl Authenticator {
             .verifier
             .verify(token)
             .map_err(|e| ApiError::unauthenticated(e.to_string()))?;
-        Principal::from_claims(&claims).map_err(ApiError::unauthenticated)
+        principal_of(&claims).map_err(ApiError::unauthenticated)
     }
+}
+
+fn principal_of(claims: &Claims) -> Result<Principal, String> {
+    let tenant_id = Uuid::parse_str(&claims.tid).map_err(|_| "tid is not a UUID".to_owned())?;
+    Ok(Principal {
+        subject: claims.sub.clone(),
+        tenant_id,
+        roles: claims.roles.clone(),
+        kind: claims.kind,
+    })
 }
 
 fn bearer_token(metadata: &MetadataMap) -> Result<&str, ApiError> {
@@ -88,7 +100,7 @@ impl Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let caller = self
             .authenticate(request.metadata())
-            .map_err(|error| error.into_status(self.domain))?;
+            .map_err(|error| suite_status::to_status(error, self.domain))?;
         let span = tracing::Span::current();
         span.record("tenant_id", tracing::field::display(caller.tenant_id()));
         span.record("subject", caller.actor().subject.as_str());
@@ -108,27 +120,41 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::{Role, TokenIssuer};
+    use crate::{Role, TokenIssuer, Trust};
 
     fn config() -> AuthConfig {
-        AuthConfig {
-            keys: AuthKeys::SharedSecret(Secret::new("0123456789abcdef0123456789abcdef")),
-            issuer: "csp-suite".into(),
-            audience: "csp-suite".into(),
-        }
+        AuthConfig::development(AuthKeys::SharedSecret(Secret::new(
+            "0123456789abcdef0123456789abcdef",
+        )))
     }
 
     fn token(subject: &str, tenant: Uuid, kind: PrincipalKind, roles: &[Role]) -> String {
-        TokenIssuer::from_config(&config())
-            .unwrap()
-            .issue(subject, tenant, kind, roles, Duration::from_secs(60))
+        let trust = match kind {
+            PrincipalKind::User | PrincipalKind::App => Trust::Identity,
+            PrincipalKind::Operator => Trust::Operator,
+            PrincipalKind::Service => Trust::Service(subject.to_owned()),
+        };
+        let issuer = TokenIssuer::embedded(&config(), &trust).unwrap();
+        let audience = match kind {
+            PrincipalKind::Service => "enrollment".to_owned(),
+            _ => issuer.api_audience().to_owned(),
+        };
+        issuer
+            .sign(&issuer.claims(
+                subject,
+                tenant,
+                kind,
+                roles,
+                &audience,
+                Duration::from_secs(60),
+            ))
             .unwrap()
     }
 
     fn call(headers: &[(&'static str, String)]) -> Result<Caller, Status> {
         let mut authenticator = Authenticator::new(
-            Arc::new(TokenVerifier::from_config(&config()).unwrap()),
-            "test",
+            Arc::new(TokenVerifier::from_config(&config(), "enrollment").unwrap()),
+            "enrollment",
         );
         let mut request = Request::new(());
         for (key, value) in headers {
@@ -160,11 +186,12 @@ mod tests {
     }
 
     #[test]
-    fn service_acting_for_itself_is_the_service() {
+    fn service_acting_for_itself_is_the_service_and_reaches_no_tenant() {
         let service = token("agreement", Uuid::nil(), PrincipalKind::Service, &[]);
         let caller = call(&[("authorization", format!("Bearer {service}"))]).unwrap();
         assert!(caller.is_service("agreement"));
         assert_eq!(caller.via_service(), None);
+        assert!(!caller.can_access_tenant(Uuid::new_v4()));
     }
 
     #[test]

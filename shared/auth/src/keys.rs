@@ -1,14 +1,21 @@
+//! Trusted verification keys: derived from the master secret in the embedded run, or read
+//! from the JWKS files, each key tagged with the one [`Trust`] it vouches for.
+
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::Path;
 
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use suite_config::{AuthConfig, AuthKeys};
-use uuid::Uuid;
+use hmac::{Hmac, KeyInit, Mac};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyOperations, PublicKeyUse,
+};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use sha2::Sha256;
+use suite_config::{PublicKeyFiles, Secret};
 
-use crate::claims::{Claims, PrincipalKind, Role};
+use crate::trust::Trust;
 
-/// Key material that could not be loaded at start-up.
+/// Key material that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// A key file could not be read.
@@ -19,7 +26,7 @@ pub enum KeyError {
         /// Why.
         source: std::io::Error,
     },
-    /// A key file was read but is not a usable key.
+    /// A key file was read but holds an unusable key.
     #[error("invalid key in {path}: {reason}")]
     Invalid {
         /// The file.
@@ -29,253 +36,158 @@ pub enum KeyError {
     },
 }
 
-/// Why a presented token was refused; the message is safe to return to the caller.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum VerifyError {
-    /// Expired, badly signed, wrong issuer or audience, or malformed.
-    #[error("invalid token: {0}")]
-    Invalid(String),
-    /// Signed with a key id that is not trusted.
-    #[error("invalid token: unknown key id")]
-    UnknownKey,
-}
-
-/// Verifies tokens against the configured keys.
+/// A verification key and what it may vouch for.
 #[derive(Clone)]
-pub struct TokenVerifier {
-    shared: Option<DecodingKey>,
-    by_key_id: HashMap<String, (DecodingKey, Algorithm)>,
-    issuer: String,
-    audience: String,
+pub(crate) struct TrustedKey {
+    pub key: DecodingKey,
+    /// The only algorithm a token signed with this key may name.
+    pub algorithm: Algorithm,
+    pub trust: Trust,
 }
 
-impl TokenVerifier {
-    /// Loads the verification keys named by the configuration.
-    pub fn from_config(config: &AuthConfig) -> Result<Self, KeyError> {
-        let mut verifier = Self {
-            shared: None,
-            by_key_id: HashMap::new(),
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
-        };
-        match &config.keys {
-            AuthKeys::SharedSecret(secret) => {
-                verifier.shared = Some(DecodingKey::from_secret(secret.expose().as_bytes()));
-            }
-            AuthKeys::PublicKeys { jwks_file, .. } => {
-                let path = jwks_file.display().to_string();
-                let text = std::fs::read_to_string(jwks_file).map_err(|source| KeyError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                let set: JwkSet = serde_json::from_str(&text).map_err(|e| KeyError::Invalid {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-                for jwk in &set.keys {
-                    let Some(kid) = jwk.common.key_id.clone() else {
-                        return Err(KeyError::Invalid {
-                            path,
-                            reason: "a key has no kid".into(),
-                        });
-                    };
-                    let key = DecodingKey::from_jwk(jwk).map_err(|e| KeyError::Invalid {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    })?;
-                    verifier.by_key_id.insert(kid, (key, Algorithm::RS256));
-                }
-            }
-        }
-        Ok(verifier)
-    }
-
-    /// Checks signature, expiry, issuer and audience, and returns the claims.
-    pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| VerifyError::Invalid(e.to_string()))?;
-        let (key, algorithm) = match (&self.shared, header.kid.as_deref()) {
-            (Some(key), _) => (key, Algorithm::HS256),
-            (None, Some(kid)) => {
-                let (key, algorithm) = self.by_key_id.get(kid).ok_or(VerifyError::UnknownKey)?;
-                (key, *algorithm)
-            }
-            (None, None) => return Err(VerifyError::UnknownKey),
-        };
-        let mut validation = Validation::new(algorithm);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
-            .map_err(|e| VerifyError::Invalid(e.to_string()))?;
-        Uuid::parse_str(&data.claims.tid)
-            .map_err(|_| VerifyError::Invalid("tid is not a UUID".into()))?;
-        Ok(data.claims)
-    }
+/// The keys a verifier trusts, by `kid`.
+pub(crate) enum KeyRing {
+    /// Embedded run: each trust's HS256 key is derived from the master secret.
+    Derived(Secret),
+    /// Public keys read from the JWKS files.
+    Published(HashMap<String, TrustedKey>),
 }
 
-/// Signs tokens: a service's own token for calls to its peers, or development tokens.
-#[derive(Clone)]
-pub struct TokenIssuer {
-    key: EncodingKey,
-    header: Header,
-    issuer: String,
-    audience: String,
-}
-
-impl TokenIssuer {
-    /// The signing key named by the configuration.
-    pub fn from_config(config: &AuthConfig) -> Result<Self, KeyError> {
-        let (key, header) = match &config.keys {
-            AuthKeys::SharedSecret(secret) => (
-                EncodingKey::from_secret(secret.expose().as_bytes()),
-                Header::new(Algorithm::HS256),
-            ),
-            AuthKeys::PublicKeys {
-                signing_key_file,
-                signing_key_id,
-                ..
-            } => {
-                let path = signing_key_file.display().to_string();
-                let pem = std::fs::read(signing_key_file).map_err(|source| KeyError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                let key = EncodingKey::from_rsa_pem(&pem).map_err(|e| KeyError::Invalid {
-                    path,
-                    reason: e.to_string(),
-                })?;
-                let mut header = Header::new(Algorithm::RS256);
-                header.kid = Some(signing_key_id.clone());
-                (key, header)
+impl KeyRing {
+    /// The key with id `kid`, if trusted.
+    pub fn get(&self, kid: &str) -> Option<Cow<'_, TrustedKey>> {
+        match self {
+            KeyRing::Derived(master) => {
+                let trust = Trust::of_embedded_key_id(kid)?;
+                Some(Cow::Owned(TrustedKey {
+                    key: DecodingKey::from_secret(&derive_key(master, kid)),
+                    algorithm: Algorithm::HS256,
+                    trust,
+                }))
             }
-        };
-        Ok(Self {
-            key,
-            header,
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
-        })
-    }
-
-    /// Signs a token for `subject` in `tenant_id`, valid for `lifetime`.
-    pub fn issue(
-        &self,
-        subject: &str,
-        tenant_id: Uuid,
-        kind: PrincipalKind,
-        roles: &[Role],
-        lifetime: Duration,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let claims = Claims {
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-            sub: subject.to_owned(),
-            tid: tenant_id.to_string(),
-            roles: roles.to_vec(),
-            kind,
-            iat: now,
-            exp: now + lifetime.as_secs(),
-        };
-        jsonwebtoken::encode(&self.header, &claims, &self.key)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use suite_config::Secret;
-
-    fn config(secret: &str) -> AuthConfig {
-        AuthConfig {
-            keys: AuthKeys::SharedSecret(Secret::new(secret)),
-            issuer: "csp-suite".into(),
-            audience: "csp-suite".into(),
+            KeyRing::Published(keys) => keys.get(kid).map(Cow::Borrowed),
         }
     }
 
-    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    /// Reads every JWKS file of `files`; a `kid` found twice is refused, since a token
+    /// naming it could be checked against the wrong trust.
+    pub fn read(files: &PublicKeyFiles) -> Result<Self, KeyError> {
+        let mut keys = HashMap::new();
+        read_jwks(
+            &files.identity_jwks_file,
+            |_| Some(Trust::Identity),
+            &mut keys,
+        )?;
+        if let Some(operator) = &files.operator_jwks_file {
+            read_jwks(operator, |_| Some(Trust::Operator), &mut keys)?;
+        }
+        read_jwks(
+            &files.service_jwks_file,
+            Trust::of_service_key_id,
+            &mut keys,
+        )?;
+        Ok(KeyRing::Published(keys))
+    }
+}
 
-    #[test]
-    fn issued_token_verifies_with_its_claims() {
-        let issuer = TokenIssuer::from_config(&config(SECRET)).unwrap();
-        let tenant = Uuid::new_v4();
-        let token = issuer
-            .issue(
-                "alice",
-                tenant,
-                PrincipalKind::User,
-                &[Role::GlobalAdmin],
-                Duration::from_secs(60),
-            )
-            .unwrap();
-        let claims = TokenVerifier::from_config(&config(SECRET))
-            .unwrap()
-            .verify(&token)
-            .unwrap();
-        assert_eq!(claims.sub, "alice");
-        assert_eq!(claims.tid, tenant.to_string());
-        assert_eq!(claims.roles, [Role::GlobalAdmin]);
+/// The HS256 key of `kid` in the embedded run: an HMAC of the id under the master secret,
+/// so that each trust has its own key although one secret is configured.
+pub(crate) fn derive_key(master: &Secret, kid: &str) -> Vec<u8> {
+    // HMAC takes keys of any length, so `new_from_slice` cannot fail; an empty key is the
+    // harmless fallback the type system asks for.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(master.expose().as_bytes())
+        .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
+    mac.update(b"csp-suite token key\0");
+    mac.update(kid.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn read_jwks(
+    path: &Path,
+    trust_of: impl Fn(&str) -> Option<Trust>,
+    keys: &mut HashMap<String, TrustedKey>,
+) -> Result<(), KeyError> {
+    let shown = path.display().to_string();
+    let invalid = |reason: String| KeyError::Invalid {
+        path: shown.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let set: JwkSet = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    for jwk in &set.keys {
+        let kid = jwk
+            .common
+            .key_id
+            .clone()
+            .ok_or_else(|| invalid("a key has no kid".into()))?;
+        if !is_for_signatures(jwk) {
+            tracing::info!(path = %shown, kid, "key is not for signatures: skipped");
+            continue;
+        }
+        let trust = trust_of(&kid)
+            .ok_or_else(|| invalid(format!("kid `{kid}` does not name a service")))?;
+        let algorithm =
+            signature_algorithm(jwk).map_err(|reason| invalid(format!("kid `{kid}`: {reason}")))?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| invalid(format!("kid `{kid}`: {e}")))?;
+        if keys.contains_key(&kid) {
+            return Err(invalid(format!("kid `{kid}` appears more than once")));
+        }
+        keys.insert(
+            kid,
+            TrustedKey {
+                key,
+                algorithm,
+                trust,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// A key marked for encryption (`use: enc`, or `key_ops` without `verify`) never verifies a
+/// token.
+fn is_for_signatures(jwk: &Jwk) -> bool {
+    let usable = match &jwk.common.public_key_use {
+        None | Some(PublicKeyUse::Signature) => true,
+        Some(_) => false,
+    };
+    let operations_allow = jwk
+        .common
+        .key_operations
+        .as_ref()
+        .is_none_or(|operations| operations.contains(&KeyOperations::Verify));
+    usable && operations_allow
+}
+
+/// The key's own `alg` when it names one, otherwise the usual algorithm of its key type;
+/// symmetric keys have no place in a published key set.
+fn signature_algorithm(jwk: &Jwk) -> Result<Algorithm, String> {
+    if let AlgorithmParameters::OctetKey(_) = jwk.algorithm {
+        return Err("symmetric keys are not accepted in a JWKS".into());
     }
 
-    #[test]
-    fn token_signed_with_another_secret_is_refused() {
-        let issuer = TokenIssuer::from_config(&config("another-secret-another-secret-xx")).unwrap();
-        let token = issuer
-            .issue(
-                "mallory",
-                Uuid::new_v4(),
-                PrincipalKind::Operator,
-                &[],
-                Duration::from_secs(60),
-            )
-            .unwrap();
-        let verifier = TokenVerifier::from_config(&config(SECRET)).unwrap();
-        assert!(matches!(
-            verifier.verify(&token),
-            Err(VerifyError::Invalid(_))
-        ));
+    if let Some(named) = jwk.common.key_algorithm {
+        let algorithm = Algorithm::try_from(named)
+            .map_err(|_| format!("alg {named} is not a signature algorithm"))?;
+        if matches!(
+            algorithm,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(format!("alg {named} is symmetric"));
+        }
+        return Ok(algorithm);
     }
-
-    #[test]
-    fn expired_token_is_refused() {
-        let issuer = TokenIssuer::from_config(&config(SECRET)).unwrap();
-        let token = issuer
-            .issue(
-                "alice",
-                Uuid::new_v4(),
-                PrincipalKind::User,
-                &[],
-                Duration::ZERO,
-            )
-            .unwrap();
-        let mut verifier = TokenVerifier::from_config(&config(SECRET)).unwrap();
-        verifier.audience = "csp-suite".into();
-        // Zero lifetime is within the default 60 s leeway, so build one already past it.
-        let claims = Claims {
-            iss: "csp-suite".into(),
-            aud: "csp-suite".into(),
-            sub: "alice".into(),
-            tid: Uuid::new_v4().to_string(),
-            roles: vec![],
-            kind: PrincipalKind::User,
-            iat: 1,
-            exp: 2,
-        };
-        let old = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(SECRET.as_bytes()),
-        )
-        .unwrap();
-        assert!(verifier.verify(&token).is_ok());
-        assert!(matches!(
-            verifier.verify(&old),
-            Err(VerifyError::Invalid(_))
-        ));
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Ok(Algorithm::RS256),
+        AlgorithmParameters::EllipticCurve(params) => match params.curve {
+            EllipticCurve::P256 => Ok(Algorithm::ES256),
+            EllipticCurve::P384 => Ok(Algorithm::ES384),
+            _ => Err("unsupported elliptic curve".into()),
+        },
+        AlgorithmParameters::OctetKeyPair(_) => Ok(Algorithm::EdDSA),
+        _ => Err("unsupported key type".into()),
     }
 }

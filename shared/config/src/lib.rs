@@ -28,21 +28,34 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Where token keys come from.
+/// Where token keys come from. Each key is trusted for one kind of principal only: user and
+/// app tokens come from the identity provider, operator tokens from the operator's key, and
+/// each service's tokens from that service's own key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuthKeys {
-    /// One shared HMAC secret signs and verifies every token: the embedded default.
+    /// The embedded default: one master secret from which a separate HS256 key is derived
+    /// for the identity provider, the operator and each service. Whoever holds the master
+    /// can mint any token, so it is for a local run only.
     SharedSecret(Secret),
-    /// Production: RS256 tokens verified against a JWKS file; this service signs the tokens it
-    /// sends to its peers with its own private key, whose public half is in that JWKS.
-    PublicKeys {
-        /// JSON Web Key Set with every trusted public key.
-        jwks_file: PathBuf,
-        /// PEM private key of this service.
-        signing_key_file: PathBuf,
-        /// `kid` of this service's key in the JWKS.
-        signing_key_id: String,
-    },
+    /// Production: public keys in JWKS files, one file per kind of issuer.
+    PublicKeys(PublicKeyFiles),
+}
+
+/// The JWKS files of [`AuthKeys::PublicKeys`] and this service's own signing key. The files
+/// are read again when they change, so keys rotate without a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicKeyFiles {
+    /// The identity provider's keys: trusted for user and app tokens only.
+    pub identity_jwks_file: PathBuf,
+    /// The operator's keys: trusted for operator tokens only; none accepted when absent.
+    pub operator_jwks_file: Option<PathBuf>,
+    /// The services' keys: a key whose `kid` is `transfer` or `transfer.<suffix>` is trusted
+    /// only for tokens of the transfer service.
+    pub service_jwks_file: PathBuf,
+    /// PEM private key of this service.
+    pub signing_key_file: PathBuf,
+    /// `kid` of this service's key in the services' JWKS.
+    pub signing_key_id: String,
 }
 
 /// Token verification settings shared by every service.
@@ -52,8 +65,26 @@ pub struct AuthConfig {
     pub keys: AuthKeys,
     /// Expected `iss` claim.
     pub issuer: String,
-    /// Expected `aud` claim.
+    /// Expected `aud` claim of user, app and operator tokens (the suite's API). A service
+    /// token's audience is the one service it was minted for.
     pub audience: String,
+    /// Tokens valid for longer than this (`exp - iat`) are refused.
+    pub max_token_lifetime: Duration,
+    /// How often the JWKS files are checked for changes.
+    pub keys_reload_interval: Duration,
+}
+
+impl AuthConfig {
+    /// The development settings around `keys`: default issuer and audience and limits.
+    pub fn development(keys: AuthKeys) -> Self {
+        Self {
+            keys,
+            issuer: DEFAULT_ISSUER.to_owned(),
+            audience: DEFAULT_ISSUER.to_owned(),
+            max_token_lifetime: Duration::from_secs(DEFAULT_MAX_TOKEN_LIFETIME_SECS),
+            keys_reload_interval: Duration::from_secs(DEFAULT_KEYS_RELOAD_SECS),
+        }
+    }
 }
 
 /// Addresses of the other services, as `http://host:port` URLs.
@@ -95,6 +126,9 @@ pub struct ServiceConfig {
     pub concurrency_limit: usize,
     /// Other services this one calls.
     pub peers: PeerUrls,
+    /// How long an answer of the enrollment service about a tenant's capabilities is kept:
+    /// the longest a change of programs takes to reach the other services.
+    pub capability_cache_ttl: Duration,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -115,6 +149,10 @@ const MIN_SECRET_BYTES: usize = 32;
 const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 const DEFAULT_CONCURRENCY_LIMIT: usize = 256;
 const DEFAULT_ISSUER: &str = "csp-suite";
+/// A day: longer-lived bearer tokens are too dangerous if they leak.
+const DEFAULT_MAX_TOKEN_LIFETIME_SECS: u64 = 86_400;
+const DEFAULT_KEYS_RELOAD_SECS: u64 = 30;
+const DEFAULT_CAPABILITY_CACHE_TTL_MS: u64 = 5_000;
 
 impl ServiceConfig {
     /// Reads the configuration from the process environment.
@@ -212,6 +250,13 @@ impl ServiceConfig {
             transfer: peer("TRANSFER_URL"),
         };
 
+        let capability_cache_ttl = Duration::from_millis(parse_number(
+            &get,
+            "CAPABILITY_CACHE_TTL_MS",
+            DEFAULT_CAPABILITY_CACHE_TTL_MS,
+            &mut problems,
+        ));
+
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -221,10 +266,24 @@ impl ServiceConfig {
             }
         };
 
+        let max_token_lifetime = Duration::from_secs(parse_number(
+            &get,
+            "AUTH_MAX_TOKEN_LIFETIME_SECS",
+            DEFAULT_MAX_TOKEN_LIFETIME_SECS,
+            &mut problems,
+        ));
+        let keys_reload_interval = Duration::from_secs(parse_number(
+            &get,
+            "AUTH_KEYS_RELOAD_SECS",
+            DEFAULT_KEYS_RELOAD_SECS,
+            &mut problems,
+        ));
         let auth = AuthConfig {
             keys: keys.unwrap_or(AuthKeys::SharedSecret(Secret::new(""))),
             issuer: get("AUTH_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
             audience: get("AUTH_AUDIENCE").unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
+            max_token_lifetime,
+            keys_reload_interval,
         };
 
         if !problems.is_empty() {
@@ -238,6 +297,7 @@ impl ServiceConfig {
             request_timeout,
             concurrency_limit,
             peers,
+            capability_cache_ttl,
             log_format,
         })
     }
@@ -251,15 +311,12 @@ impl ServiceConfig {
         Self {
             listen_addr,
             database_url: Secret::new(database_url),
-            auth: AuthConfig {
-                keys: AuthKeys::SharedSecret(shared_secret.clone()),
-                issuer: DEFAULT_ISSUER.to_owned(),
-                audience: DEFAULT_ISSUER.to_owned(),
-            },
+            auth: AuthConfig::development(AuthKeys::SharedSecret(shared_secret.clone())),
             page_token_secret: Secret::new(format!("page-token:{}", shared_secret.expose())),
             request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
             peers: PeerUrls::default(),
+            capability_cache_ttl: Duration::from_millis(DEFAULT_CAPABILITY_CACHE_TTL_MS),
             log_format: LogFormat::Text,
         }
     }
@@ -282,22 +339,23 @@ fn read_auth_keys(
         }
         (Some(secret), None) => Some(AuthKeys::SharedSecret(Secret::new(secret))),
         (None, Some(jwks_file)) => {
-            let signing_key_file = get("AUTH_SIGNING_KEY_FILE");
-            let signing_key_id = get("AUTH_SIGNING_KEY_ID");
-            if signing_key_file.is_none() {
-                problems.push(
-                    "AUTH_SIGNING_KEY_FILE: missing (required with AUTH_JWKS_FILE)".to_owned(),
-                );
-            }
-            if signing_key_id.is_none() {
-                problems
-                    .push("AUTH_SIGNING_KEY_ID: missing (required with AUTH_JWKS_FILE)".to_owned());
-            }
-            Some(AuthKeys::PublicKeys {
-                jwks_file: PathBuf::from(jwks_file),
+            let mut required = |key: &str| {
+                let value = get(key);
+                if value.is_none() {
+                    problems.push(format!("{key}: missing (required with AUTH_JWKS_FILE)"));
+                }
+                value
+            };
+            let service_jwks_file = required("AUTH_SERVICE_JWKS_FILE");
+            let signing_key_file = required("AUTH_SIGNING_KEY_FILE");
+            let signing_key_id = required("AUTH_SIGNING_KEY_ID");
+            Some(AuthKeys::PublicKeys(PublicKeyFiles {
+                identity_jwks_file: PathBuf::from(jwks_file),
+                operator_jwks_file: get("AUTH_OPERATOR_JWKS_FILE").map(PathBuf::from),
+                service_jwks_file: PathBuf::from(service_jwks_file?),
                 signing_key_file: PathBuf::from(signing_key_file?),
                 signing_key_id: signing_key_id?,
-            })
+            }))
         }
         (None, None) => {
             problems.push("AUTH_HS256_SECRET or AUTH_JWKS_FILE: one is required".to_owned());
@@ -391,6 +449,7 @@ mod tests {
         ])
         .unwrap_err();
         assert!(error.to_string().contains("AUTH_SIGNING_KEY_FILE"));
+        assert!(error.to_string().contains("AUTH_SERVICE_JWKS_FILE"));
         assert!(error.to_string().contains("PAGE_TOKEN_SECRET"));
     }
 }

@@ -1,4 +1,4 @@
-use suite_auth::Caller;
+use suite_identity::Caller;
 use uuid::Uuid;
 
 use crate::{StoreError, Tx, now_micros};

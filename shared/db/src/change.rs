@@ -1,5 +1,5 @@
 use prost::Message;
-use suite_auth::Caller;
+use suite_identity::Caller;
 use uuid::Uuid;
 
 use crate::{AuditEvent, IdempotencyKey, OutboxMessage, StoreError, Tx};

@@ -1,13 +1,15 @@
 use prost::Message;
 use sha2::{Digest, Sha256};
-use suite_auth::Caller;
 use suite_errors::{ApiError, FieldViolations};
+use suite_identity::{Caller, PrincipalKind};
 use uuid::Uuid;
 
 use crate::{StoreError, Tx, now_micros};
 
-/// The `request_id` of a mutation, scoped to the caller's tenant and bound to the exact
-/// request it first came with (AIP-155).
+/// The `request_id` of a mutation, scoped to who asked (the caller's tenant; the operator;
+/// or one service acting for itself) and bound to the exact request it first came with
+/// (AIP-155). The id is kept in its canonical UUID form, so `{A1…}`, `urn:uuid:a1…` and
+/// `a1…` are one key.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
     scope: String,
@@ -45,11 +47,16 @@ impl IdempotencyKey {
         hasher.update(method.as_bytes());
         hasher.update(request.encode_to_vec());
         Ok(Self {
-            scope: caller.tenant_id().to_string(),
+            scope: scope_of(caller),
             request_id: parsed.hyphenated().to_string(),
             method,
             fingerprint: hasher.finalize().to_vec(),
         })
+    }
+
+    /// Who the key belongs to, e.g. `tenant:{uuid}`.
+    pub fn scope(&self) -> &str {
+        &self.scope
     }
 
     /// The request id, for the audit trail.
@@ -136,5 +143,73 @@ impl IdempotencyKey {
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+}
+
+/// The namespace of a caller's request ids. Users and apps of one tenant share their
+/// tenant's; the operator and each service have their own, since none of them has a tenant.
+fn scope_of(caller: &Caller) -> String {
+    let actor = caller.actor();
+    match actor.kind {
+        PrincipalKind::User | PrincipalKind::App => format!("tenant:{}", actor.tenant_id),
+        PrincipalKind::Operator => "operator".to_owned(),
+        PrincipalKind::Service => format!("service:{}", actor.subject),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use suite_identity::Principal;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn caller(kind: PrincipalKind, subject: &str, tenant_id: Uuid) -> Caller {
+        let principal = Principal {
+            subject: subject.into(),
+            tenant_id,
+            roles: vec![],
+            kind,
+        };
+        Caller::new(principal, None, String::new())
+    }
+
+    fn key(caller: &Caller, request_id: &str) -> IdempotencyKey {
+        IdempotencyKey::new(caller, "CreatePartner", request_id, &()).unwrap()
+    }
+
+    #[test]
+    fn operators_services_and_tenants_have_separate_namespaces() {
+        let id = "0b7a4c52-9d2e-4f0e-8a55-3c1d2e4f5a6b";
+        let scopes: Vec<String> = [
+            caller(PrincipalKind::Operator, "ops", Uuid::nil()),
+            caller(PrincipalKind::Service, "agreement", Uuid::nil()),
+            caller(PrincipalKind::Service, "transfer", Uuid::nil()),
+            caller(PrincipalKind::User, "alice", Uuid::nil()),
+        ]
+        .iter()
+        .map(|caller| key(caller, id).scope().to_owned())
+        .collect();
+        let mut distinct = scopes.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 4, "{scopes:?}");
+    }
+
+    #[test]
+    fn request_ids_compare_as_uuids() {
+        let alice = caller(PrincipalKind::User, "alice", Uuid::new_v4());
+        let forms = [
+            "0b7a4c52-9d2e-4f0e-8a55-3c1d2e4f5a6b",
+            "0B7A4C52-9D2E-4F0E-8A55-3C1D2E4F5A6B",
+            "{0b7a4c52-9d2e-4f0e-8a55-3c1d2e4f5a6b}",
+            "urn:uuid:0b7a4c52-9d2e-4f0e-8a55-3c1d2e4f5a6b",
+            "0b7a4c529d2e4f0e8a553c1d2e4f5a6b",
+        ];
+        for form in forms {
+            assert_eq!(key(&alice, form).request_id(), forms[0], "{form}");
+        }
+        assert!(IdempotencyKey::new(&alice, "CreatePartner", "not-a-uuid", &()).is_err());
     }
 }

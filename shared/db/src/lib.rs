@@ -9,7 +9,6 @@
 
 mod audit;
 mod change;
-mod clock;
 pub mod columns;
 mod error;
 mod idempotency;
@@ -27,7 +26,6 @@ use suite_config::Secret;
 
 pub use audit::{AuditEvent, record_audit};
 pub use change::{Change, record_change};
-pub use clock::{Clock, ManualClock};
 pub use error::StoreError;
 pub use idempotency::{IdempotencyKey, Replay};
 pub use outbox::{OutboxMessage, enqueue};
@@ -35,6 +33,7 @@ pub use page::{Page, PageRequest, PageTokenCodec};
 pub use relay::{
     Deliverer, Delivery, PendingMessage, RelaySettings, RelayWaker, relay_once, run_relay,
 };
+pub use suite_time::{Clock, ManualClock, now_micros};
 
 /// A transaction on either backend.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -82,11 +81,18 @@ pub struct MigrationFile {
     pub sql: &'static str,
 }
 
-const PLATFORM_MIGRATIONS: &[MigrationFile] = &[MigrationFile {
-    version: 1,
-    description: "platform tables",
-    sql: include_str!("../migrations/0001_platform.sql"),
-}];
+const PLATFORM_MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile {
+        version: 1,
+        description: "platform tables",
+        sql: include_str!("../migrations/0001_platform.sql"),
+    },
+    MigrationFile {
+        version: 2,
+        description: "idempotency scope by who asked",
+        sql: include_str!("../migrations/0002_idempotency_scope.sql"),
+    },
+];
 
 /// SQLite waits this long for a competing writer before reporting the database busy.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
@@ -184,20 +190,6 @@ impl Database {
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-}
-
-/// Now, as the integer microseconds since the epoch that the stores keep.
-pub fn now_micros() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    (now.unix_timestamp_nanos() / 1_000) as i64
-}
-
-/// Converts stored microseconds into a protobuf timestamp.
-pub fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
     }
 }
 

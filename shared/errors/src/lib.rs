@@ -3,14 +3,88 @@
 //! violations, `PreconditionFailure`, `ResourceInfo`), as Google's AIP-193 describes.
 //!
 //! Services describe *what* went wrong with their own error enums and turn them into an
-//! [`ApiError`] in one function each; this crate decides *how* that looks on the wire.
+//! [`ApiError`] in one function each. The crate knows nothing of the transport, so domain
+//! code may use it; `suite-status` turns an [`ApiError`] into a `tonic::Status` and back.
 
 pub mod fields;
 
+use std::borrow::Cow;
 use std::fmt;
 
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+/// The gRPC status code a refusal travels with (same names and numbers as `google.rpc.Code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // the names are gRPC's own
+pub enum Code {
+    Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
+
+impl Code {
+    /// The code's name as gRPC writes it, e.g. `PERMISSION_DENIED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Ok => "OK",
+            Code::Cancelled => "CANCELLED",
+            Code::Unknown => "UNKNOWN",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Code::NotFound => "NOT_FOUND",
+            Code::AlreadyExists => "ALREADY_EXISTS",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::FailedPrecondition => "FAILED_PRECONDITION",
+            Code::Aborted => "ABORTED",
+            Code::OutOfRange => "OUT_OF_RANGE",
+            Code::Unimplemented => "UNIMPLEMENTED",
+            Code::Internal => "INTERNAL",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::DataLoss => "DATA_LOSS",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+
+    /// The code with this number; unknown numbers are `Unknown`, as gRPC says.
+    pub fn from_i32(value: i32) -> Self {
+        const ALL: [Code; 17] = [
+            Code::Ok,
+            Code::Cancelled,
+            Code::Unknown,
+            Code::InvalidArgument,
+            Code::DeadlineExceeded,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::PermissionDenied,
+            Code::ResourceExhausted,
+            Code::FailedPrecondition,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::Unimplemented,
+            Code::Internal,
+            Code::Unavailable,
+            Code::DataLoss,
+            Code::Unauthenticated,
+        ];
+        usize::try_from(value)
+            .ok()
+            .and_then(|index| ALL.get(index).copied())
+            .unwrap_or(Code::Unknown)
+    }
+}
 
 /// A field of a request and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,22 +183,29 @@ pub struct ApiError(Box<Refusal>);
 #[derive(Debug, Clone, PartialEq)]
 struct Refusal {
     code: Code,
-    reason: &'static str,
+    reason: Cow<'static, str>,
     message: String,
     field_violations: FieldViolations,
     preconditions: Vec<PreconditionViolation>,
     resource: Option<(String, String)>,
+    origin: Option<String>,
 }
 
 impl ApiError {
-    fn new(code: Code, reason: &'static str, message: impl Into<String>) -> Self {
+    /// A refusal with any code; prefer the named constructors below.
+    pub fn new(
+        code: Code,
+        reason: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self(Box::new(Refusal {
             code,
-            reason,
+            reason: reason.into(),
             message: message.into(),
             field_violations: FieldViolations::new(),
             preconditions: Vec::new(),
             resource: None,
+            origin: None,
         }))
     }
 
@@ -227,29 +308,68 @@ impl ApiError {
     }
 
     /// The UPPER_SNAKE reason of the `ErrorInfo`.
-    pub fn reason(&self) -> &'static str {
-        self.0.reason
+    pub fn reason(&self) -> &str {
+        &self.0.reason
     }
 
-    /// The status the caller receives; `domain` names the service that refused.
-    pub fn into_status(self, domain: &str) -> Status {
-        let refusal = *self.0;
-        let mut details = ErrorDetails::new();
-        details.set_error_info(refusal.reason, domain, std::collections::HashMap::new());
-        for violation in refusal.field_violations.iter() {
-            details.add_bad_request_violation(&violation.field, &violation.description);
-        }
-        for condition in &refusal.preconditions {
-            details.add_precondition_failure_violation(
-                &condition.kind,
-                &condition.subject,
-                &condition.description,
-            );
-        }
-        if let Some((resource_type, name)) = &refusal.resource {
-            details.set_resource_info(resource_type, name, "", "");
-        }
-        Status::with_error_details(refusal.code, refusal.message, details)
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The bad fields, for `BadRequest` details.
+    pub fn field_violations(&self) -> &FieldViolations {
+        &self.0.field_violations
+    }
+
+    /// The unmet preconditions, for `PreconditionFailure` details.
+    pub fn preconditions(&self) -> &[PreconditionViolation] {
+        &self.0.preconditions
+    }
+
+    /// The resource type and name, for `ResourceInfo` details.
+    pub fn resource(&self) -> Option<(&str, &str)> {
+        self.0
+            .resource
+            .as_ref()
+            .map(|(kind, name)| (kind.as_str(), name.as_str()))
+    }
+
+    /// The service that refused, when it is not the one answering (a peer's refusal
+    /// passed on); the `ErrorInfo` domain.
+    pub fn origin(&self) -> Option<&str> {
+        self.0.origin.as_deref()
+    }
+
+    /// Marks the refusal as made by service `origin`.
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.0.origin = Some(origin.into());
+        self
+    }
+
+    /// Adds a bad field to the details.
+    pub fn with_field_violation(
+        mut self,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.0.field_violations.add(field, description);
+        self
+    }
+
+    /// Sets the resource the refusal is about.
+    pub fn with_resource(mut self, resource_type: &str, name: &str) -> Self {
+        self.0.resource = Some((resource_type.to_owned(), name.to_owned()));
+        self
+    }
+
+    /// Whether the same request may succeed if sent again later: the service or one it
+    /// depends on is down or overloaded, or a concurrent change won a race.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.0.code,
+            Code::Unavailable | Code::Aborted | Code::ResourceExhausted | Code::DeadlineExceeded
+        )
     }
 }
 
@@ -266,28 +386,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn invalid_argument_names_every_field_in_details() {
+    fn invalid_argument_keeps_every_field() {
         let mut violations = FieldViolations::new();
         violations.add("partner.country_code", "must be two letters");
         violations.add("request_id", "must not be empty");
-        let status = ApiError::invalid_argument(violations).into_status("enrollment");
-
-        assert_eq!(status.code(), Code::InvalidArgument);
-        let details = status.get_error_details();
-        let fields: Vec<_> = details
-            .bad_request()
-            .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-            .unwrap_or_default();
+        let error = ApiError::invalid_argument(violations);
+        assert_eq!(error.code(), Code::InvalidArgument);
+        let fields: Vec<_> = error
+            .field_violations()
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
         assert_eq!(fields, ["partner.country_code", "request_id"]);
-        let info = details.error_info().expect("error info");
-        assert_eq!(info.reason, "INVALID_ARGUMENT");
-        assert_eq!(info.domain, "enrollment");
+        assert_eq!(error.reason(), "INVALID_ARGUMENT");
     }
 
     #[test]
     fn internal_hides_its_detail() {
-        let status = ApiError::internal("connection reset by db-7").into_status("transfer");
-        assert_eq!(status.code(), Code::Internal);
-        assert!(!status.message().contains("db-7"));
+        let error = ApiError::internal("connection reset by db-7");
+        assert_eq!(error.code(), Code::Internal);
+        assert!(!error.message().contains("db-7"));
+    }
+
+    #[test]
+    fn codes_round_trip_their_numbers() {
+        for number in 0..17 {
+            assert_eq!(Code::from_i32(number) as i32, number);
+        }
+        assert_eq!(Code::from_i32(99), Code::Unknown);
     }
 }

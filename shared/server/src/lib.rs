@@ -23,8 +23,10 @@ use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+mod admission;
 mod platform;
 
+pub use admission::with_admitted_caller;
 pub use platform::{Platform, StartError};
 
 /// How often a serving instance re-checks its database.

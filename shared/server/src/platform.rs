@@ -2,10 +2,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use suite_auth::{Authenticator, TokenIssuer, TokenVerifier};
-use suite_client::ServiceIdentity;
-use suite_config::ServiceConfig;
+use suite_client::{CapabilityCheck, Peer, ServiceIdentity};
+use suite_config::{PeerUrls, ServiceConfig};
 use suite_db::{Database, MigrationFile, PageTokenCodec};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -26,7 +27,7 @@ pub enum StartError {
     Setting(String),
     /// A peer this service calls has no address configured.
     #[error("{0} is required: this service calls that peer")]
-    MissingPeer(&'static str),
+    MissingPeer(String),
     /// A peer address is unusable.
     #[error("peer: {0}")]
     Peer(String),
@@ -35,17 +36,18 @@ pub enum StartError {
     Serve(#[from] ServeError),
 }
 
-/// What every service is built from: its database, token verification and signing, and the
-/// page-token codec, all from one validated configuration.
+/// What every service is built from: its database, token verification, its identity
+/// towards its peers, and the page-token codec, all from one validated configuration.
 pub struct Platform {
     /// The service's own database.
     pub db: Database,
     /// Verifies incoming tokens.
     pub verifier: Arc<TokenVerifier>,
-    /// Signs this service's own tokens for calls to peers.
-    pub issuer: TokenIssuer,
     /// Signs and checks page tokens.
     pub pages: PageTokenCodec,
+    identity: Arc<ServiceIdentity>,
+    peer_urls: PeerUrls,
+    capability_cache_ttl: Duration,
     domain: &'static str,
     settings: ServerSettings,
 }
@@ -53,19 +55,47 @@ pub struct Platform {
 impl Platform {
     /// Prepares service `domain` (e.g. `enrollment`) from `config`; connects lazily.
     pub fn new(domain: &'static str, config: &ServiceConfig) -> Result<Self, StartError> {
+        let issuer = TokenIssuer::for_service(&config.auth, domain)?;
         Ok(Self {
             db: Database::connect_lazy(&config.database_url)?,
-            verifier: Arc::new(TokenVerifier::from_config(&config.auth)?),
-            issuer: TokenIssuer::from_config(&config.auth)?,
+            verifier: Arc::new(TokenVerifier::from_config(&config.auth, domain)?),
             pages: PageTokenCodec::new(config.page_token_secret.clone()),
+            identity: Arc::new(ServiceIdentity::new(domain, issuer)),
+            peer_urls: config.peers.clone(),
+            capability_cache_ttl: config.capability_cache_ttl,
             domain,
             settings: ServerSettings::from(config),
         })
     }
 
-    /// The identity this service presents to its peers, signing its own tokens.
-    pub fn service_identity(&self, service: &'static str) -> Arc<ServiceIdentity> {
-        Arc::new(ServiceIdentity::new(service, self.issuer.clone()))
+    /// Peer `name` (`enrollment`, `relationship`, `agreement` or `transfer`) at the URL
+    /// configured for it (`ENROLLMENT_URL`, …), which is then required.
+    pub fn peer(&self, name: &'static str) -> Result<Peer, StartError> {
+        let url = match name {
+            "enrollment" => &self.peer_urls.enrollment,
+            "relationship" => &self.peer_urls.relationship,
+            "agreement" => &self.peer_urls.agreement,
+            "transfer" => &self.peer_urls.transfer,
+            other => return Err(StartError::Peer(format!("unknown peer `{other}`"))),
+        };
+        let url = url
+            .as_deref()
+            .ok_or_else(|| StartError::MissingPeer(format!("{}_URL", name.to_uppercase())))?;
+        Peer::connect(
+            name,
+            url,
+            self.settings.request_timeout,
+            self.identity.clone(),
+        )
+        .map_err(StartError::Peer)
+    }
+
+    /// The capability check through the enrollment service (`ENROLLMENT_URL`).
+    pub fn capability_check(&self) -> Result<CapabilityCheck, StartError> {
+        Ok(CapabilityCheck::new(
+            self.peer("enrollment")?,
+            self.capability_cache_ttl,
+        ))
     }
 
     /// The interceptor that authenticates every call to the service.

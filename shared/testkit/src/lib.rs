@@ -6,13 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failure here fails the test
 
 mod database;
+mod journey;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
-use suite_auth::{PrincipalKind, Role, TokenIssuer};
+use suite_auth::{Claims, PrincipalKind, Role, TokenIssuer, Trust};
 use suite_config::{PeerUrls, Secret, ServiceConfig};
 use suite_server::StartError;
 use tokio::net::TcpListener;
@@ -27,6 +28,7 @@ use tonic_health::pb::health_client::HealthClient;
 use uuid::Uuid;
 
 pub use database::TestDatabase;
+pub use journey::{direct_bill_partner, restrict_direct_bill};
 pub use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;
 use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
 use suite_proto::relationship::v1::relationship_service_client::RelationshipServiceClient;
@@ -37,6 +39,9 @@ pub use tonic_health::pb::health_check_response::ServingStatus;
 pub const TEST_SECRET: &str = "suite-test-secret-suite-test-secret";
 /// How long a service may take to report SERVING.
 const READY_DEADLINE: Duration = Duration::from_secs(30);
+/// How often a condition is checked again while waiting for it; CI machines have two cores,
+/// so a waiting test must leave them to the services it waits for.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// A service's `run` function, as each service crate exports it.
 pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -52,6 +57,8 @@ pub struct Actor {
     pub roles: Vec<Role>,
     /// Principal kind.
     pub kind: PrincipalKind,
+    /// The service a service actor's token is minted for.
+    pub audience: Option<String>,
 }
 
 impl Actor {
@@ -62,6 +69,7 @@ impl Actor {
             tenant_id,
             roles: roles.to_vec(),
             kind: PrincipalKind::User,
+            audience: None,
         }
     }
 
@@ -82,16 +90,18 @@ impl Actor {
             tenant_id,
             roles: vec![],
             kind: PrincipalKind::App,
+            audience: None,
         }
     }
 
-    /// Service `name` of the suite, acting for itself.
-    pub fn service(name: &str) -> Self {
+    /// Service `name` of the suite acting for itself, calling service `audience`.
+    pub fn service(name: &str, audience: &str) -> Self {
         Self {
             subject: name.to_owned(),
             tenant_id: Uuid::nil(),
             roles: vec![],
             kind: PrincipalKind::Service,
+            audience: Some(audience.to_owned()),
         }
     }
 
@@ -102,6 +112,7 @@ impl Actor {
             tenant_id: Uuid::nil(),
             roles: vec![],
             kind: PrincipalKind::Operator,
+            audience: None,
         }
     }
 
@@ -116,25 +127,45 @@ impl Actor {
         suite_auth::Caller::new(principal, None, self.token())
     }
 
-    /// A signed token for this actor.
+    /// A signed token for this actor, valid for an hour.
     pub fn token(&self) -> String {
-        issuer()
-            .issue(
-                &self.subject,
-                self.tenant_id,
-                self.kind,
-                &self.roles,
-                Duration::from_secs(3600),
-            )
-            .expect("sign test token")
+        self.sign(&self.claims())
     }
-}
 
-fn issuer() -> TokenIssuer {
-    TokenIssuer::from_config(
-        &test_config(SocketAddr::from(([127, 0, 0, 1], 0)), "sqlite::memory:").auth,
-    )
-    .expect("test issuer")
+    /// The claims of [`Self::token`], to alter before [`Self::sign`] (expired, wrong
+    /// audience, …).
+    pub fn claims(&self) -> Claims {
+        let issuer = self.issuer();
+        let audience = match (&self.audience, self.kind) {
+            (Some(audience), _) => audience.clone(),
+            (None, PrincipalKind::Service) => panic!("a service actor needs an audience"),
+            (None, _) => issuer.api_audience().to_owned(),
+        };
+        issuer.claims(
+            &self.subject,
+            self.tenant_id,
+            self.kind,
+            &self.roles,
+            &audience,
+            Duration::from_secs(3600),
+        )
+    }
+
+    /// `claims` signed with this actor's key (the identity provider's, the operator's or
+    /// the service's own, as the embedded run derives them).
+    pub fn sign(&self, claims: &Claims) -> String {
+        self.issuer().sign(claims).expect("sign test token")
+    }
+
+    fn issuer(&self) -> TokenIssuer {
+        let trust = match self.kind {
+            PrincipalKind::User | PrincipalKind::App => Trust::Identity,
+            PrincipalKind::Operator => Trust::Operator,
+            PrincipalKind::Service => Trust::Service(self.subject.clone()),
+        };
+        let config = test_config(SocketAddr::from(([127, 0, 0, 1], 0)), "sqlite::memory:");
+        TokenIssuer::embedded(&config.auth, &trust).expect("test issuer")
+    }
 }
 
 fn test_config(addr: SocketAddr, database_url: &str) -> ServiceConfig {
@@ -202,23 +233,27 @@ where
     let addr = listener.local_addr().expect("local addr");
     let mut config = test_config(addr, database.url());
     config.peers = peers;
+    // Tests change a tenant's programs and act at once: no capability is kept.
+    config.capability_cache_ttl = Duration::ZERO;
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let signal: ShutdownSignal = Box::pin(async move {
         let _ = shutdown_rx.await;
     });
-    let task = tokio::spawn(run(config, listener, signal));
+    let mut task = tokio::spawn(run(config, listener, signal));
     let channel = Channel::from_shared(format!("http://{addr}"))
         .expect("url")
         .connect_lazy();
-    let service = TestService {
+    tokio::select! {
+        () = wait_until_serving(channel.clone()) => {}
+        stopped = &mut task => panic!("the service stopped before it was ready: {stopped:?}"),
+    }
+    TestService {
         addr,
         database,
         channel,
         shutdown: Some(shutdown_tx),
         task: Some(task),
-    };
-    service.wait_until_serving().await;
-    service
+    }
 }
 
 impl TestService {
@@ -266,29 +301,7 @@ impl TestService {
 
     /// Waits, up to a deadline, for the health service to report SERVING.
     pub async fn wait_until_serving(&self) {
-        let wait = async {
-            let mut health = HealthClient::new(self.channel.clone());
-            loop {
-                let Ok(response) = health
-                    .watch(tonic_health::pb::HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                else {
-                    tokio::task::yield_now().await;
-                    continue;
-                };
-                let mut updates = response.into_inner();
-                while let Some(Ok(update)) = updates.next().await {
-                    if update.status == ServingStatus::Serving as i32 {
-                        return;
-                    }
-                }
-            }
-        };
-        tokio::time::timeout(READY_DEADLINE, wait)
-            .await
-            .expect("service did not report SERVING in time");
+        wait_until_serving(self.channel.clone()).await;
     }
 
     /// Stops the service and waits until it has drained and exited.
@@ -315,6 +328,33 @@ impl TestService {
     }
 }
 
+/// Waits, up to a deadline, for the server behind `channel` to report SERVING.
+async fn wait_until_serving(channel: Channel) {
+    let wait = async {
+        let mut health = HealthClient::new(channel);
+        loop {
+            let Ok(response) = health
+                .watch(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+            else {
+                tokio::time::sleep(POLL_INTERVAL).await;
+                continue;
+            };
+            let mut updates = response.into_inner();
+            while let Some(Ok(update)) = updates.next().await {
+                if update.status == ServingStatus::Serving as i32 {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(READY_DEADLINE, wait)
+        .await
+        .expect("service did not report SERVING in time");
+}
+
 /// The health status the server at `addr` reports for `service` (`""` for the whole
 /// server), waiting up to a deadline for it to accept connections.
 pub async fn health_status(addr: SocketAddr, service: &str) -> ServingStatus {
@@ -329,7 +369,7 @@ pub async fn health_status(addr: SocketAddr, service: &str) -> ServingStatus {
             };
             match health.check(request).await {
                 Ok(response) => return response.into_inner().status(),
-                Err(_) => tokio::task::yield_now().await,
+                Err(_) => tokio::time::sleep(POLL_INTERVAL).await,
             }
         }
     };
@@ -383,4 +423,21 @@ pub fn page_codec() -> suite_db::PageTokenCodec {
 /// A fresh request id.
 pub fn request_id() -> String {
     Uuid::new_v4().to_string()
+}
+
+/// Waits until `condition` holds, checking every [`POLL_INTERVAL`], and fails the test with
+/// `what` if it does not hold within `deadline`.
+pub async fn eventually<F, Fut>(what: &str, deadline: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let wait = async {
+        while !condition().await {
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    };
+    if tokio::time::timeout(deadline, wait).await.is_err() {
+        panic!("{what}: not within {deadline:?}");
+    }
 }

@@ -36,7 +36,7 @@ impl AgreementApi {
             AcceptanceMethod::PartnerAttestation
         };
 
-        let now = suite_db::now_micros();
+        let now = suite_time::now_micros();
         let mut violations = FieldViolations::new();
         let key = violations.check(
             "request_id",
@@ -119,7 +119,7 @@ impl AgreementApi {
     ) -> Result<pb::ListCustomerAgreementAcceptancesResponse, Error> {
         let customer_tenant = parse_customer_name(&request.parent)
             .map_err(|reason| FieldViolations::single("parent", reason))?;
-        let sees_everything = caller.can_read_tenant(customer_tenant);
+        let sees_everything = caller.can_access_tenant(customer_tenant);
         let partner_view = (!sees_everything).then(|| caller.tenant_id());
         let scope = format!(
             "{}|{}",
@@ -155,7 +155,7 @@ impl AgreementApi {
         let (Some(customer_tenant), Some(partner)) = (customer_tenant, partner) else {
             return Err(Error::Invalid(violations));
         };
-        if !caller.can_read_tenant(partner) && caller.tenant_id() != customer_tenant {
+        if !caller.can_access_tenant(partner) && caller.tenant_id() != customer_tenant {
             return Err(Error::PartnerNotFound(partner_name(partner)));
         }
         let acceptances = self.store.customer_acceptances(customer_tenant).await?;

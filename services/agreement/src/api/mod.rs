@@ -5,14 +5,14 @@ mod customer;
 mod partner;
 mod versions;
 
-use suite_auth::with_caller;
 use suite_db::RelayWaker;
 use suite_proto::agreement::v1 as pb;
 use suite_proto::agreement::v1::agreement_service_server::AgreementService;
+use suite_server::with_admitted_caller;
 use tonic::{Request, Response, Status};
 
 use crate::clients::Peers;
-use crate::error::to_status;
+use crate::status::to_status;
 use crate::store::AgreementStore;
 
 /// The `agreement.v1.AgreementService` implementation.
@@ -39,9 +39,12 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::CreateAgreementVersionRequest>,
     ) -> Result<Response<pb::AgreementVersion>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.create_version(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.create_version(&caller, message).await },
+        )
         .await
     }
 
@@ -50,9 +53,12 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::GetAgreementVersionRequest>,
     ) -> Result<Response<pb::AgreementVersion>, Status> {
-        with_caller(request, to_status, |_caller, message| async move {
-            self.get_version(message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |_caller, message| async move { self.get_version(message).await },
+        )
         .await
     }
 
@@ -60,9 +66,12 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::ListAgreementVersionsRequest>,
     ) -> Result<Response<pb::ListAgreementVersionsResponse>, Status> {
-        with_caller(request, to_status, |_caller, message| async move {
-            self.list_versions(message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |_caller, message| async move { self.list_versions(message).await },
+        )
         .await
     }
 
@@ -70,9 +79,12 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::AcceptPartnerAgreementRequest>,
     ) -> Result<Response<pb::PartnerAgreementAcceptance>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.accept_partner_agreement(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.accept_partner_agreement(&caller, message).await },
+        )
         .await
     }
 
@@ -80,9 +92,12 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::GetPartnerAgreementAcceptanceRequest>,
     ) -> Result<Response<pb::PartnerAgreementAcceptance>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.get_partner_acceptance(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.get_partner_acceptance(&caller, message).await },
+        )
         .await
     }
 
@@ -90,9 +105,12 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::ListPartnerAgreementAcceptancesRequest>,
     ) -> Result<Response<pb::ListPartnerAgreementAcceptancesResponse>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.list_partner_acceptances(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.list_partner_acceptances(&caller, message).await },
+        )
         .await
     }
 
@@ -100,7 +118,7 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::CreateCustomerAgreementAcceptanceRequest>,
     ) -> Result<Response<pb::CustomerAgreementAcceptance>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
+        with_admitted_caller(request, to_status, &self.peers.capabilities, |caller, message| async move {
             self.create_customer_acceptance(&caller, message).await
         })
         .await
@@ -110,9 +128,12 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::ListCustomerAgreementAcceptancesRequest>,
     ) -> Result<Response<pb::ListCustomerAgreementAcceptancesResponse>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.list_customer_acceptances(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.list_customer_acceptances(&caller, message).await },
+        )
         .await
     }
 
@@ -120,9 +141,12 @@ impl AgreementService for AgreementApi {
         &self,
         request: Request<pb::CheckCustomerAgreementRequest>,
     ) -> Result<Response<pb::CustomerAgreementValidity>, Status> {
-        with_caller(request, to_status, |caller, message| async move {
-            self.check_customer_agreement(&caller, message).await
-        })
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.check_customer_agreement(&caller, message).await },
+        )
         .await
     }
 }

@@ -53,7 +53,7 @@ impl AgreementApi {
             return Ok(previous);
         }
 
-        let now = suite_db::now_micros();
+        let now = suite_time::now_micros();
         let version = self
             .store
             .current_version(agreement_type, now)
@@ -106,7 +106,7 @@ impl AgreementApi {
         let (tenant_id, id) = parse_acceptance_name(&request.name)
             .map_err(|reason| FieldViolations::single("name", reason))?;
         let not_found = || Error::AcceptanceNotFound(request.name.clone());
-        if !caller.can_read_tenant(tenant_id) {
+        if !caller.can_access_tenant(tenant_id) {
             return Err(not_found());
         }
         let acceptance = self
@@ -124,7 +124,7 @@ impl AgreementApi {
     ) -> Result<pb::ListPartnerAgreementAcceptancesResponse, Error> {
         let tenant_id = parse_partner_name(&request.parent)
             .map_err(|reason| FieldViolations::single("parent", reason))?;
-        if !caller.can_read_tenant(tenant_id) {
+        if !caller.can_access_tenant(tenant_id) {
             return Err(Error::PartnerNotFound(partner_name(tenant_id)));
         }
         let page_request =

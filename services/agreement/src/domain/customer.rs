@@ -80,8 +80,8 @@ impl From<&CustomerAcceptance> for pb::CustomerAgreementAcceptance {
                 email: acceptance.signer.email.clone(),
                 phone_number: acceptance.signer.phone_number.clone(),
             }),
-            accept_time: Some(suite_db::timestamp(acceptance.accept_time)),
-            create_time: Some(suite_db::timestamp(acceptance.create_time)),
+            accept_time: Some(suite_time::timestamp(acceptance.accept_time)),
+            create_time: Some(suite_time::timestamp(acceptance.create_time)),
         }
     }
 }

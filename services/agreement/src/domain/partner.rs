@@ -78,7 +78,7 @@ impl From<&PartnerAcceptance> for pb::PartnerAgreementAcceptance {
             agreement_version: acceptance.agreement_version.clone(),
             enrollment: acceptance.enrollment.clone(),
             accepted_by: acceptance.accepted_by.clone(),
-            accept_time: Some(suite_db::timestamp(acceptance.accept_time)),
+            accept_time: Some(suite_time::timestamp(acceptance.accept_time)),
             activation_state: acceptance.activation_state as i32,
             activation_error: acceptance.activation_error.clone().unwrap_or_default(),
         }

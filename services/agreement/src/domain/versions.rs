@@ -64,8 +64,8 @@ impl From<&AgreementVersion> for pb::AgreementVersion {
             template_id: version.template_id.clone(),
             agreement_type: version.agreement_type as i32,
             display_name: version.display_name.clone(),
-            effective_time: Some(suite_db::timestamp(version.effective_time)),
-            create_time: Some(suite_db::timestamp(version.create_time)),
+            effective_time: Some(suite_time::timestamp(version.effective_time)),
+            create_time: Some(suite_time::timestamp(version.create_time)),
         }
     }
 }

@@ -30,7 +30,7 @@ impl AgreementStore {
             agreement_type: version.agreement_type,
             display_name: version.display_name,
             effective_time: version.effective_time,
-            create_time: suite_db::now_micros(),
+            create_time: suite_time::now_micros(),
         };
         let name = version_name(&created.template_id);
         let inserted = sqlx::query(

@@ -49,7 +49,7 @@ impl EnrollmentApi {
     ) -> Result<pb::Enrollment, Error> {
         let (tenant_id, program) = enrollment_in(&request.name)?;
         let not_found = || Error::EnrollmentNotFound(enrollment_name(tenant_id, program));
-        if !caller.can_read_tenant(tenant_id) {
+        if !caller.can_access_tenant(tenant_id) {
             return Err(not_found());
         }
         let enrollment = self

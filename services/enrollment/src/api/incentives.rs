@@ -15,7 +15,7 @@ impl EnrollmentApi {
         request: pb::ListIncentiveEnrollmentsRequest,
     ) -> Result<pb::ListIncentiveEnrollmentsResponse, Error> {
         let tenant_id = partner_in("parent", &request.parent)?;
-        if !caller.can_read_tenant(tenant_id) {
+        if !caller.can_access_tenant(tenant_id) {
             return Err(Error::PartnerNotFound(partner_name(tenant_id)));
         }
         let page_request =

@@ -20,7 +20,8 @@ use uuid::Uuid;
 
 use crate::domain::partner::{Partner, parse_partner_name, partner_name};
 use crate::domain::program;
-use crate::error::{Error, to_status};
+use crate::error::Error;
+use crate::status::to_status;
 use crate::store::EnrollmentStore;
 
 /// The `enrollment.v1.EnrollmentService` implementation.
@@ -73,11 +74,7 @@ impl EnrollmentApi {
         {
             return Ok(());
         }
-        Err(Error::Forbidden {
-            reason: "API_ACCESS_NOT_ALLOWED",
-            message: "Partner Center API access belongs to direct bill; this tenant has none"
-                .into(),
-        })
+        Err(Error::Api(suite_client::api_access_not_allowed()))
     }
 
     /// The partner named by `name` (sent in `field`) if `caller` may read it; NOT_FOUND
@@ -89,7 +86,7 @@ impl EnrollmentApi {
         name: &str,
     ) -> Result<Partner, Error> {
         let tenant_id = partner_in(field, name)?;
-        let partner = match caller.can_read_tenant(tenant_id) {
+        let partner = match caller.can_access_tenant(tenant_id) {
             true => self.store.get_partner(tenant_id).await?,
             false => None,
         };

@@ -86,7 +86,7 @@ impl EnrollmentApi {
         else {
             return Err(Error::Invalid(violations));
         };
-        if !caller.can_read_tenant(tenant_id) {
+        if !caller.can_access_tenant(tenant_id) {
             return Err(Error::PartnerNotFound(partner_name(tenant_id)));
         }
         self.store

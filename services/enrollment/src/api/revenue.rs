@@ -45,7 +45,7 @@ impl EnrollmentApi {
         let app_of_tenant =
             caller.actor().kind == PrincipalKind::App && caller.tenant_id() == tenant_id;
         if !caller.is_operator() && !app_of_tenant {
-            if !caller.can_read_tenant(tenant_id) {
+            if !caller.can_access_tenant(tenant_id) {
                 return Err(Error::PartnerNotFound(partner_name(tenant_id)));
             }
             return Err(Error::Forbidden {

@@ -58,7 +58,7 @@ impl From<&IndirectProvider> for pb::IndirectProvider {
             offers_credit_terms: provider.offers_credit_terms,
             description: provider.description.clone(),
             website_uri: provider.website_uri.clone(),
-            update_time: Some(suite_db::timestamp(provider.update_time)),
+            update_time: Some(suite_time::timestamp(provider.update_time)),
             etag: provider.version.to_string(),
         }
     }

@@ -58,9 +58,9 @@ impl From<&IncentiveEnrollment> for pb::IncentiveEnrollment {
             name: incentive.name(),
             program: incentive.program as i32,
             state: incentive.state as i32,
-            invite_time: incentive.invite_time.map(suite_db::timestamp),
+            invite_time: incentive.invite_time.map(suite_time::timestamp),
             invite_email: incentive.invite_email.clone().unwrap_or_default(),
-            enroll_time: incentive.enroll_time.map(suite_db::timestamp),
+            enroll_time: incentive.enroll_time.map(suite_time::timestamp),
         }
     }
 }

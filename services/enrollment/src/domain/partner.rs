@@ -1,8 +1,8 @@
 //! Partners and their profiles: what a valid profile is, how it changes, and when it is
 //! current enough to enroll.
 
-use suite_auth::Caller;
 use suite_errors::{FieldViolations, fields};
+use suite_identity::Caller;
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
@@ -60,8 +60,8 @@ impl From<&Partner> for pb::Partner {
             partner_program_id: partner.partner_program_id.clone().unwrap_or_default(),
             partner_program_id_verified: partner.partner_program_id_verified,
             program_account_email: partner.program_account_email.clone().unwrap_or_default(),
-            create_time: Some(suite_db::timestamp(partner.create_time)),
-            update_time: Some(suite_db::timestamp(partner.update_time)),
+            create_time: Some(suite_time::timestamp(partner.create_time)),
+            update_time: Some(suite_time::timestamp(partner.update_time)),
             etag: partner.version.to_string(),
         }
     }

@@ -112,7 +112,7 @@ impl Enrollment {
 
     /// The protobuf view at `now`.
     pub fn to_proto(&self, now: i64) -> pb::Enrollment {
-        let time = |micros: Option<i64>| micros.map(suite_db::timestamp);
+        let time = |micros: Option<i64>| micros.map(suite_time::timestamp);
         pb::Enrollment {
             name: self.name(),
             program: self.program as i32,

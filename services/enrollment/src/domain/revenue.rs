@@ -30,7 +30,7 @@ impl From<&MonthlyRevenue> for pb::MonthlyRevenue {
             name: format!("partners/{}/revenue/{}", revenue.tenant_id, revenue.month),
             month: revenue.month.to_string(),
             amount: Some(usd(revenue.amount_minor)),
-            update_time: Some(suite_db::timestamp(revenue.update_time)),
+            update_time: Some(suite_time::timestamp(revenue.update_time)),
         }
     }
 }

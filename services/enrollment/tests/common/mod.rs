@@ -218,7 +218,7 @@ impl Suite {
             agreement_version: "agreementVersions/mpa-2026".into(),
             accept_time: None,
         };
-        self.client(&Actor::service("agreement"))
+        self.client(&Actor::service("agreement", "enrollment"))
             .activate_enrollment(request)
             .await
             .map(|r| r.into_inner())

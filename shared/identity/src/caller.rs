@@ -3,7 +3,7 @@ use std::fmt;
 use suite_errors::ApiError;
 use uuid::Uuid;
 
-use crate::claims::{Claims, PrincipalKind, Role};
+use crate::roles::{PrincipalKind, Role};
 
 /// A verified principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,20 +18,8 @@ pub struct Principal {
     pub kind: PrincipalKind,
 }
 
-impl Principal {
-    pub(crate) fn from_claims(claims: &Claims) -> Result<Self, String> {
-        let tenant_id = Uuid::parse_str(&claims.tid).map_err(|_| "tid is not a UUID".to_owned())?;
-        Ok(Self {
-            subject: claims.sub.clone(),
-            tenant_id,
-            roles: claims.roles.clone(),
-            kind: claims.kind,
-        })
-    }
-}
-
 /// Who is behind a request: the actor whose rights apply, and the service that relayed it,
-/// if any. Handlers read it from the request extensions with [`Caller::of`].
+/// if any. Handlers receive it from `suite_auth::with_caller`.
 #[derive(Clone)]
 pub struct Caller {
     actor: Principal,
@@ -49,7 +37,7 @@ impl fmt::Debug for Caller {
 }
 
 impl Caller {
-    /// A caller from already verified parts; the [`crate::Authenticator`] builds these.
+    /// A caller from already verified parts; `suite-auth` builds these from verified tokens.
     pub fn new(actor: Principal, via_service: Option<String>, actor_token: String) -> Self {
         Self {
             actor,
@@ -68,14 +56,6 @@ impl Caller {
             kind: PrincipalKind::Service,
         };
         Self::new(actor, None, String::new())
-    }
-
-    /// The caller of a request that went through the [`crate::Authenticator`].
-    pub fn of<T>(request: &tonic::Request<T>) -> Result<&Caller, ApiError> {
-        request
-            .extensions()
-            .get::<Caller>()
-            .ok_or_else(|| ApiError::internal("request reached a handler without authentication"))
     }
 
     /// The principal whose rights apply: the end user, app or operator, or a service acting
@@ -109,15 +89,12 @@ impl Caller {
         self.actor.kind == PrincipalKind::Service && self.actor.subject == name
     }
 
-    /// Whether the actor may see resources of `tenant_id`: its own tenant, or any as operator.
+    /// Whether the actor may see and change resources of `tenant_id`: its own tenant, or any
+    /// as operator. A service relaying a user has exactly that user's reach, and a service
+    /// acting for itself reaches no tenant (its tenant is nil): it calls only the RPCs
+    /// reserved for it ([`Self::require_service`]).
     pub fn can_access_tenant(&self, tenant_id: Uuid) -> bool {
         self.is_operator() || self.actor.tenant_id == tenant_id
-    }
-
-    /// Whether the actor may read data of `tenant_id`: [`Self::can_access_tenant`], or a service
-    /// of the suite acting for itself (services ask each other about any tenant).
-    pub fn can_read_tenant(&self, tenant_id: Uuid) -> bool {
-        self.can_access_tenant(tenant_id) || self.actor.kind == PrincipalKind::Service
     }
 
     /// PERMISSION_DENIED naming the role unless the actor holds `role`.

@@ -1,0 +1,193 @@
+//! Verifies bearer tokens: the key named by `kid` must be trusted, the token's algorithm
+//! must be that key's, and the key's trust must cover the principal the token claims.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::Validation;
+use suite_config::{AuthConfig, AuthKeys, PublicKeyFiles};
+use uuid::Uuid;
+
+use crate::claims::Claims;
+use crate::keys::{KeyError, KeyRing};
+use crate::trust::Trust;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
+const LEEWAY_SECS: u64 = 60;
+
+/// Why a presented token was refused; the message is safe to return to the caller.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    /// Expired, not yet valid, badly signed, wrong issuer or audience, or malformed.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// Signed with a key id that is not trusted.
+    #[error("invalid token: unknown key id")]
+    UnknownKey,
+}
+
+/// Verifies tokens presented to one service against the configured keys, re-reading the
+/// JWKS files when they change.
+pub struct TokenVerifier {
+    ring: RwLock<Arc<KeyRing>>,
+    files: Option<PublicKeyFiles>,
+    reload: Mutex<ReloadState>,
+    reload_interval: Duration,
+    issuer: String,
+    api_audience: String,
+    service: String,
+    max_lifetime: Duration,
+}
+
+struct ReloadState {
+    checked: Instant,
+    fingerprint: u64,
+}
+
+impl TokenVerifier {
+    /// The verifier of service `service` (the audience its peers mint their tokens for).
+    pub fn from_config(config: &AuthConfig, service: &str) -> Result<Self, KeyError> {
+        let (ring, files, fingerprint) = match &config.keys {
+            AuthKeys::SharedSecret(master) => (KeyRing::Derived(master.clone()), None, 0),
+            AuthKeys::PublicKeys(files) => {
+                let fingerprint = fingerprint(files)?;
+                (KeyRing::read(files)?, Some(files.clone()), fingerprint)
+            }
+        };
+        Ok(Self {
+            ring: RwLock::new(Arc::new(ring)),
+            files,
+            reload: Mutex::new(ReloadState {
+                checked: Instant::now(),
+                fingerprint,
+            }),
+            reload_interval: config.keys_reload_interval,
+            issuer: config.issuer.clone(),
+            api_audience: config.audience.clone(),
+            service: service.to_owned(),
+            max_lifetime: config.max_token_lifetime,
+        })
+    }
+
+    /// Checks key, algorithm, signature, expiry, not-before, lifetime, issuer, audience and
+    /// the key's trust, and returns the claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.reload_if_changed();
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| VerifyError::Invalid(e.to_string()))?;
+        let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
+        let ring = self.current_ring();
+        let trusted = ring.get(kid).ok_or(VerifyError::UnknownKey)?;
+        if header.alg != trusted.algorithm {
+            return Err(VerifyError::Invalid(format!(
+                "algorithm {:?} is not the one of key {kid}",
+                header.alg
+            )));
+        }
+        let audience = match trusted.trust {
+            // A service token is good only at the service it was minted for.
+            Trust::Service(_) => &self.service,
+            Trust::Identity | Trust::Operator => &self.api_audience,
+        };
+        let mut validation = Validation::new(trusted.algorithm);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &trusted.key, &validation)
+            .map_err(|e| VerifyError::Invalid(e.to_string()))?
+            .claims;
+
+        if !trusted.trust.allows(claims.kind, &claims.sub) {
+            return Err(VerifyError::Invalid(format!(
+                "key {kid} may not sign {} tokens for `{}`",
+                claims.kind.as_str(),
+                claims.sub
+            )));
+        }
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if lifetime > self.max_lifetime.as_secs() {
+            return Err(VerifyError::Invalid(format!(
+                "lifetime of {lifetime} s exceeds the {} s allowed",
+                self.max_lifetime.as_secs()
+            )));
+        }
+        if claims.iat > now_secs() + LEEWAY_SECS {
+            return Err(VerifyError::Invalid("issued in the future".into()));
+        }
+        Uuid::parse_str(&claims.tid)
+            .map_err(|_| VerifyError::Invalid("tid is not a UUID".into()))?;
+        Ok(claims)
+    }
+
+    fn current_ring(&self) -> Arc<KeyRing> {
+        // Nothing panics while holding the lock, so a poisoned one still holds good keys.
+        self.ring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Re-reads the JWKS files at most once per interval, and swaps the keys in when the
+    /// files changed and still hold a usable key set; a broken edit keeps the old keys.
+    fn reload_if_changed(&self) {
+        let Some(files) = &self.files else { return };
+        // One request checks; the others go on with the current keys meanwhile.
+        let Ok(mut state) = self.reload.try_lock() else {
+            return;
+        };
+        if state.checked.elapsed() < self.reload_interval {
+            return;
+        }
+        state.checked = Instant::now();
+        let now = match fingerprint(files) {
+            Ok(now) if now == state.fingerprint => return,
+            Ok(now) => now,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the key files; keeping the current keys");
+                return;
+            }
+        };
+        match KeyRing::read(files) {
+            Ok(ring) => {
+                *self
+                    .ring
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+                state.fingerprint = now;
+                tracing::info!("token keys reloaded");
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the key files changed but are unusable; keeping the current keys");
+            }
+        }
+    }
+}
+
+/// A hash of the JWKS files' contents, to notice a change.
+fn fingerprint(files: &PublicKeyFiles) -> Result<u64, KeyError> {
+    let mut hasher = DefaultHasher::new();
+    let paths = [
+        Some(&files.identity_jwks_file),
+        files.operator_jwks_file.as_ref(),
+        Some(&files.service_jwks_file),
+    ];
+    for path in paths.into_iter().flatten() {
+        let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        bytes.hash(&mut hasher);
+    }
+    Ok(hasher.finish())
+}
+
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}

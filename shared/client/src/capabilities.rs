@@ -1,0 +1,186 @@
+//! What a tenant may do, as the enrollment service resolves it from its enrollments, asked
+//! by the other services before they act and kept for a few seconds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use suite_auth::{Caller, PrincipalKind};
+use suite_errors::ApiError;
+use suite_proto::enrollment::v1 as pb;
+use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
+use uuid::Uuid;
+
+use crate::Peer;
+
+/// Most tenants kept at once; beyond it the oldest answers are dropped first.
+const CAPABILITY_CACHE_ENTRIES: usize = 10_000;
+
+/// A tenant's capabilities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantCapabilities {
+    /// Everything the tenant's users may do.
+    pub capabilities: Vec<pb::Capability>,
+    /// Whether an app (API/SDK caller) may act for the tenant.
+    pub app_access: bool,
+    /// Whether the tenant is a transitioning partner.
+    pub transitioning_partner: bool,
+}
+
+impl TenantCapabilities {
+    /// What a tenant without a partner account may do: nothing.
+    fn none() -> Self {
+        Self {
+            capabilities: Vec::new(),
+            app_access: false,
+            transitioning_partner: false,
+        }
+    }
+}
+
+/// Each tenant's last answer and when it was fetched.
+type AnswersByTenant = HashMap<Uuid, (Instant, Arc<TenantCapabilities>)>;
+
+/// Asks the enrollment service what tenants may do, for the caller being served.
+#[derive(Clone)]
+pub struct CapabilityCheck {
+    enrollment: Peer,
+    ttl: Duration,
+    cache: Arc<Mutex<AnswersByTenant>>,
+}
+
+impl CapabilityCheck {
+    /// Checks through `enrollment`, the enrollment service, keeping each answer for `ttl`:
+    /// a change of a tenant's programs (a restriction, a lost API access) takes effect here
+    /// at most that much later.
+    pub fn new(enrollment: Peer, ttl: Duration) -> Self {
+        Self {
+            enrollment,
+            ttl,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// What `tenant_id` may do, asked as `caller`, who must be able to see that tenant.
+    pub async fn of(
+        &self,
+        caller: &Caller,
+        tenant_id: Uuid,
+    ) -> Result<Arc<TenantCapabilities>, ApiError> {
+        let partner = format!("partners/{tenant_id}");
+        if !caller.can_access_tenant(tenant_id) {
+            return Err(ApiError::not_found("enrollment.v1.Partner", &partner));
+        }
+        if let Some(cached) = self.cached(tenant_id)? {
+            return Ok(cached);
+        }
+        let request = self
+            .enrollment
+            .request(pb::GetCapabilitiesRequest { partner }, Some(caller))?;
+        let answer = match EnrollmentServiceClient::new(self.enrollment.channel())
+            .get_capabilities(request)
+            .await
+        {
+            Ok(response) => {
+                let response = response.into_inner();
+                TenantCapabilities {
+                    capabilities: response
+                        .capabilities
+                        .iter()
+                        .filter_map(|c| pb::Capability::try_from(*c).ok())
+                        .collect(),
+                    app_access: response.app_access,
+                    transitioning_partner: response.transitioning_partner,
+                }
+            }
+            Err(status) if status.code() == tonic::Code::NotFound => TenantCapabilities::none(),
+            Err(status) => return Err(self.enrollment.refusal(&status)),
+        };
+        let answer = Arc::new(answer);
+        self.remember(tenant_id, answer.clone())?;
+        Ok(answer)
+    }
+
+    /// Refuses an app (an API caller without a user) whose tenant has no Partner Center API
+    /// access, with the reason the enrollment service gives for the same refusal.
+    pub async fn admit(&self, caller: &Caller) -> Result<(), ApiError> {
+        if caller.actor().kind != PrincipalKind::App {
+            return Ok(());
+        }
+        if self.of(caller, caller.tenant_id()).await?.app_access {
+            return Ok(());
+        }
+        Err(api_access_not_allowed())
+    }
+
+    /// FAILED_PRECONDITION unless `tenant_id` holds `capability`; `action` says what was
+    /// refused, e.g. `add a customer record`. The operator acts for any tenant.
+    pub async fn require(
+        &self,
+        caller: &Caller,
+        tenant_id: Uuid,
+        capability: pb::Capability,
+        action: &str,
+    ) -> Result<(), ApiError> {
+        if caller.is_operator() {
+            return Ok(());
+        }
+        if self
+            .of(caller, tenant_id)
+            .await?
+            .capabilities
+            .contains(&capability)
+        {
+            return Ok(());
+        }
+        Err(ApiError::failed_precondition(
+            "CAPABILITY_REQUIRED",
+            format!(
+                "this partner's programs do not allow it to {action}: it needs {}",
+                capability.as_str_name()
+            ),
+        )
+        .with_precondition(
+            capability.as_str_name(),
+            format!("partners/{tenant_id}"),
+            "held with an ACTIVE direct-bill enrollment; a RESTRICTED one keeps only existing direct customers manageable",
+        ))
+    }
+
+    fn cached(&self, tenant_id: Uuid) -> Result<Option<Arc<TenantCapabilities>>, ApiError> {
+        let cache = self
+            .cache
+            .lock()
+            .map_err(|_| ApiError::internal("capability cache poisoned"))?;
+        Ok(cache
+            .get(&tenant_id)
+            .filter(|(fetched, _)| fetched.elapsed() < self.ttl)
+            .map(|(_, answer)| answer.clone()))
+    }
+
+    fn remember(&self, tenant_id: Uuid, answer: Arc<TenantCapabilities>) -> Result<(), ApiError> {
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| ApiError::internal("capability cache poisoned"))?;
+        if cache.len() >= CAPABILITY_CACHE_ENTRIES {
+            let ttl = self.ttl;
+            cache.retain(|_, (fetched, _)| fetched.elapsed() < ttl);
+        }
+        if cache.len() >= CAPABILITY_CACHE_ENTRIES {
+            // Every entry is fresh: a burst of distinct tenants. Start over rather than grow.
+            cache.clear();
+        }
+        cache.insert(tenant_id, (Instant::now(), answer));
+        Ok(())
+    }
+}
+
+/// The refusal of an app caller whose tenant has no API access; the enrollment service
+/// gives the same one.
+pub fn api_access_not_allowed() -> ApiError {
+    ApiError::permission_denied(
+        "API_ACCESS_NOT_ALLOWED",
+        "Partner Center API access belongs to direct bill; this tenant has none",
+    )
+}

@@ -1,0 +1,171 @@
+//! The wire form of a refusal, both ways: an [`ApiError`] becomes a `tonic::Status` with
+//! `google.rpc` details ([`to_status`]), and a peer's `Status` becomes an [`ApiError`] that
+//! keeps its code, reason and details ([`from_peer`]). One rule decides what counts as a
+//! peer being down ([`is_outage`]), so every service answers a peer outage the same way.
+
+use std::collections::HashMap;
+
+use suite_errors::{ApiError, Code};
+use tonic::Status;
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The status a caller receives for `error`; `domain` names the service answering, unless
+/// the refusal came from a peer (then the peer is named).
+pub fn to_status(error: ApiError, domain: &str) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(
+        error.reason(),
+        error.origin().unwrap_or(domain),
+        HashMap::new(),
+    );
+    for violation in error.field_violations().iter() {
+        details.add_bad_request_violation(&violation.field, &violation.description);
+    }
+    for condition in error.preconditions() {
+        details.add_precondition_failure_violation(
+            &condition.kind,
+            &condition.subject,
+            &condition.description,
+        );
+    }
+    if let Some((resource_type, name)) = error.resource() {
+        details.set_resource_info(resource_type, name, "", "");
+    }
+    Status::with_error_details(
+        tonic::Code::from_i32(error.code() as i32),
+        error.message(),
+        details,
+    )
+}
+
+/// Whether `status` from `peer` means the peer could not answer (down, unreachable, too
+/// slow, or the connection broke), as opposed to a refusal it decided on.
+pub fn is_outage(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::Cancelled
+            | tonic::Code::Unknown
+    )
+}
+
+/// What the caller of this service sees when `peer` answered `status`: an outage is
+/// UNAVAILABLE (retryable); a refusal keeps its own code, reason and details, with the peer
+/// as its domain; a peer's own failure (INTERNAL and the like) stays an internal error here.
+pub fn from_peer(peer: &str, status: &Status) -> ApiError {
+    if is_outage(status) {
+        tracing::warn!(peer, code = ?status.code(), message = status.message(), "peer unavailable");
+        return ApiError::unavailable(
+            "PEER_UNAVAILABLE",
+            format!("the {peer} service is unavailable; retry later"),
+        );
+    }
+    let code = Code::from_i32(status.code() as i32);
+    if matches!(
+        code,
+        Code::Internal | Code::DataLoss | Code::Unimplemented | Code::Ok
+    ) {
+        return ApiError::internal(format!(
+            "{peer} answered {:?}: {}",
+            status.code(),
+            status.message()
+        ));
+    }
+    let details = status.get_error_details();
+    let (reason, origin) = match details.error_info() {
+        Some(info) if !info.reason.is_empty() => (info.reason.clone(), info.domain.clone()),
+        _ => (code.as_str().to_owned(), peer.to_owned()),
+    };
+    let mut error = ApiError::new(code, reason, status.message()).with_origin(origin);
+    if let Some(bad_request) = details.bad_request() {
+        for violation in &bad_request.field_violations {
+            error = error.with_field_violation(&violation.field, &violation.description);
+        }
+    }
+    if let Some(failure) = details.precondition_failure() {
+        for violation in &failure.violations {
+            error = error.with_precondition(
+                &violation.r#type,
+                &violation.subject,
+                &violation.description,
+            );
+        }
+    }
+    if let Some(resource) = details.resource_info() {
+        error = error.with_resource(&resource.resource_type, &resource.resource_name);
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use suite_errors::FieldViolations;
+
+    use super::*;
+
+    #[test]
+    fn invalid_argument_names_every_field_in_details() {
+        let mut violations = FieldViolations::new();
+        violations.add("partner.country_code", "must be two letters");
+        violations.add("request_id", "must not be empty");
+        let status = to_status(ApiError::invalid_argument(violations), "enrollment");
+
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let details = status.get_error_details();
+        let fields: Vec<_> = details
+            .bad_request()
+            .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(fields, ["partner.country_code", "request_id"]);
+        let info = details.error_info().expect("error info");
+        assert_eq!(info.reason, "INVALID_ARGUMENT");
+        assert_eq!(info.domain, "enrollment");
+    }
+
+    #[test]
+    fn a_peer_refusal_keeps_its_code_reason_details_and_domain() {
+        let refusal = ApiError::failed_precondition("ENROLLMENT_NOT_APPROVED", "not yet")
+            .with_precondition("ENROLLMENT_STATE", "partners/x/enrollments/y", "approve it");
+        let status = to_status(refusal, "enrollment");
+
+        let passed_on = from_peer("enrollment", &status);
+        assert_eq!(passed_on.code(), Code::FailedPrecondition);
+        assert_eq!(passed_on.reason(), "ENROLLMENT_NOT_APPROVED");
+        assert_eq!(passed_on.preconditions().len(), 1);
+
+        let again = to_status(passed_on, "agreement");
+        assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+        let details = again.get_error_details();
+        let info = details.error_info().expect("error info");
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("ENROLLMENT_NOT_APPROVED", "enrollment")
+        );
+    }
+
+    #[test]
+    fn a_peer_outage_is_unavailable_and_its_bug_is_internal() {
+        for code in [
+            tonic::Code::Unavailable,
+            tonic::Code::DeadlineExceeded,
+            tonic::Code::Cancelled,
+            tonic::Code::Unknown,
+        ] {
+            let error = from_peer("relationship", &Status::new(code, "down"));
+            assert_eq!(error.code(), Code::Unavailable, "{code:?}");
+            assert_eq!(error.reason(), "PEER_UNAVAILABLE");
+        }
+        let error = from_peer("relationship", &Status::internal("oops"));
+        assert_eq!(error.code(), Code::Internal);
+    }
+
+    #[test]
+    fn a_refusal_without_error_info_is_named_after_its_code() {
+        let error = from_peer("enrollment", &Status::permission_denied("no"));
+        assert_eq!(error.code(), Code::PermissionDenied);
+        assert_eq!(error.reason(), "PERMISSION_DENIED");
+    }
+}

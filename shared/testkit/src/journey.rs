@@ -1,0 +1,132 @@
+//! Partners in a given standing, made the way a partner and the operator make them over
+//! gRPC, for tests of services that check capabilities with the enrollment service.
+
+use prost_types::FieldMask;
+use suite_proto::enrollment::v1 as pb;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Actor, TestService, request_id};
+
+/// Registers a partner tenant with a verified PartnerID and a year of revenue, and takes it
+/// through direct bill to ACTIVE (the agreement service's activation included); returns its
+/// tenant.
+pub async fn direct_bill_partner(enrollment: &TestService) -> Uuid {
+    let tenant = Uuid::new_v4();
+    let admin = Actor::global_admin(tenant);
+    let operator = Actor::operator();
+    let name = format!("partners/{tenant}");
+    let program_id = (Uuid::new_v4().as_u128() % 90_000_000 + 10_000_000).to_string();
+
+    enrollment
+        .enrollment(&admin)
+        .create_partner(pb::CreatePartnerRequest {
+            request_id: request_id(),
+            partner: Some(pb::Partner {
+                legal_name: "Fabrikam Cloud Ltd".into(),
+                country_code: "US".into(),
+                primary_contact_email: "ops@fabrikam.example".into(),
+                program_account_email: "partner-program@fabrikam.example".into(),
+                partner_program_id: program_id,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create partner");
+    enrollment
+        .enrollment(&operator)
+        .update_partner(pb::UpdatePartnerRequest {
+            request_id: request_id(),
+            partner: Some(pb::Partner {
+                name: name.clone(),
+                partner_program_id_verified: true,
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["partner_program_id_verified".into()],
+            }),
+        })
+        .await
+        .expect("verify the PartnerID");
+    for month in trailing_months() {
+        enrollment
+            .enrollment(&operator)
+            .record_monthly_revenue(pb::RecordMonthlyRevenueRequest {
+                request_id: request_id(),
+                parent: name.clone(),
+                revenue: Some(pb::MonthlyRevenue {
+                    month,
+                    amount: Some(pb::Money {
+                        currency_code: "USD".into(),
+                        amount_minor: 3_000_000, // USD 30,000 a month
+                    }),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("record revenue");
+    }
+    let created = enrollment
+        .enrollment(&admin)
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            request_id: request_id(),
+            parent: name,
+            program: pb::Program::DirectBill as i32,
+        })
+        .await
+        .expect("enroll in direct bill")
+        .into_inner();
+    enrollment
+        .enrollment(&operator)
+        .approve_enrollment(pb::ApproveEnrollmentRequest {
+            request_id: request_id(),
+            name: created.name.clone(),
+        })
+        .await
+        .expect("approve direct bill");
+    enrollment
+        .enrollment(&Actor::service("agreement", "enrollment"))
+        .activate_enrollment(pb::ActivateEnrollmentRequest {
+            request_id: request_id(),
+            name: created.name,
+            agreement_version: "agreementVersions/mpa-direct-2026".into(),
+            accept_time: None,
+        })
+        .await
+        .expect("activate direct bill");
+    tenant
+}
+
+/// The operator restricts the tenant's direct-bill enrollment.
+pub async fn restrict_direct_bill(enrollment: &TestService, tenant: Uuid) {
+    let program = enrollment
+        .enrollment(&Actor::global_admin(tenant))
+        .get_program_information(pb::GetProgramInformationRequest {
+            partner: format!("partners/{tenant}"),
+        })
+        .await
+        .expect("program information")
+        .into_inner();
+    let direct_bill = program
+        .enrollments
+        .iter()
+        .find(|e| e.program == pb::Program::DirectBill as i32)
+        .expect("a direct-bill enrollment");
+    enrollment
+        .enrollment(&Actor::operator())
+        .restrict_enrollment(pb::RestrictEnrollmentRequest {
+            request_id: request_id(),
+            name: direct_bill.name.clone(),
+        })
+        .await
+        .expect("restrict direct bill");
+}
+
+/// The twelve complete months before the current one, as `YYYY-MM`.
+fn trailing_months() -> Vec<String> {
+    let now = OffsetDateTime::now_utc();
+    let current = now.year() * 12 + i32::from(u8::from(now.month())) - 1;
+    (current - 12..current)
+        .map(|index| format!("{}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1))
+        .collect()
+}
