@@ -277,6 +277,15 @@ async fn incentive_programs_are_kept_separately_on_one_tenant() {
         .await
         .unwrap();
     assert_eq!(joined.state, pb::IncentiveState::Enrolled as i32);
+    // The invitation, a side effect of the approval, is audited like the request that
+    // follows it: (action, state before kept, state after kept).
+    assert_eq!(
+        suite.service.database.audit_trail(&joined.name).await,
+        [
+            ("InviteToIncentiveProgram".to_owned(), false, true),
+            ("CreateIncentiveEnrollment".to_owned(), true, true),
+        ]
+    );
     let twice = join(&suite, &partner, pb::IncentiveProgram::IndirectReseller)
         .await
         .unwrap_err();

@@ -428,6 +428,11 @@ async fn active_direct_bill_overrides_indirect_reseller_access_after_the_grace_p
         },
     )
     .await;
+    let trail = suite.service.database.audit_trail(&reseller.name).await;
+    assert!(
+        trail.contains(&("OverrideIndirectReseller".to_owned(), true, true)),
+        "the sweep keeps the state before and after: {trail:?}"
+    );
 }
 
 #[tokio::test]

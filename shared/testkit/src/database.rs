@@ -98,6 +98,21 @@ impl TestDatabase {
             .expect("read audit trail")
     }
 
+    /// The audit trail of `resource_name`, oldest first: each action and whether it kept
+    /// the state before and after the change.
+    pub async fn audit_trail(&self, resource_name: &str) -> Vec<(String, bool, bool)> {
+        let rows: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT action, before_state, after_state FROM audit_events WHERE resource_name = $1 ORDER BY occurred_at, id",
+        )
+        .bind(resource_name)
+        .fetch_all(self.db.pool())
+        .await
+        .expect("read audit trail");
+        rows.into_iter()
+            .map(|(action, before, after)| (action, before.is_some(), after.is_some()))
+            .collect()
+    }
+
     /// Rows in `table`.
     pub async fn count_rows(&self, table: &str) -> i64 {
         suite_db::count_rows(&self.db, table)

@@ -110,7 +110,7 @@ impl EnrollmentStore {
         };
         suite_db::record_change(&mut tx, caller, key, change).await?;
         if enrollment.state == State::Approved {
-            on_approval(&mut tx, &partner, &enrollment, now).await?;
+            on_approval(&mut tx, caller, &partner, &enrollment, now).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(response)
@@ -172,13 +172,14 @@ impl EnrollmentStore {
         suite_db::record_change(&mut tx, caller, key, change).await?;
 
         if let Some(other) = other {
-            let before = enrollments
-                .iter()
-                .find(|e| e.program == other.program)
-                .map(|e| e.version)
-                .unwrap_or_default();
-            save_enrollment(&mut tx, &other, before).await?;
-            record_side_effect(&mut tx, caller, &other, action.rpc(), now).await?;
+            let before = enrollments.iter().find(|e| e.program == other.program);
+            save_enrollment(
+                &mut tx,
+                &other,
+                before.map(|e| e.version).unwrap_or_default(),
+            )
+            .await?;
+            record_side_effect(&mut tx, caller, before, &other, action.rpc(), now).await?;
             if let (EnrollmentAction::Activate { .. }, Some(end)) = (&action, other.access_end_time)
             {
                 enqueue_email(
@@ -190,7 +191,7 @@ impl EnrollmentStore {
             }
         }
         if next.state == State::Approved && current.state != State::Approved {
-            on_approval(&mut tx, &partner, &next, now).await?;
+            on_approval(&mut tx, caller, &partner, &next, now).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(response)
@@ -239,6 +240,7 @@ impl EnrollmentStore {
             record_side_effect(
                 &mut tx,
                 &Caller::service(crate::SERVICE),
+                Some(&current),
                 &next,
                 "OverrideIndirectReseller",
                 now,
@@ -256,6 +258,7 @@ impl EnrollmentStore {
 /// indirect reseller, the incentive invitation.
 async fn on_approval(
     tx: &mut Tx,
+    caller: &Caller,
     partner: &Partner,
     enrollment: &Enrollment,
     now: i64,
@@ -267,7 +270,7 @@ async fn on_approval(
     )
     .await?;
     if enrollment.program == Program::IndirectReseller && enrollment.transitioning {
-        super::incentives::invite_to_reseller_incentive(tx, partner, now).await?;
+        super::incentives::invite_to_reseller_incentive(tx, caller, partner, now).await?;
     }
     Ok(())
 }
@@ -276,11 +279,13 @@ async fn on_approval(
 async fn record_side_effect(
     tx: &mut Tx,
     caller: &Caller,
+    before: Option<&Enrollment>,
     enrollment: &Enrollment,
     action: &str,
     now: i64,
 ) -> Result<(), StoreError> {
     let name = enrollment.name();
+    let before = before.map(|e| e.to_proto(now).encode_to_vec());
     let after = enrollment.to_proto(now).encode_to_vec();
     suite_db::record_audit(
         tx,
@@ -290,7 +295,7 @@ async fn record_side_effect(
             resource_name: &name,
             action,
             request_id: None,
-            before: None,
+            before,
             after: Some(after.clone()),
         },
     )

@@ -1,3 +1,4 @@
+use prost::Message;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use suite_auth::Caller;
@@ -134,6 +135,7 @@ impl EnrollmentStore {
 /// to its AI Cloud Partner Program account e-mail (the primary contact when none is known).
 pub(super) async fn invite_to_reseller_incentive(
     tx: &mut Tx,
+    caller: &Caller,
     partner: &Partner,
     now: i64,
 ) -> Result<(), Error> {
@@ -159,6 +161,20 @@ pub(super) async fn invite_to_reseller_incentive(
     if !insert_incentive(tx, &invitation).await? {
         return Ok(());
     }
+    let name = invitation.name();
+    suite_db::record_audit(
+        tx,
+        caller,
+        suite_db::AuditEvent {
+            tenant_id: partner.tenant_id,
+            resource_name: &name,
+            action: "InviteToIncentiveProgram",
+            request_id: None,
+            before: None,
+            after: Some(pb::IncentiveEnrollment::from(&invitation).encode_to_vec()),
+        },
+    )
+    .await?;
     enqueue_email(
         tx,
         &invitation.name(),
