@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failure here fails the test
 
 mod database;
+pub mod raw;
 
 use std::future::Future;
 use std::net::SocketAddr;
