@@ -13,7 +13,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
 
-pub use catalog::{Catalog, Field, Rpc};
+pub use catalog::{Catalog, Field, FieldKind, Rpc};
 
 /// A gRPC client that sends a message's bytes unchanged to any method.
 #[derive(Debug, Clone)]
