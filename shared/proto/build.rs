@@ -28,6 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     tonic_prost_build::configure()
         .emit_rerun_if_changed(false)
+        // Undecodable requests are the caller's fault: INVALID_ARGUMENT, not INTERNAL.
+        .codec_path("crate::codec::ProtoCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

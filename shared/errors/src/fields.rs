@@ -18,6 +18,20 @@ pub fn text(value: &str, max_chars: usize) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+/// `value` in backquotes for a refusal, cut short: a refusal that echoes an unbounded value
+/// can outgrow the response headers the status travels in, and the caller then sees a
+/// protocol error instead of the refusal.
+pub fn quoted(value: &str) -> String {
+    if value.chars().count() <= MAX_QUOTED_CHARS {
+        return format!("`{value}`");
+    }
+    let start: String = value.chars().take(MAX_QUOTED_CHARS).collect();
+    format!("`{start}…`")
+}
+
+/// Longest value [`quoted`] echoes whole.
+const MAX_QUOTED_CHARS: usize = 64;
+
 /// A UUID such as a Microsoft Entra tenant id.
 pub fn uuid(value: &str) -> Result<Uuid, String> {
     if value.trim().is_empty() {
@@ -139,6 +153,13 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn quotes_are_cut_short() {
+        assert_eq!(quoted("legal_name"), "`legal_name`");
+        let long = quoted(&"é".repeat(10_000));
+        assert_eq!(long.chars().count(), MAX_QUOTED_CHARS + 3);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 #![allow(missing_docs, clippy::all)] // generated code
 
+pub mod codec;
+
 /// Encoded `FileDescriptorSet` of every suite proto, for `tonic-reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("suite_descriptor");
 

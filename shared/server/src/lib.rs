@@ -1,7 +1,7 @@
 //! The one way a suite service is served: its gRPC service behind the auth interceptor, plus
 //! health and reflection (v1 and v1alpha, so every `grpcurl` works), request tracing,
-//! timeouts and a concurrency limit as tower layers, readiness tied to the database, and a
-//! graceful shutdown that drains in-flight calls.
+//! timeouts, a concurrency limit and a request message size limit as tower layers,
+//! readiness tied to the database, and a graceful shutdown that drains in-flight calls.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,14 +19,17 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::util::MapRequestLayer;
 use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 mod admission;
+mod message_limit;
 mod platform;
 
 pub use admission::with_admitted_caller;
+pub use message_limit::MAX_REQUEST_MESSAGE_BYTES;
 pub use platform::{Platform, StartError};
 
 /// How often a serving instance re-checks its database.
@@ -164,6 +167,9 @@ pub async fn serve(
         // Bounds the work in flight per instance, so overload queues here instead of
         // exhausting the database pool.
         .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
+        // Innermost, next to the services: every service gets the same limit without its
+        // own setting, and an oversized message is refused before tonic buffers it.
+        .layer(MapRequestLayer::new(message_limit::limit_request_messages))
         .into_inner();
 
     let drained = Server::builder()

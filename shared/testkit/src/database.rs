@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use sqlx::Connection;
 use suite_config::Secret;
 use suite_db::Database;
@@ -118,5 +120,31 @@ impl TestDatabase {
         suite_db::count_rows(&self.db, table)
             .await
             .expect("count rows")
+    }
+
+    /// Every table of the schema, by name.
+    pub async fn tables(&self) -> Vec<String> {
+        let sql = if self.url.starts_with("postgres") {
+            "SELECT tablename::TEXT FROM pg_tables WHERE schemaname = current_schema() \
+             ORDER BY tablename"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             ORDER BY name"
+        };
+        sqlx::query_scalar(sql)
+            .fetch_all(self.db.pool())
+            .await
+            .expect("list tables")
+    }
+
+    /// Rows in every table, by table name: equal before and after a refused call when the
+    /// refusal wrote nothing.
+    pub async fn row_counts(&self) -> BTreeMap<String, i64> {
+        let mut counts = BTreeMap::new();
+        for table in self.tables().await {
+            let rows = self.count_rows(&table).await;
+            counts.insert(table, rows);
+        }
+        counts
     }
 }

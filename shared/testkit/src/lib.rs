@@ -7,6 +7,7 @@
 
 mod database;
 mod journey;
+pub mod raw;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -188,7 +188,10 @@ pub fn apply_provider_update(
             }
             "offers_sales_help" => next.offers_sales_help = provider.offers_sales_help,
             "offers_credit_terms" => next.offers_credit_terms = provider.offers_credit_terms,
-            other => violations.add("update_mask", format!("`{other}` cannot be updated")),
+            other => violations.add(
+                "update_mask",
+                format!("{} cannot be updated", fields::quoted(other)),
+            ),
         }
     }
     next.update_time = now;

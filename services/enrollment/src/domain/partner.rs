@@ -232,7 +232,10 @@ impl PartnerUpdate {
                 "partner_program_id_verified" => {
                     update.partner_program_id_verified = Some(partner.partner_program_id_verified)
                 }
-                other => violations.add("update_mask", format!("`{other}` cannot be updated")),
+                other => violations.add(
+                    "update_mask",
+                    format!("{} cannot be updated", fields::quoted(other)),
+                ),
             }
         }
         Some(update)
