@@ -54,7 +54,10 @@ impl Platform {
     /// Prepares service `domain` (e.g. `enrollment`) from `config`; connects lazily.
     pub fn new(domain: &'static str, config: &ServiceConfig) -> Result<Self, StartError> {
         Ok(Self {
-            db: Database::connect_lazy(&config.database_url)?,
+            db: Database::connect_lazy_with(
+                &config.database_url,
+                &suite_db::DatabaseSettings::for_request_timeout(config.request_timeout),
+            )?,
             verifier: Arc::new(TokenVerifier::from_config(&config.auth)?),
             issuer: TokenIssuer::from_config(&config.auth)?,
             pages: PageTokenCodec::new(config.page_token_secret.clone()),
