@@ -1,9 +1,9 @@
 //! Embedded migrations, applied once however many replicas start together.
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AssertSqlSafe, SqlSafeStr};
+use sqlx::{AnyConnection, AssertSqlSafe, SqlSafeStr};
 
-use crate::{Database, StoreError};
+use crate::{Backend, Database, StoreError};
 
 /// One migration file of a service, embedded with `include_str!`.
 #[derive(Debug, Clone, Copy)]
@@ -23,8 +23,10 @@ const PLATFORM_MIGRATIONS: &[MigrationFile] = &[MigrationFile {
 }];
 
 impl Database {
-    /// Applies the platform migrations and then `service` ones. On PostgreSQL sqlx holds an
-    /// advisory lock meanwhile, so replicas starting together apply each migration once.
+    /// Applies the platform migrations and then `service` ones, each once even when several
+    /// replicas start together: on PostgreSQL sqlx holds an advisory lock meanwhile; on
+    /// SQLite, where sqlx takes no lock, the whole run is one `BEGIN IMMEDIATE` transaction,
+    /// so a second replica waits for the first and then finds nothing left to apply.
     pub async fn migrate(&self, service: &[MigrationFile]) -> Result<(), StoreError> {
         let migrations = PLATFORM_MIGRATIONS
             .iter()
@@ -39,9 +41,21 @@ impl Database {
                 )
             })
             .collect();
-        Migrator::with_migrations(migrations)
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))
+        let migrator = Migrator::with_migrations(migrations);
+        let failed = |error: sqlx::migrate::MigrateError| StoreError::Migration(error.to_string());
+        match self.backend {
+            Backend::Postgres => migrator.run(&self.pool).await.map_err(failed),
+            Backend::Sqlite => {
+                let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                // Each migration's own transaction nests as a savepoint inside this one.
+                let connection: &mut AnyConnection = &mut tx;
+                migrator
+                    .run_direct(None, connection, false)
+                    .await
+                    .map_err(failed)?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
     }
 }
