@@ -37,7 +37,12 @@ impl TestDatabase {
         let mut admin = sqlx::PgConnection::connect(admin_url)
             .await
             .expect("connect to TEST_DATABASE_URL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        // A language collation, as production servers usually default to (en_US): text that
+        // sorts in byte order only by accident of the server's locale would pass unnoticed.
+        let create = format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(create))
             .execute(&mut admin)
             .await
             .expect("create test database");
