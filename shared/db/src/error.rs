@@ -1,8 +1,12 @@
-use sqlx::error::ErrorKind;
+use sqlx::error::{DatabaseError, ErrorKind};
+use sqlx::sqlite::SqliteError;
 use suite_errors::ApiError;
 
+use crate::Backend;
+
 /// Why a store operation failed, with constraint violations told apart so each service can
-/// turn them into its own domain errors.
+/// turn them into its own domain errors, and the failures a retry can cure told apart from
+/// bugs.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint or primary key was violated.
@@ -14,6 +18,21 @@ pub enum StoreError {
     /// The database could not be reached in time.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The transaction lost a race with a concurrent one (PostgreSQL serialization failure).
+    #[error("serialization failure: {0}")]
+    SerializationFailure(String),
+    /// The transaction was chosen as the victim of a deadlock.
+    #[error("deadlock: {0}")]
+    Deadlock(String),
+    /// SQLite stayed busy or locked by another connection past the busy timeout.
+    #[error("database busy: {0}")]
+    Busy(String),
+    /// A row or table lock was not granted within the lock timeout.
+    #[error("lock timeout: {0}")]
+    LockTimeout(String),
+    /// A statement ran past the statement timeout and was cancelled.
+    #[error("statement timeout: {0}")]
+    StatementTimeout(String),
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -28,9 +47,63 @@ pub enum StoreError {
     Other(String),
 }
 
+impl StoreError {
+    /// True when the same request may succeed if sent again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_)
+                | StoreError::SerializationFailure(_)
+                | StoreError::Deadlock(_)
+                | StoreError::Busy(_)
+                | StoreError::LockTimeout(_)
+                | StoreError::StatementTimeout(_)
+        )
+    }
+}
+
+/// SQLite's primary result codes for "another connection holds the lock"; the extended codes
+/// (e.g. 261 SQLITE_BUSY_RECOVERY, 517 SQLITE_BUSY_SNAPSHOT, 262 SQLITE_LOCKED_SHAREDCACHE)
+/// carry the primary code in their low byte.
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+
+/// PostgreSQL SQLSTATEs a retry can cure.
+const PG_SERIALIZATION_FAILURE: &str = "40001";
+const PG_DEADLOCK_DETECTED: &str = "40P01";
+const PG_LOCK_NOT_AVAILABLE: &str = "55P03";
+const PG_QUERY_CANCELED: &str = "57014";
+
+/// The retryable store error that driver error `code` of `backend` stands for, if any.
+fn transient(backend: Backend, code: &str, message: &str) -> Option<StoreError> {
+    let message = message.to_owned();
+    match backend {
+        Backend::Sqlite => match code.parse::<i64>().ok()? & 0xff {
+            SQLITE_BUSY | SQLITE_LOCKED => Some(StoreError::Busy(message)),
+            _ => None,
+        },
+        Backend::Postgres => match code {
+            PG_SERIALIZATION_FAILURE => Some(StoreError::SerializationFailure(message)),
+            PG_DEADLOCK_DETECTED => Some(StoreError::Deadlock(message)),
+            PG_LOCK_NOT_AVAILABLE => Some(StoreError::LockTimeout(message)),
+            PG_QUERY_CANCELED => Some(StoreError::StatementTimeout(message)),
+            _ => None,
+        },
+    }
+}
+
+/// The backend that raised `error`: the `Any` driver passes each engine's own error through.
+fn backend_of(error: &dyn DatabaseError) -> Backend {
+    if error.try_downcast_ref::<SqliteError>().is_some() {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
-    /// The one place where driver errors (SQLSTATE 23505/23503 on PostgreSQL, extended result
-    /// codes on SQLite) become store errors.
+    /// The one place where driver errors (SQLSTATEs on PostgreSQL, extended result codes on
+    /// SQLite) become store errors.
     fn from(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) => match db.kind() {
@@ -38,11 +111,10 @@ impl From<sqlx::Error> for StoreError {
                 ErrorKind::ForeignKeyViolation => {
                     StoreError::ForeignKeyViolation(db.message().to_owned())
                 }
-                // SQLite reports "database is locked" once the busy timeout has passed.
-                _ if db.code().as_deref() == Some("5") => {
-                    StoreError::Unavailable(db.message().to_owned())
-                }
-                _ => StoreError::Other(error.to_string()),
+                _ => db
+                    .code()
+                    .and_then(|code| transient(backend_of(db.as_ref()), &code, db.message()))
+                    .unwrap_or_else(|| StoreError::Other(error.to_string())),
             },
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
@@ -57,18 +129,93 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl From<StoreError> for ApiError {
-    /// Store failures a service did not turn into a domain error: outages are retryable,
-    /// everything else is a bug whose detail stays in the log.
+    /// Store failures a service did not turn into a domain error. A lost race is ABORTED (the
+    /// client retries the whole request), a database too busy or too slow is UNAVAILABLE (the
+    /// client backs off); everything else is a bug whose detail stays in the log.
     fn from(error: StoreError) -> Self {
+        if error.is_retryable() {
+            tracing::warn!(error = %error, "retryable database failure");
+        }
         match error {
-            StoreError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "database unavailable");
-                ApiError::unavailable(
-                    "DATABASE_UNAVAILABLE",
-                    "the database is unavailable; retry later",
-                )
+            StoreError::SerializationFailure(_) => ApiError::aborted(
+                "TRANSACTION_CONFLICT",
+                "a concurrent request changed the same data; retry the request",
+            ),
+            StoreError::Deadlock(_) => ApiError::aborted(
+                "TRANSACTION_DEADLOCK",
+                "a concurrent request locked the same data; retry the request",
+            ),
+            StoreError::Busy(_) => {
+                ApiError::unavailable("DATABASE_BUSY", "the database is busy; retry later")
             }
+            StoreError::LockTimeout(_) => ApiError::unavailable(
+                "DATABASE_LOCK_TIMEOUT",
+                "the data is locked by another request; retry later",
+            ),
+            StoreError::StatementTimeout(_) => ApiError::unavailable(
+                "DATABASE_STATEMENT_TIMEOUT",
+                "the database took too long; retry later",
+            ),
+            StoreError::Unavailable(_) => ApiError::unavailable(
+                "DATABASE_UNAVAILABLE",
+                "the database is unavailable; retry later",
+            ),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use suite_errors::Code;
+
+    use super::*;
+
+    /// The codes a test cannot provoke on demand; the real ones are provoked in
+    /// `tests/errors.rs`.
+    fn api_error_of(backend: Backend, code: &str) -> ApiError {
+        let error =
+            transient(backend, code, "").unwrap_or_else(|| StoreError::Other(code.to_owned()));
+        ApiError::from(error)
+    }
+
+    #[test]
+    fn every_sqlite_busy_and_locked_code_is_unavailable() {
+        // SQLITE_BUSY, _RECOVERY, _SNAPSHOT, _TIMEOUT; SQLITE_LOCKED, _SHAREDCACHE, _VTAB.
+        for code in ["5", "261", "517", "773", "6", "262", "518"] {
+            let error = api_error_of(Backend::Sqlite, code);
+            assert_eq!(
+                (error.code(), error.reason()),
+                (Code::Unavailable, "DATABASE_BUSY"),
+                "sqlite code {code}"
+            );
+        }
+    }
+
+    #[test]
+    fn postgres_transient_sqlstates_have_their_own_reasons() {
+        let expected = [
+            ("40001", Code::Aborted, "TRANSACTION_CONFLICT"),
+            ("40P01", Code::Aborted, "TRANSACTION_DEADLOCK"),
+            ("55P03", Code::Unavailable, "DATABASE_LOCK_TIMEOUT"),
+            ("57014", Code::Unavailable, "DATABASE_STATEMENT_TIMEOUT"),
+        ];
+        for (sqlstate, code, reason) in expected {
+            let error = api_error_of(Backend::Postgres, sqlstate);
+            assert_eq!((error.code(), error.reason()), (code, reason), "{sqlstate}");
+        }
+    }
+
+    #[test]
+    fn other_codes_stay_internal() {
+        // SQLITE_CORRUPT, SQLITE_IOERR_READ; a SQLSTATE that happens to be all digits.
+        for (backend, code) in [
+            (Backend::Sqlite, "11"),
+            (Backend::Sqlite, "266"),
+            (Backend::Sqlite, "40001"),
+            (Backend::Postgres, "23514"),
+        ] {
+            assert_eq!(api_error_of(backend, code).code(), Code::Internal, "{code}");
         }
     }
 }

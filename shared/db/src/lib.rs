@@ -8,26 +8,32 @@
 //! implementation serves both and one contract test suite checks it on both.
 
 mod audit;
+mod backend;
 mod change;
 pub mod columns;
+mod connect;
 mod error;
 mod idempotency;
+mod lock;
+mod migrate;
 mod outbox;
 mod page;
 mod relay;
 
 use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, AssertSqlSafe, Executor, SqlSafeStr};
+use sqlx::any::AnyConnectOptions;
+use sqlx::{AnyPool, AssertSqlSafe};
 use suite_config::Secret;
 
 pub use audit::{AuditEvent, record_audit};
+pub use backend::Backend;
 pub use change::{Change, record_change};
+pub use connect::DatabaseSettings;
 pub use error::StoreError;
 pub use idempotency::{IdempotencyKey, Replay};
+pub use lock::for_update;
+pub use migrate::MigrationFile;
 pub use outbox::{OutboxMessage, enqueue};
 pub use page::{Page, PageRequest, PageTokenCodec};
 pub use relay::{
@@ -38,65 +44,6 @@ pub use suite_time::{Clock, ManualClock, now_micros};
 /// A transaction on either backend.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
-/// Which database engine a URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// Embedded SQLite file.
-    Sqlite,
-    /// PostgreSQL server.
-    Postgres,
-}
-
-impl Backend {
-    /// The backend a connection URL names.
-    pub fn of_url(url: &str) -> Result<Self, StoreError> {
-        if url.starts_with("sqlite:") {
-            Ok(Backend::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Backend::Postgres)
-        } else {
-            Err(StoreError::Config(
-                "database url must start with sqlite: or postgres://".into(),
-            ))
-        }
-    }
-
-    /// Rewrites migration SQL written for both backends into this backend's dialect.
-    fn dialect(self, sql: &str) -> String {
-        match self {
-            Backend::Sqlite => sql.to_owned(),
-            Backend::Postgres => sql.replace(" BLOB", " BYTEA"),
-        }
-    }
-}
-
-/// One migration file of a service, embedded with `include_str!`.
-#[derive(Debug, Clone, Copy)]
-pub struct MigrationFile {
-    /// Version; the platform uses 1–99, services 100 and above.
-    pub version: i64,
-    /// Short description.
-    pub description: &'static str,
-    /// SQL in the dialect both backends share.
-    pub sql: &'static str,
-}
-
-const PLATFORM_MIGRATIONS: &[MigrationFile] = &[
-    MigrationFile {
-        version: 1,
-        description: "platform tables",
-        sql: include_str!("../migrations/0001_platform.sql"),
-    },
-    MigrationFile {
-        version: 2,
-        description: "idempotency scope by who asked",
-        sql: include_str!("../migrations/0002_idempotency_scope.sql"),
-    },
-];
-
-/// SQLite waits this long for a competing writer before reporting the database busy.
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
-
 /// A service's connection pool.
 #[derive(Clone, Debug)]
 pub struct Database {
@@ -105,40 +52,28 @@ pub struct Database {
 }
 
 impl Database {
-    /// Builds the pool without connecting, so a service can start and report NOT_SERVING
-    /// while its database is still unreachable.
+    /// Builds the pool with default settings without connecting; see [`Self::connect_lazy_with`].
     pub fn connect_lazy(url: &Secret) -> Result<Self, StoreError> {
+        Self::connect_lazy_with(url, &DatabaseSettings::default())
+    }
+
+    /// Builds the pool without connecting, so a service can start and report NOT_SERVING
+    /// while its database is still unreachable; every connection gets `settings`.
+    pub fn connect_lazy_with(
+        url: &Secret,
+        settings: &DatabaseSettings,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url.expose())?;
         let url = match backend {
-            // Create the file on first start.
-            Backend::Sqlite
-                if !url.expose().contains('?') && !url.expose().contains(":memory:") =>
-            {
-                format!("{}?mode=rwc", url.expose())
-            }
-            _ => url.expose().to_owned(),
+            Backend::Sqlite => connect::sqlite_url(url.expose())?,
+            Backend::Postgres => url.expose().to_owned(),
         };
         let options =
             AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Config(e.to_string()))?;
-        let pool_options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(5));
         let pool = match backend {
-            Backend::Sqlite => pool_options
-                .max_connections(4)
-                .after_connect(|connection, _| {
-                    Box::pin(async move {
-                        // WAL lets readers run beside the one writer; the busy timeout makes a
-                        // second writer wait instead of failing.
-                        connection.execute("PRAGMA journal_mode = WAL").await?;
-                        connection.execute("PRAGMA synchronous = NORMAL").await?;
-                        connection.execute("PRAGMA foreign_keys = ON").await?;
-                        let busy = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
-                        connection.execute(AssertSqlSafe(busy)).await?;
-                        Ok(())
-                    })
-                })
-                .connect_lazy_with(options),
-            Backend::Postgres => pool_options.max_connections(10).connect_lazy_with(options),
+            Backend::Sqlite => connect::sqlite_pool(options),
+            Backend::Postgres => connect::postgres_pool(options, settings),
         };
         Ok(Self { pool, backend })
     }
@@ -146,28 +81,6 @@ impl Database {
     /// The pool, for reads outside a transaction.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    /// Applies the platform migrations and then `service` ones. On PostgreSQL sqlx holds an
-    /// advisory lock meanwhile, so replicas starting together apply each migration once.
-    pub async fn migrate(&self, service: &[MigrationFile]) -> Result<(), StoreError> {
-        let migrations = PLATFORM_MIGRATIONS
-            .iter()
-            .chain(service)
-            .map(|file| {
-                Migration::new(
-                    file.version,
-                    file.description.into(),
-                    MigrationType::Simple,
-                    AssertSqlSafe(self.backend.dialect(file.sql)).into_sql_str(),
-                    false,
-                )
-            })
-            .collect();
-        Migrator::with_migrations(migrations)
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN

@@ -57,7 +57,10 @@ impl Platform {
     pub fn new(domain: &'static str, config: &ServiceConfig) -> Result<Self, StartError> {
         let issuer = TokenIssuer::for_service(&config.auth, domain)?;
         Ok(Self {
-            db: Database::connect_lazy(&config.database_url)?,
+            db: Database::connect_lazy_with(
+                &config.database_url,
+                &suite_db::DatabaseSettings::for_request_timeout(config.request_timeout),
+            )?,
             verifier: Arc::new(TokenVerifier::from_config(&config.auth, domain)?),
             pages: PageTokenCodec::new(config.page_token_secret.clone()),
             identity: Arc::new(ServiceIdentity::new(domain, issuer)),

@@ -39,7 +39,12 @@ impl TestDatabase {
         let mut admin = sqlx::PgConnection::connect(admin_url)
             .await
             .expect("connect to TEST_DATABASE_URL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        // A language collation, as production servers usually default to (en_US): text that
+        // sorts in byte order only by accident of the server's locale would pass unnoticed.
+        let create = format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(create))
             .execute(&mut admin)
             .await
             .expect("create test database");
@@ -103,7 +108,8 @@ impl TestDatabase {
     /// The audit trail of `resource_name`, oldest first: each action and whether it kept
     /// the state before and after the change.
     pub async fn audit_trail(&self, resource_name: &str) -> Vec<(String, bool, bool)> {
-        let rows: Vec<(String, Option<Vec<u8>>, Option<Vec<u8>>)> = sqlx::query_as(
+        type Row = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT action, before_state, after_state FROM audit_events WHERE resource_name = $1 ORDER BY occurred_at, id",
         )
         .bind(resource_name)

@@ -17,7 +17,14 @@ impl Suite {
     /// Starts the services that call no one first, then those that call them.
     pub async fn start() -> Self {
         let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
-        let relationship = spawn_service(relationship::run, PeerUrls::default()).await;
+        let relationship = spawn_service(
+            relationship::run,
+            PeerUrls {
+                enrollment: Some(enrollment.url()),
+                ..PeerUrls::default()
+            },
+        )
+        .await;
         let peers = PeerUrls {
             enrollment: Some(enrollment.url()),
             relationship: Some(relationship.url()),

@@ -291,3 +291,6 @@ async fn providers_from_rows(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,7 @@ use suite_db::{
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
-use super::partners::fetch_partner;
+use super::partners::lock_partner;
 use super::policy::fetch_policy;
 use super::revenue::fetch_counted_revenue;
 use super::{EnrollmentStore, enqueue_email};
@@ -78,7 +78,7 @@ impl EnrollmentStore {
         if let Replay::Previous(response) = key.claim::<pb::Enrollment>(&mut tx).await? {
             return Ok(response);
         }
-        let partner = fetch_partner(&mut *tx, tenant_id)
+        let partner = lock_partner(&mut tx, tenant_id)
             .await?
             .ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))?;
         let enrollments = fetch_enrollments(&mut *tx, tenant_id).await?;
@@ -131,7 +131,7 @@ impl EnrollmentStore {
             return Ok(response);
         }
         let name = enrollment_name(tenant_id, program);
-        let partner = fetch_partner(&mut *tx, tenant_id)
+        let partner = lock_partner(&mut tx, tenant_id)
             .await?
             .ok_or_else(|| Error::EnrollmentNotFound(name.clone()))?;
         let enrollments = fetch_enrollments(&mut *tx, tenant_id).await?;

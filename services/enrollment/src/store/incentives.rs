@@ -8,7 +8,7 @@ use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
 use super::enrollments::fetch_enrollments;
-use super::partners::fetch_partner;
+use super::partners::lock_partner;
 use super::{EnrollmentStore, enqueue_email};
 use crate::domain::incentive::{
     IncentiveEnrollment, IncentiveProgram, IncentiveState, incentive_slug,
@@ -59,7 +59,7 @@ impl EnrollmentStore {
         if let Replay::Previous(response) = key.claim::<pb::IncentiveEnrollment>(&mut tx).await? {
             return Ok(response);
         }
-        if fetch_partner(&mut *tx, tenant_id).await?.is_none() {
+        if lock_partner(&mut tx, tenant_id).await?.is_none() {
             return Err(Error::PartnerNotFound(partner_name(tenant_id)));
         }
         let existing = fetch_incentive(&mut *tx, tenant_id, program).await?;

@@ -148,6 +148,25 @@ pub(super) async fn fetch_partner<'e>(
     row.as_ref().map(partner_from_row).transpose()
 }
 
+/// The partner of `tenant_id`, locked until `tx` ends. Every decision that reads a tenant's
+/// enrollments, incentives or revenue and writes some of them takes this lock first, so on
+/// PostgreSQL (READ COMMITTED) decisions on one tenant run one after another and each sees
+/// the previous one's rows, as SQLite's single writer already ensures.
+pub(super) async fn lock_partner(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+) -> Result<Option<Partner>, StoreError> {
+    let sql = format!(
+        "SELECT {PARTNER_COLUMNS} FROM partners WHERE tenant_id = $1{}",
+        suite_db::for_update(tx)
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(partner_from_row).transpose()
+}
+
 async fn save_partner(tx: &mut Tx, partner: &Partner, expected_version: i64) -> Result<(), Error> {
     let updated = sqlx::query(
         "UPDATE partners SET legal_name = $1, country_code = $2, primary_contact_email = $3, partner_program_id = $4, \

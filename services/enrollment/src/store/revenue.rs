@@ -26,7 +26,7 @@ impl EnrollmentStore {
         if let Replay::Previous(response) = key.claim::<pb::MonthlyRevenue>(&mut tx).await? {
             return Ok(response);
         }
-        if super::partners::fetch_partner(&mut *tx, tenant_id)
+        if super::partners::lock_partner(&mut tx, tenant_id)
             .await?
             .is_none()
         {

@@ -1,0 +1,105 @@
+//! Building the pool: the session settings each backend needs on every connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor};
+use tokio::sync::OnceCell;
+
+use crate::StoreError;
+
+/// SQLite waits this long for a competing writer before reporting the database busy.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// How long a pooled connection waits for a free slot.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a service tunes about its database sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// PostgreSQL cancels a statement running longer than this; `None` keeps the server's
+    /// setting. SQLite has no such limit.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl DatabaseSettings {
+    /// Settings for a service that gives up on a request after `request_timeout`: statements
+    /// end a tenth earlier, so the server stops work nobody waits for any more (and releases
+    /// its locks) instead of finishing it after the caller has gone.
+    pub fn for_request_timeout(request_timeout: Duration) -> Self {
+        Self {
+            statement_timeout: Some(request_timeout - request_timeout / 10),
+        }
+    }
+}
+
+/// A pool on a SQLite file. The first connection switches the file to WAL before any other
+/// runs a statement: changing the journal mode needs an exclusive lock that the busy timeout
+/// does not wait for, so doing it on every connection makes a fresh file report "database is
+/// locked". The mode is stored in the file, so later connections inherit it.
+pub(crate) fn sqlite_pool(options: AnyConnectOptions) -> AnyPool {
+    let journal_mode_set = Arc::new(OnceCell::<()>::new());
+    AnyPoolOptions::new()
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .max_connections(4)
+        .after_connect(move |connection, _| {
+            let journal_mode_set = journal_mode_set.clone();
+            Box::pin(async move {
+                let busy = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
+                connection.execute(AssertSqlSafe(busy)).await?;
+                journal_mode_set
+                    .get_or_try_init(|| use_wal(connection))
+                    .await?;
+                // FULL syncs the WAL on every commit: a committed change survives power loss,
+                // which NORMAL does not promise in WAL mode.
+                connection.execute("PRAGMA synchronous = FULL").await?;
+                connection.execute("PRAGMA foreign_keys = ON").await?;
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options)
+}
+
+/// WAL lets readers run beside the one writer.
+async fn use_wal(connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    connection.execute("PRAGMA journal_mode = WAL").await?;
+    Ok(())
+}
+
+/// A pool on a PostgreSQL server, every session limited by `settings`.
+pub(crate) fn postgres_pool(options: AnyConnectOptions, settings: &DatabaseSettings) -> AnyPool {
+    let statement_timeout_ms = settings
+        .statement_timeout
+        .map(|timeout| timeout.as_millis().max(1));
+    AnyPoolOptions::new()
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .max_connections(10)
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                if let Some(milliseconds) = statement_timeout_ms {
+                    let set = format!("SET statement_timeout = {milliseconds}");
+                    connection.execute(AssertSqlSafe(set)).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options)
+}
+
+/// The SQLite URL to connect with, or why it is refused. Each pooled connection to
+/// `sqlite::memory:` would open its own empty database, so migrations applied on one would be
+/// missing on the next: refused rather than half working.
+pub(crate) fn sqlite_url(url: &str) -> Result<String, StoreError> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(StoreError::Config(
+            "in-memory sqlite is not supported: each pooled connection would see its own empty database; use a file such as sqlite://data/service.db".into(),
+        ));
+    }
+    // Create the file on first start.
+    if url.contains('?') {
+        Ok(url.to_owned())
+    } else {
+        Ok(format!("{url}?mode=rwc"))
+    }
+}

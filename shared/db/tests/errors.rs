@@ -1,0 +1,202 @@
+//! Retryable driver errors, provoked for real on each backend, reach the client as ABORTED
+//! (a lost race: retry the request) or UNAVAILABLE (too busy or too slow: back off), each
+//! with its own reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+mod common;
+
+use sqlx::Executor;
+use suite_db::{Database, StoreError};
+use suite_errors::ApiError;
+use suite_errors::Code;
+
+async fn with_table(db: &Database) {
+    db.pool()
+        .execute("CREATE TABLE items (id TEXT PRIMARY KEY, amount BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    db.pool()
+        .execute("INSERT INTO items (id, amount) VALUES ('a', 1), ('b', 1)")
+        .await
+        .unwrap();
+}
+
+fn assert_reaches_client_as(error: StoreError, code: Code, reason: &str) {
+    assert!(error.is_retryable(), "{error} should be retryable");
+    let api = ApiError::from(error);
+    assert_eq!((api.code(), api.reason()), (code, reason));
+}
+
+#[tokio::test]
+async fn sqlite_writer_blocked_past_its_busy_timeout_is_unavailable() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let db = Database::connect_lazy(&url).unwrap();
+    with_table(&db).await;
+    let holder = db.begin().await.unwrap();
+
+    let mut waiter = db.pool().acquire().await.unwrap();
+    waiter.execute("PRAGMA busy_timeout = 10").await.unwrap();
+    let error = StoreError::from(
+        waiter
+            .execute("UPDATE items SET amount = 2 WHERE id = 'a'")
+            .await
+            .unwrap_err(),
+    );
+
+    assert!(matches!(error, StoreError::Busy(_)), "{error:?}");
+    assert_reaches_client_as(error, Code::Unavailable, "DATABASE_BUSY");
+    drop(holder);
+}
+
+#[tokio::test]
+async fn sqlite_stale_snapshot_upgrading_to_write_is_unavailable() {
+    let (_dir, url) = common::fresh_sqlite_url();
+    let db = Database::connect_lazy(&url).unwrap();
+    with_table(&db).await;
+    // A deferred transaction that has read keeps its snapshot; once another connection has
+    // committed, it can no longer write (SQLITE_BUSY_SNAPSHOT, extended code 517).
+    let mut reader = db.pool().begin().await.unwrap();
+    reader.execute("SELECT amount FROM items").await.unwrap();
+    let mut writer = db.begin().await.unwrap();
+    writer
+        .execute("UPDATE items SET amount = 2 WHERE id = 'a'")
+        .await
+        .unwrap();
+    writer.commit().await.unwrap();
+
+    let error = reader
+        .execute("UPDATE items SET amount = 3 WHERE id = 'b'")
+        .await
+        .unwrap_err();
+    let code = error.as_database_error().and_then(|e| e.code()).unwrap();
+    assert_eq!(code, "517");
+    let error = StoreError::from(error);
+    assert!(matches!(error, StoreError::Busy(_)), "{error:?}");
+    assert_reaches_client_as(error, Code::Unavailable, "DATABASE_BUSY");
+}
+
+#[tokio::test]
+async fn postgres_statement_past_the_statement_timeout_is_unavailable() {
+    let Some(test_db) = common::fresh_postgres().await else {
+        return;
+    };
+    let db = test_db.database();
+    let mut connection = db.pool().acquire().await.unwrap();
+    connection
+        .execute("SET statement_timeout = 50")
+        .await
+        .unwrap();
+
+    let error = StoreError::from(connection.execute("SELECT pg_sleep(2)").await.unwrap_err());
+
+    assert!(
+        matches!(error, StoreError::StatementTimeout(_)),
+        "{error:?}"
+    );
+    assert_reaches_client_as(error, Code::Unavailable, "DATABASE_STATEMENT_TIMEOUT");
+}
+
+#[tokio::test]
+async fn postgres_row_locked_past_the_lock_timeout_is_unavailable() {
+    let Some(test_db) = common::fresh_postgres().await else {
+        return;
+    };
+    let db = test_db.database();
+    with_table(&db).await;
+    let mut holder = db.begin().await.unwrap();
+    holder
+        .execute("SELECT id FROM items WHERE id = 'a' FOR UPDATE")
+        .await
+        .unwrap();
+
+    let mut waiter = db.begin().await.unwrap();
+    waiter.execute("SET LOCAL lock_timeout = 50").await.unwrap();
+    let error = StoreError::from(
+        waiter
+            .execute("SELECT id FROM items WHERE id = 'a' FOR UPDATE")
+            .await
+            .unwrap_err(),
+    );
+
+    assert!(matches!(error, StoreError::LockTimeout(_)), "{error:?}");
+    assert_reaches_client_as(error, Code::Unavailable, "DATABASE_LOCK_TIMEOUT");
+    holder.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_serialization_failure_is_aborted() {
+    let Some(test_db) = common::fresh_postgres().await else {
+        return;
+    };
+    let db = test_db.database();
+    with_table(&db).await;
+    let mut first = db.begin().await.unwrap();
+    let mut second = db.begin().await.unwrap();
+    for tx in [&mut first, &mut second] {
+        tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .await
+            .unwrap();
+        tx.execute("SELECT amount FROM items").await.unwrap();
+    }
+    first
+        .execute("UPDATE items SET amount = amount + 1 WHERE id = 'a'")
+        .await
+        .unwrap();
+    first.commit().await.unwrap();
+
+    let error = StoreError::from(
+        second
+            .execute("UPDATE items SET amount = amount + 1 WHERE id = 'a'")
+            .await
+            .unwrap_err(),
+    );
+
+    assert!(
+        matches!(error, StoreError::SerializationFailure(_)),
+        "{error:?}"
+    );
+    assert_reaches_client_as(error, Code::Aborted, "TRANSACTION_CONFLICT");
+}
+
+#[tokio::test]
+async fn postgres_deadlock_victim_is_aborted() {
+    let Some(test_db) = common::fresh_postgres().await else {
+        return;
+    };
+    let db = test_db.database();
+    with_table(&db).await;
+    // Each transaction locks one row, then waits for the other's.
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+    let lock_both = |first: &'static str, second: &'static str| {
+        let db = db.clone();
+        let barrier = barrier.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            let update =
+                |id: &str| format!("UPDATE items SET amount = amount + 1 WHERE id = '{id}'");
+            tx.execute(sqlx::AssertSqlSafe(update(first)))
+                .await
+                .unwrap();
+            barrier.wait().await;
+            match tx.execute(sqlx::AssertSqlSafe(update(second))).await {
+                Ok(_) => tx.commit().await.map(|_| ()),
+                Err(error) => {
+                    tx.rollback().await.unwrap();
+                    Err(error)
+                }
+            }
+        })
+    };
+    let (one, other) = tokio::join!(lock_both("a", "b"), lock_both("b", "a"));
+
+    let mut errors: Vec<StoreError> = [one.unwrap(), other.unwrap()]
+        .into_iter()
+        .filter_map(Result::err)
+        .map(StoreError::from)
+        .collect();
+    assert_eq!(errors.len(), 1, "exactly one victim: {errors:?}");
+    let error = errors.remove(0);
+    assert!(matches!(error, StoreError::Deadlock(_)), "{error:?}");
+    assert_reaches_client_as(error, Code::Aborted, "TRANSACTION_DEADLOCK");
+}
