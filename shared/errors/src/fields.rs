@@ -37,7 +37,12 @@ pub fn uuid(value: &str) -> Result<Uuid, String> {
     if value.trim().is_empty() {
         return Err("required".into());
     }
-    Uuid::parse_str(value.trim()).map_err(|_| "must be a UUID".into())
+    let parsed = Uuid::parse_str(value.trim()).map_err(|_| "must be a UUID".to_owned())?;
+    // The nil UUID names no tenant or record; the services use it for themselves.
+    if parsed.is_nil() {
+        return Err("must not be the nil UUID".into());
+    }
+    Ok(parsed)
 }
 
 /// An ISO 3166-1 alpha-2 country/region code (two upper-case letters), e.g. `US`.

@@ -38,12 +38,27 @@ impl RawClient {
         token: &str,
         message: Vec<u8>,
     ) -> Result<Vec<u8>, Status> {
+        let bearer = format!("Bearer {token}");
+        self.call_with_metadata(path, &[("authorization", bearer.as_str())], message)
+            .await
+    }
+
+    /// Calls `path` with `message` and exactly the metadata given (none at all, a forwarded
+    /// token, a malformed header, …).
+    pub async fn call_with_metadata(
+        &mut self,
+        path: &str,
+        metadata: &[(&'static str, &str)],
+        message: Vec<u8>,
+    ) -> Result<Vec<u8>, Status> {
         let path = PathAndQuery::try_from(path)
             .map_err(|e| Status::invalid_argument(format!("method path {path}: {e}")))?;
-        let bearer = MetadataValue::try_from(format!("Bearer {token}"))
-            .map_err(|e| Status::invalid_argument(format!("token: {e}")))?;
         let mut request = Request::new(message);
-        request.metadata_mut().insert("authorization", bearer);
+        for (key, value) in metadata {
+            let value = MetadataValue::try_from(*value)
+                .map_err(|e| Status::invalid_argument(format!("{key}: {e}")))?;
+            request.metadata_mut().insert(*key, value);
+        }
         self.grpc
             .ready()
             .await

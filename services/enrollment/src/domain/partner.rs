@@ -130,7 +130,17 @@ impl NewPartner {
 
     /// The tenant to register: the caller's own, or any for the operator.
     pub fn tenant(&self, caller: &Caller) -> Result<Uuid, Error> {
-        let tenant_id = self.tenant_id.unwrap_or(caller.tenant_id());
+        let tenant_id = match self.tenant_id {
+            Some(tenant_id) => tenant_id,
+            // The operator has no tenant of its own to register.
+            None if caller.is_operator() => {
+                return Err(Error::Invalid(FieldViolations::single(
+                    "partner.tenant_id",
+                    "required when the operator registers a partner",
+                )));
+            }
+            None => caller.tenant_id(),
+        };
         if !caller.can_access_tenant(tenant_id) {
             return Err(Error::ForeignTenant);
         }
