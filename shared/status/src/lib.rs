@@ -9,6 +9,13 @@ use suite_errors::{ApiError, Code};
 use tonic::Status;
 use tonic_types::{ErrorDetails, StatusExt};
 
+/// Longest text of one message or detail sent back. Refusals may quote the caller's input;
+/// the status travels in HTTP/2 trailers, and trailers over the peer's header limit break
+/// the stream (the caller would see a transport error instead of the refusal).
+const MAX_TEXT_CHARS: usize = 512;
+/// Most field violations or preconditions listed in one refusal.
+const MAX_DETAILS: usize = 32;
+
 /// The status a caller receives for `error`; `domain` names the service answering, unless
 /// the refusal came from a peer (then the peer is named).
 pub fn to_status(error: ApiError, domain: &str) -> Status {
@@ -18,24 +25,35 @@ pub fn to_status(error: ApiError, domain: &str) -> Status {
         error.origin().unwrap_or(domain),
         HashMap::new(),
     );
-    for violation in error.field_violations().iter() {
-        details.add_bad_request_violation(&violation.field, &violation.description);
+    for violation in error.field_violations().iter().take(MAX_DETAILS) {
+        details.add_bad_request_violation(
+            bounded(&violation.field),
+            bounded(&violation.description),
+        );
     }
-    for condition in error.preconditions() {
+    for condition in error.preconditions().iter().take(MAX_DETAILS) {
         details.add_precondition_failure_violation(
-            &condition.kind,
-            &condition.subject,
-            &condition.description,
+            bounded(&condition.kind),
+            bounded(&condition.subject),
+            bounded(&condition.description),
         );
     }
     if let Some((resource_type, name)) = error.resource() {
-        details.set_resource_info(resource_type, name, "", "");
+        details.set_resource_info(bounded(resource_type), bounded(name), "", "");
     }
     Status::with_error_details(
         tonic::Code::from_i32(error.code() as i32),
-        error.message(),
+        bounded(error.message()),
         details,
     )
+}
+
+/// `text`, cut to [`MAX_TEXT_CHARS`] characters with a mark where it was cut.
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_TEXT_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
 }
 
 /// Whether `status` from `peer` means the peer could not answer (down, unreachable, too
@@ -160,6 +178,19 @@ mod tests {
         }
         let error = from_peer("relationship", &Status::internal("oops"));
         assert_eq!(error.code(), Code::Internal);
+    }
+
+    #[test]
+    fn long_quoted_input_is_cut_so_the_refusal_still_travels() {
+        let huge = "x".repeat(100_000);
+        let error = ApiError::not_found("relationship.v1.Customer", &huge).with_field_violation(
+            huge.clone(),
+            format!("unknown path {huge}"),
+        );
+        let status = to_status(error, "relationship");
+        assert!(status.message().chars().count() <= MAX_TEXT_CHARS + 1);
+        assert!(status.details().len() < 4 * MAX_TEXT_CHARS + 256, "{}", status.details().len());
+        assert_eq!(status.code(), tonic::Code::NotFound);
     }
 
     #[test]
