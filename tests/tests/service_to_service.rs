@@ -4,43 +4,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-use suite_config::PeerUrls;
 use suite_proto::relationship::v1 as relationship_pb;
 use suite_proto::transfer::v1 as transfer_pb;
-use suite_testkit::{
-    Actor, TestService, direct_bill_partner, reason, request_id, restrict_direct_bill,
-    spawn_service,
-};
+use suite_testkit::{Actor, direct_bill_partner, reason, request_id, restrict_direct_bill};
 use tonic::Code;
 use uuid::Uuid;
 
-struct Services {
-    enrollment: TestService,
-    relationship: TestService,
-    transfer: TestService,
-}
+mod support;
+
+use support::Suite as Services;
 
 async fn start() -> Services {
-    let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
-    let relationship = spawn_service(
-        relationship::run,
-        PeerUrls {
-            enrollment: Some(enrollment.url()),
-            ..PeerUrls::default()
-        },
-    )
-    .await;
-    let peers = PeerUrls {
-        enrollment: Some(enrollment.url()),
-        relationship: Some(relationship.url()),
-        ..PeerUrls::default()
-    };
-    let transfer = spawn_service(transfer::run, peers).await;
-    Services {
-        enrollment,
-        relationship,
-        transfer,
-    }
+    Services::start().await
 }
 
 impl Services {

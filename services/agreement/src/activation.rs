@@ -32,8 +32,12 @@ impl Activations {
         };
         let (state, error) = match self.peers.activate(&request).await {
             Ok(()) => (ActivationState::Activated, None),
-            Err(refusal) if refusal.is_retryable() => return Delivery::Retry(refusal.to_string()),
-            Err(refusal) => (ActivationState::Failed, Some(refusal.message().to_owned())),
+            // Only a refusal of the activation itself is final; anything else (an outage, a
+            // key not yet rotated in, a bug) is retried, since the acceptance stands.
+            Err(refusal) if refusal.is_final() => {
+                (ActivationState::Failed, Some(refusal.message().to_owned()))
+            }
+            Err(refusal) => return Delivery::Retry(refusal.to_string()),
         };
         let recorded = self
             .store

@@ -48,7 +48,8 @@ impl RelationshipApi {
             return Err(Error::Invalid(violations));
         };
         domain::authorize_create(caller, partner)?;
-        // A retry is answered from the record of the first attempt, even while peers are down.
+        // A retry is answered from the record of the first attempt without asking a peer (an
+        // app's retry was admitted first, from the capability cache or the enrollment service).
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }

@@ -45,7 +45,8 @@ impl TransferApi {
             return Err(Error::Invalid(violations));
         };
         domain::authorize_create(caller, customer)?;
-        // A retry is answered from the record of the first attempt, even while peers are down.
+        // A retry is answered from the record of the first attempt without asking a peer (an
+        // app's retry was admitted first, from the capability cache or the enrollment service).
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }

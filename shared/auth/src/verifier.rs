@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Validation;
 use suite_config::{AuthConfig, AuthKeys, PublicKeyFiles};
+use suite_identity::PrincipalKind;
 use uuid::Uuid;
 
 use crate::claims::Claims;
@@ -107,6 +108,15 @@ impl TokenVerifier {
                 claims.kind.as_str(),
                 claims.sub
             )));
+        }
+        // A service acts for itself in no tenant and with no role: a tenant's data is
+        // reached only through a caller it relays.
+        if claims.kind == PrincipalKind::Service
+            && (claims.tid != Uuid::nil().to_string() || !claims.roles.is_empty())
+        {
+            return Err(VerifyError::Invalid(
+                "a service token carries the nil tenant and no roles".into(),
+            ));
         }
         let lifetime = claims.exp.saturating_sub(claims.iat);
         if lifetime > self.max_lifetime.as_secs() {

@@ -78,12 +78,17 @@ fn now() -> u64 {
 }
 
 fn claims(sub: &str, kind: PrincipalKind, aud: &str) -> Claims {
+    let service = kind == PrincipalKind::Service;
     Claims {
         iss: "csp-suite".into(),
         aud: aud.into(),
         sub: sub.into(),
-        tid: Uuid::new_v4().to_string(),
-        roles: vec![Role::GlobalAdmin],
+        tid: if service { Uuid::nil() } else { Uuid::new_v4() }.to_string(),
+        roles: if service {
+            vec![]
+        } else {
+            vec![Role::GlobalAdmin]
+        },
         kind,
         iat: now(),
         nbf: None,
@@ -138,6 +143,25 @@ fn each_key_vouches_only_for_its_own_kind_of_principal() {
             "{kid} signing {:?} {}: {refused:?}",
             claims.kind,
             claims.sub
+        );
+    }
+}
+
+#[test]
+fn a_service_token_claiming_a_tenant_or_roles_is_refused() {
+    let keys = KeyFiles::new();
+    let verifier = keys.verifier("enrollment");
+    let mut in_a_tenant = claims("transfer", PrincipalKind::Service, "enrollment");
+    in_a_tenant.tid = Uuid::new_v4().to_string();
+    let mut with_roles = claims("transfer", PrincipalKind::Service, "enrollment");
+    with_roles.roles = vec![Role::GlobalAdmin];
+    for forged in [in_a_tenant, with_roles] {
+        assert!(
+            matches!(
+                verifier.verify(&rs256("transfer.1", &forged)),
+                Err(VerifyError::Invalid(_))
+            ),
+            "{forged:?}"
         );
     }
 }

@@ -108,15 +108,18 @@ fn with_trace_context(mut request: http::Request<Body>) -> http::Request<Body> {
 pub struct ServiceIdentity {
     service_name: &'static str,
     issuer: TokenIssuer,
+    lifetime: Duration,
     cached: Mutex<HashMap<&'static str, (String, Instant)>>,
 }
 
 impl ServiceIdentity {
-    /// The identity of `service_name`, signing with `issuer` (that service's own key).
-    pub fn new(service_name: &'static str, issuer: TokenIssuer) -> Self {
+    /// The identity of `service_name`, signing with `issuer` (that service's own key) tokens
+    /// that live no longer than `max_lifetime`, the most its peers accept.
+    pub fn new(service_name: &'static str, issuer: TokenIssuer, max_lifetime: Duration) -> Self {
         Self {
             service_name,
             issuer,
+            lifetime: SERVICE_TOKEN_LIFETIME.min(max_lifetime),
             cached: Mutex::new(HashMap::new()),
         }
     }
@@ -126,8 +129,10 @@ impl ServiceIdentity {
             .cached
             .lock()
             .map_err(|_| ApiError::internal("service token cache poisoned"))?;
+        // Renewed well before expiry: a margin of a tenth of the lifetime, at most a minute.
+        let margin = SERVICE_TOKEN_MARGIN.min(self.lifetime / 10);
         if let Some((token, expires)) = cached.get(audience)
-            && Instant::now() + SERVICE_TOKEN_MARGIN < *expires
+            && Instant::now() + margin < *expires
         {
             return Ok(token.clone());
         }
@@ -137,7 +142,7 @@ impl ServiceIdentity {
             PrincipalKind::Service,
             &[],
             audience,
-            SERVICE_TOKEN_LIFETIME,
+            self.lifetime,
         );
         let token = self
             .issuer

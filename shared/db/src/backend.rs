@@ -43,7 +43,18 @@ impl Backend {
     pub(crate) fn dialect(self, sql: &str) -> String {
         match self {
             Backend::Sqlite => sql.to_owned(),
-            Backend::Postgres => collate_text_in_byte_order(&sql.replace(" BLOB", " BYTEA")),
+            Backend::Postgres => collate_text_in_byte_order(&self.released_dialect(sql)),
+        }
+    }
+}
+
+impl Backend {
+    /// The dialect as the first releases wrote it, before byte-order collation; migration
+    /// checksums are taken over it (see `Database::migrate`).
+    pub(crate) fn released_dialect(self, sql: &str) -> String {
+        match self {
+            Backend::Sqlite => sql.to_owned(),
+            Backend::Postgres => sql.replace(" BLOB", " BYTEA"),
         }
     }
 }

@@ -363,6 +363,19 @@ impl ApiError {
         self
     }
 
+    /// Whether the refusal is about the request itself, so that sending it again can never
+    /// succeed: it is malformed, names nothing, or breaks a rule of the resource's state.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.0.code,
+            Code::InvalidArgument
+                | Code::NotFound
+                | Code::AlreadyExists
+                | Code::FailedPrecondition
+                | Code::OutOfRange
+        )
+    }
+
     /// Whether the same request may succeed if sent again later: the service or one it
     /// depends on is down or overloaded, or a concurrent change won a race.
     pub fn is_retryable(&self) -> bool {

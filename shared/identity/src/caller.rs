@@ -94,12 +94,20 @@ impl Caller {
     /// acting for itself reaches no tenant (its tenant is nil): it calls only the RPCs
     /// reserved for it ([`Self::require_service`]).
     pub fn can_access_tenant(&self, tenant_id: Uuid) -> bool {
-        self.is_operator() || self.actor.tenant_id == tenant_id
+        match self.actor.kind {
+            PrincipalKind::Operator => true,
+            PrincipalKind::Service => false,
+            PrincipalKind::User | PrincipalKind::App => self.actor.tenant_id == tenant_id,
+        }
     }
 
     /// PERMISSION_DENIED naming the role unless the actor holds `role`.
     pub fn require_role(&self, role: Role) -> Result<(), ApiError> {
-        if self.actor.roles.contains(&role) {
+        let has_role = match self.actor.kind {
+            PrincipalKind::User | PrincipalKind::App => self.actor.roles.contains(&role),
+            PrincipalKind::Operator | PrincipalKind::Service => false,
+        };
+        if has_role {
             return Ok(());
         }
         Err(ApiError::permission_denied(

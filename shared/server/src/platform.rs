@@ -63,7 +63,11 @@ impl Platform {
             )?,
             verifier: Arc::new(TokenVerifier::from_config(&config.auth, domain)?),
             pages: PageTokenCodec::new(config.page_token_secret.clone()),
-            identity: Arc::new(ServiceIdentity::new(domain, issuer)),
+            identity: Arc::new(ServiceIdentity::new(
+                domain,
+                issuer,
+                config.auth.max_token_lifetime,
+            )),
             peer_urls: config.peers.clone(),
             capability_cache_ttl: config.capability_cache_ttl,
             domain,

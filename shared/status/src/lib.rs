@@ -26,10 +26,8 @@ pub fn to_status(error: ApiError, domain: &str) -> Status {
         HashMap::new(),
     );
     for violation in error.field_violations().iter().take(MAX_DETAILS) {
-        details.add_bad_request_violation(
-            bounded(&violation.field),
-            bounded(&violation.description),
-        );
+        details
+            .add_bad_request_violation(bounded(&violation.field), bounded(&violation.description));
     }
     for condition in error.preconditions().iter().take(MAX_DETAILS) {
         details.add_precondition_failure_violation(
@@ -69,8 +67,11 @@ pub fn is_outage(status: &Status) -> bool {
 }
 
 /// What the caller of this service sees when `peer` answered `status`: an outage is
-/// UNAVAILABLE (retryable); a refusal keeps its own code, reason and details, with the peer
-/// as its domain; a peer's own failure (INTERNAL and the like) stays an internal error here.
+/// UNAVAILABLE (retryable); a refusal the peer decided (it carries an `ErrorInfo`) keeps its
+/// own code, reason and details, with the peer as its domain. Anything else is this suite's
+/// fault, not the caller's, and stays an internal error here: the peer's own failure, an
+/// answer that does not decode, or the peer refusing this service's credentials (the
+/// caller's own token was verified here first).
 pub fn from_peer(peer: &str, status: &Status) -> ApiError {
     if is_outage(status) {
         tracing::warn!(peer, code = ?status.code(), message = status.message(), "peer unavailable");
@@ -80,21 +81,28 @@ pub fn from_peer(peer: &str, status: &Status) -> ApiError {
         );
     }
     let code = Code::from_i32(status.code() as i32);
-    if matches!(
-        code,
-        Code::Internal | Code::DataLoss | Code::Unimplemented | Code::Ok
-    ) {
+    let details = status.get_error_details();
+    let decided = details
+        .error_info()
+        .filter(|info| !info.reason.is_empty())
+        .filter(|_| {
+            !matches!(
+                code,
+                Code::Internal
+                    | Code::DataLoss
+                    | Code::Unimplemented
+                    | Code::Unauthenticated
+                    | Code::Ok
+            )
+        });
+    let Some(info) = decided else {
         return ApiError::internal(format!(
             "{peer} answered {:?}: {}",
             status.code(),
             status.message()
         ));
-    }
-    let details = status.get_error_details();
-    let (reason, origin) = match details.error_info() {
-        Some(info) if !info.reason.is_empty() => (info.reason.clone(), info.domain.clone()),
-        _ => (code.as_str().to_owned(), peer.to_owned()),
     };
+    let (reason, origin) = (info.reason.clone(), info.domain.clone());
     let mut error = ApiError::new(code, reason, status.message()).with_origin(origin);
     if let Some(bad_request) = details.bad_request() {
         for violation in &bad_request.field_violations {
@@ -183,20 +191,25 @@ mod tests {
     #[test]
     fn long_quoted_input_is_cut_so_the_refusal_still_travels() {
         let huge = "x".repeat(100_000);
-        let error = ApiError::not_found("relationship.v1.Customer", &huge).with_field_violation(
-            huge.clone(),
-            format!("unknown path {huge}"),
-        );
+        let error = ApiError::not_found("relationship.v1.Customer", &huge)
+            .with_field_violation(huge.clone(), format!("unknown path {huge}"));
         let status = to_status(error, "relationship");
         assert!(status.message().chars().count() <= MAX_TEXT_CHARS + 1);
-        assert!(status.details().len() < 4 * MAX_TEXT_CHARS + 256, "{}", status.details().len());
+        assert!(
+            status.details().len() < 4 * MAX_TEXT_CHARS + 256,
+            "{}",
+            status.details().len()
+        );
         assert_eq!(status.code(), tonic::Code::NotFound);
     }
 
     #[test]
-    fn a_refusal_without_error_info_is_named_after_its_code() {
-        let error = from_peer("enrollment", &Status::permission_denied("no"));
-        assert_eq!(error.code(), Code::PermissionDenied);
-        assert_eq!(error.reason(), "PERMISSION_DENIED");
+    fn an_answer_the_peer_did_not_decide_is_internal_not_the_callers_fault() {
+        // No ErrorInfo: a response that did not decode here, or tonic's own refusal.
+        let undecoded = Status::invalid_argument("failed to decode Protobuf message");
+        assert_eq!(from_peer("enrollment", &undecoded).code(), Code::Internal);
+        // The peer refusing this service's own token is a deployment fault.
+        let refused = to_status(ApiError::unauthenticated("unknown key id"), "enrollment");
+        assert_eq!(from_peer("enrollment", &refused).code(), Code::Internal);
     }
 }

@@ -229,13 +229,41 @@ where
     F: FnOnce(ServiceConfig, TcpListener, ShutdownSignal) -> Fut,
     Fut: Future<Output = Result<(), StartError>> + Send + 'static,
 {
+    spawn_configured(run, database, addr, |config| config.peers = peers).await
+}
+
+/// Starts a service with `run` on a fresh database, its configuration changed by `adjust`
+/// (after the test defaults), and waits until it reports SERVING.
+pub async fn spawn_service_adjusted<F, Fut>(
+    run: F,
+    adjust: impl FnOnce(&mut ServiceConfig),
+) -> TestService
+where
+    F: FnOnce(ServiceConfig, TcpListener, ShutdownSignal) -> Fut,
+    Fut: Future<Output = Result<(), StartError>> + Send + 'static,
+{
+    suite_telemetry::init_for_tests();
+    let database = TestDatabase::fresh().await;
+    spawn_configured(run, database, SocketAddr::from(([127, 0, 0, 1], 0)), adjust).await
+}
+
+async fn spawn_configured<F, Fut>(
+    run: F,
+    database: TestDatabase,
+    addr: SocketAddr,
+    adjust: impl FnOnce(&mut ServiceConfig),
+) -> TestService
+where
+    F: FnOnce(ServiceConfig, TcpListener, ShutdownSignal) -> Fut,
+    Fut: Future<Output = Result<(), StartError>> + Send + 'static,
+{
     suite_telemetry::init_for_tests();
     let listener = TcpListener::bind(addr).await.expect("bind test listener");
     let addr = listener.local_addr().expect("local addr");
     let mut config = test_config(addr, database.url());
-    config.peers = peers;
     // Tests change a tenant's programs and act at once: no capability is kept.
     config.capability_cache_ttl = Duration::ZERO;
+    adjust(&mut config);
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let signal: ShutdownSignal = Box::pin(async move {
         let _ = shutdown_rx.await;

@@ -1,6 +1,9 @@
 //! The whole suite on loopback, each service wired to the peers it calls, for tests that
 //! sweep every RPC of every service.
 
+// Each test binary that includes this module uses part of it.
+#![allow(dead_code)]
+
 use suite_config::PeerUrls;
 use suite_testkit::raw::Rpc;
 use suite_testkit::{TestService, spawn_service};
