@@ -66,7 +66,9 @@ fn arbitrary_requests_get_well_formed_answers_and_refusals_write_nothing() {
         .unwrap();
     let suite = runtime.block_on(support::Suite::start());
     let catalog = Catalog::suite();
-    let tenant = Uuid::new_v4();
+    // A partner with ACTIVE direct bill, so that writes get past the capability checks and
+    // reach validation and the stores.
+    let tenant = runtime.block_on(suite_testkit::direct_bill_partner(&suite.enrollment));
     let token = Actor::user(
         tenant,
         &[Role::GlobalAdmin, Role::AdminAgent, Role::SalesAgent],
