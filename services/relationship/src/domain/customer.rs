@@ -1,4 +1,4 @@
-//! Customer rules, free of transport and storage.
+//! Customer records: names, validation and who may see them.
 
 use suite_errors::{FieldViolations, fields};
 use suite_identity::Caller;

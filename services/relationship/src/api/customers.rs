@@ -1,37 +1,17 @@
-//! gRPC handlers: destructure, validate, authorize, call the store, map the error, convert.
+//! Customer records.
 
 use suite_auth::{Caller, Role};
-use suite_client::CapabilityCheck;
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1::Capability;
 use suite_proto::relationship::v1 as pb;
-use suite_proto::relationship::v1::relationship_service_server::RelationshipService;
-use suite_server::with_admitted_caller;
-use tonic::{Request, Response, Status};
 
+use super::RelationshipApi;
 use crate::domain::{self, NewCustomer, customer_name};
 use crate::error::Error;
-use crate::status::to_status;
-use crate::store::RelationshipStore;
-
-/// The `relationship.v1.RelationshipService` implementation.
-pub struct RelationshipApi {
-    store: RelationshipStore,
-    capabilities: CapabilityCheck,
-}
 
 impl RelationshipApi {
-    /// Handlers over `store`, asking the enrollment service what partners may do through
-    /// `capabilities`.
-    pub fn new(store: RelationshipStore, capabilities: CapabilityCheck) -> Self {
-        Self {
-            store,
-            capabilities,
-        }
-    }
-
-    async fn create_customer(
+    pub(super) async fn create_customer(
         &self,
         caller: &Caller,
         request: pb::CreateCustomerRequest,
@@ -66,7 +46,7 @@ impl RelationshipApi {
             .await
     }
 
-    async fn get_customer(
+    pub(super) async fn get_customer(
         &self,
         caller: &Caller,
         request: pb::GetCustomerRequest,
@@ -85,7 +65,7 @@ impl RelationshipApi {
         Ok(pb::Customer::from(&customer))
     }
 
-    async fn list_customers(
+    pub(super) async fn list_customers(
         &self,
         caller: &Caller,
         request: pb::ListCustomersRequest,
@@ -104,47 +84,5 @@ impl RelationshipApi {
             customers: page.items.iter().map(pb::Customer::from).collect(),
             next_page_token: page.next_page_token,
         })
-    }
-}
-
-#[tonic::async_trait]
-impl RelationshipService for RelationshipApi {
-    async fn create_customer(
-        &self,
-        request: Request<pb::CreateCustomerRequest>,
-    ) -> Result<Response<pb::Customer>, Status> {
-        with_admitted_caller(
-            request,
-            to_status,
-            &self.capabilities,
-            |caller, message| async move { self.create_customer(&caller, message).await },
-        )
-        .await
-    }
-
-    async fn get_customer(
-        &self,
-        request: Request<pb::GetCustomerRequest>,
-    ) -> Result<Response<pb::Customer>, Status> {
-        with_admitted_caller(
-            request,
-            to_status,
-            &self.capabilities,
-            |caller, message| async move { self.get_customer(&caller, message).await },
-        )
-        .await
-    }
-
-    async fn list_customers(
-        &self,
-        request: Request<pb::ListCustomersRequest>,
-    ) -> Result<Response<pb::ListCustomersResponse>, Status> {
-        with_admitted_caller(
-            request,
-            to_status,
-            &self.capabilities,
-            |caller, message| async move { self.list_customers(&caller, message).await },
-        )
-        .await
     }
 }

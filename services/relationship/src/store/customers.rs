@@ -1,43 +1,19 @@
-//! Customer storage, one implementation for SQLite and PostgreSQL (see `suite_db`).
+//! Customer records.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use suite_auth::Caller;
-use suite_db::{
-    Change, Database, IdempotencyKey, Page, PageRequest, PageTokenCodec, Replay, StoreError,
-    columns,
-};
+use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, columns};
 use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
+use super::RelationshipStore;
 use crate::domain::{Customer, NewCustomer, customer_name, partner_name};
 use crate::error::Error;
 
 const CUSTOMER_COLUMNS: &str = "id, partner_tenant_id, customer_tenant_id, display_name, domain, country_code, create_time, version";
 
-/// The relationship service's database.
-#[derive(Clone)]
-pub struct RelationshipStore {
-    db: Database,
-    pages: PageTokenCodec,
-}
-
 impl RelationshipStore {
-    /// A store on `db`, signing page tokens with `pages`.
-    pub fn new(db: Database, pages: PageTokenCodec) -> Self {
-        Self { db, pages }
-    }
-
-    /// The answer to an earlier request with `key`, if there was one.
-    pub async fn replayed(&self, key: &IdempotencyKey) -> Result<Option<pb::Customer>, Error> {
-        Ok(key.replayed(&self.db).await?)
-    }
-
-    /// The page-token codec, to validate list requests.
-    pub fn pages(&self) -> &PageTokenCodec {
-        &self.pages
-    }
-
     /// Records `customer` under `partner_tenant_id`, or replays an earlier identical request.
     pub async fn create_customer(
         &self,
