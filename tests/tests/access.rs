@@ -348,6 +348,26 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             ..Default::default()
         }
         .encode_to_vec(),
+        "UpdateCustomer" => relationship::UpdateCustomerRequest {
+            request_id: request_id(),
+            customer: Some(relationship::Customer {
+                name: world.customer.clone(),
+                display_name: "Contoso Pharmaceuticals Ltd".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+        }
+        .encode_to_vec(),
+        "ListCustomerPartners" => relationship::ListCustomerPartnersRequest {
+            parent: format!(
+                "customers/{}",
+                world.customer.rsplit('/').next().unwrap_or_default()
+            ),
+            ..Default::default()
+        }
+        .encode_to_vec(),
         "CreateAgreementVersion" => agreement::CreateAgreementVersionRequest {
             request_id: request_id(),
             agreement_version: Some(agreement::AgreementVersion {
@@ -495,6 +515,11 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("CreateCustomer",             ["PermissionDenied", "OK", "PermissionDenied", "NotFound", "OK", "PermissionDenied", "PermissionDenied"]),
     ("GetCustomer",                ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     ("ListCustomers",              ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    // Keeping a customer's record: ADMIN_AGENT of the partner, or the operator.
+    ("UpdateCustomer",             ["PermissionDenied", "OK", "PermissionDenied", "NotFound", "OK", "PermissionDenied", "PermissionDenied"]),
+    // A customer's partners are its own admin's (a user of the customer tenant) and the
+    // operator's; partners see their own views only.
+    ("ListCustomerPartners",       ["NotFound", "NotFound", "NotFound", "NotFound", "OK", "NotFound", "NotFound"]),
     // The agreement catalogue: kept by the operator, read by everyone.
     ("CreateAgreementVersion",     ["PermissionDenied", "PermissionDenied", "PermissionDenied", "PermissionDenied", "OK", "PermissionDenied", "PermissionDenied"]),
     ("GetAgreementVersion",        ["OK", "OK", "OK", "OK", "OK", "OK", "OK"]),

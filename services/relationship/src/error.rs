@@ -16,6 +16,12 @@ pub enum Error {
     /// The partner already has a record for this customer tenant.
     #[error("customer tenant already recorded under {0}")]
     CustomerExists(String),
+    /// The `etag` sent is not the current one.
+    #[error("{0} changed since it was read")]
+    StaleEtag(String),
+    /// A concurrent request changed the resource first.
+    #[error("{0} was changed by a concurrent request")]
+    ConcurrentChange(String),
     /// Refused by the platform (authorization, idempotency).
     #[error(transparent)]
     Api(#[from] ApiError),

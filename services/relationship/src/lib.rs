@@ -28,11 +28,18 @@ pub const SERVICE: &str = "relationship";
 pub const DEFAULT_PORT: u16 = 50052;
 
 /// The service's schema, applied after the platform tables.
-pub const MIGRATIONS: &[MigrationFile] = &[MigrationFile {
-    version: 100,
-    description: "customers",
-    sql: include_str!("../migrations/0100_customers.sql"),
-}];
+pub const MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile {
+        version: 100,
+        description: "customers",
+        sql: include_str!("../migrations/0100_customers.sql"),
+    },
+    MigrationFile {
+        version: 102,
+        description: "customer profiles, roles and acquisition",
+        sql: include_str!("../migrations/0102_customer_profiles.sql"),
+    },
+];
 
 /// Serves the relationship service on `listener` until `shutdown` resolves.
 pub async fn run(

@@ -12,6 +12,14 @@ pub fn to_status(error: Error) -> Status {
         Error::CustomerNotFound(name) => ApiError::not_found("relationship.v1.Customer", &name),
         Error::PartnerNotFound(name) => ApiError::not_found("enrollment.v1.Partner", &name),
         Error::CustomerExists(name) => ApiError::already_exists("relationship.v1.Customer", &name),
+        Error::StaleEtag(name) => ApiError::aborted(
+            "ETAG_MISMATCH",
+            format!("{name} changed since it was read: read it again and retry"),
+        ),
+        Error::ConcurrentChange(name) => ApiError::aborted(
+            "CONCURRENT_CHANGE",
+            format!("{name} was changed by a concurrent request: retry"),
+        ),
         Error::Api(api_error) => api_error,
         Error::Store(store_error) => ApiError::from(store_error),
     };

@@ -307,7 +307,23 @@ async fn a_restricted_partner_adds_no_customer_but_keeps_managing_its_own() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(listed.customers, [existing]);
+    assert_eq!(listed.customers, std::slice::from_ref(&existing));
+
+    // Keeping an existing customer's record is still allowed.
+    let mut renamed = existing;
+    renamed.display_name = "Northwind Traders Holdings".into();
+    let kept = client
+        .update_customer(pb::UpdateCustomerRequest {
+            request_id: request_id(),
+            customer: Some(renamed),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kept.display_name, "Northwind Traders Holdings");
 }
 
 #[tokio::test]
@@ -379,4 +395,215 @@ async fn a_retry_is_answered_while_the_enrollment_service_is_down() {
     let _enrollment =
         spawn_service_with(enrollment::run, PeerUrls::default(), database, addr).await;
     client.create_customer(create(partner)).await.unwrap();
+}
+
+fn billing_profile() -> pb::BillingProfile {
+    pb::BillingProfile {
+        company_name: "Northwind Traders Inc.".into(),
+        address_line1: "1 Microsoft Way".into(),
+        city: "Redmond".into(),
+        region: "WA".into(),
+        postal_code: "98052".into(),
+        country_code: "US".into(),
+        contact_first_name: "Nancy".into(),
+        contact_last_name: "Davolio".into(),
+        contact_email: "billing@northwind.example".into(),
+        contact_phone: "+1 425 555 0100".into(),
+        ..Default::default()
+    }
+}
+
+fn update(customer: &pb::Customer, mask: &[&str]) -> pb::UpdateCustomerRequest {
+    pb::UpdateCustomerRequest {
+        request_id: request_id(),
+        customer: Some(customer.clone()),
+        update_mask: Some(prost_types::FieldMask {
+            paths: mask.iter().map(|path| path.to_string()).collect(),
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_direct_bill_customer_is_named_by_its_tenant_and_offers_products() {
+    let services = start().await;
+    let partner = services.partner().await;
+    let request = create(partner);
+    let tenant = request
+        .customer
+        .as_ref()
+        .unwrap()
+        .customer_tenant_id
+        .clone();
+    let created = services
+        .relationship
+        .relationship(&Actor::admin_agent(partner))
+        .create_customer(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        created.name,
+        format!("partners/{partner}/customers/{tenant}")
+    );
+    assert_eq!(created.partner_role(), pb::PartnerRole::DirectBillPartner);
+    assert_eq!(created.acquisition(), pb::Acquisition::DirectBill);
+    assert_eq!(
+        created.available_actions,
+        [
+            pb::CustomerAction::AddProducts as i32,
+            pb::CustomerAction::ViewProducts as i32,
+            pb::CustomerAction::ManageBillingProfile as i32,
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_billing_profile_is_updated_whole_or_field_by_field_under_its_etag() {
+    let services = start().await;
+    let service = &services.relationship;
+    let partner = services.partner().await;
+    let mut client = service.relationship(&Actor::admin_agent(partner));
+    let created = client
+        .create_customer(create(partner))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let mut whole = created.clone();
+    whole.billing_profile = Some(billing_profile());
+    let request = update(&whole, &["billing_profile"]);
+    let updated = client
+        .update_customer(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.billing_profile, Some(billing_profile()));
+    assert_eq!(updated.etag, "2");
+    // A retry replays the answer and changes nothing more.
+    assert_eq!(
+        client.update_customer(request).await.unwrap().into_inner(),
+        updated
+    );
+
+    let mut moved = updated.clone();
+    moved.billing_profile = Some(pb::BillingProfile {
+        city: "Bellevue".into(),
+        ..Default::default()
+    });
+    let relocated = client
+        .update_customer(update(&moved, &["billing_profile.city"]))
+        .await
+        .unwrap()
+        .into_inner();
+    let profile = relocated.billing_profile.clone().unwrap();
+    assert_eq!(
+        (profile.city.as_str(), profile.postal_code.as_str()),
+        ("Bellevue", "98052")
+    );
+
+    // The etag read before the last change is stale.
+    let stale = client
+        .update_customer(update(&moved, &["billing_profile.city"]))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    assert_eq!(reason(&stale), "ETAG_MISMATCH");
+
+    // A field emptied that the profile needs, an unknown path: each named, nothing written.
+    let mut emptied = relocated.clone();
+    emptied.billing_profile = Some(pb::BillingProfile::default());
+    let refused = client
+        .update_customer(update(
+            &emptied,
+            &["billing_profile.contact_email", "domain"],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&refused), ["update_mask"]);
+    let refused = client
+        .update_customer(update(&emptied, &["billing_profile.contact_email"]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        bad_fields(&refused),
+        ["customer.billing_profile.contact_email"]
+    );
+    let name = created.name.clone();
+    assert_eq!(
+        service.database.audit_trail(&name).await,
+        [
+            ("CreateCustomer".to_owned(), false, true),
+            ("UpdateCustomer".to_owned(), true, true),
+            ("UpdateCustomer".to_owned(), true, true),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_customers_own_admin_lists_every_partner_it_has_and_nobody_else_does() {
+    let services = start().await;
+    let (first, second) = (services.partner().await, services.partner().await);
+    let request = create(first);
+    let tenant: Uuid = request
+        .customer
+        .as_ref()
+        .unwrap()
+        .customer_tenant_id
+        .parse()
+        .unwrap();
+    services
+        .relationship
+        .relationship(&Actor::admin_agent(first))
+        .create_customer(request.clone())
+        .await
+        .unwrap();
+    let mut again = request;
+    again.request_id = request_id();
+    again.parent = format!("partners/{second}");
+    services
+        .relationship
+        .relationship(&Actor::admin_agent(second))
+        .create_customer(again)
+        .await
+        .unwrap();
+
+    let list = pb::ListCustomerPartnersRequest {
+        parent: format!("customers/{tenant}"),
+        ..Default::default()
+    };
+    let partners = services
+        .relationship
+        .relationship(&Actor::global_admin(tenant))
+        .list_customer_partners(list.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .partners;
+    let seen: Vec<_> = partners
+        .iter()
+        .map(|p| (p.partner.clone(), p.partner_role(), p.acquisition()))
+        .collect();
+    assert_eq!(
+        seen,
+        [first, second].map(|partner| (
+            format!("partners/{partner}"),
+            pb::PartnerRole::DirectBillPartner,
+            pb::Acquisition::DirectBill
+        ))
+    );
+
+    for outsider in [
+        Actor::user(first, &[Role::GlobalAdmin, Role::AdminAgent]),
+        Actor::user(tenant, &[Role::AdminAgent]),
+        Actor::global_admin(Uuid::new_v4()),
+    ] {
+        let refused = services
+            .relationship
+            .relationship(&outsider)
+            .list_customer_partners(list.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::NotFound, "{outsider:?}");
+    }
 }

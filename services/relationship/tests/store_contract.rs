@@ -17,13 +17,16 @@ async fn store() -> (RelationshipStore, TestDatabase) {
     )
 }
 
-fn customer(customer_tenant_id: Uuid) -> NewCustomer {
+/// `partner`'s direct-bill view of `customer_tenant_id`.
+fn customer(partner: Uuid, customer_tenant_id: Uuid) -> relationship::Customer {
     NewCustomer {
         customer_tenant_id,
         display_name: "Tailspin Toys".into(),
         domain: "tailspin.onmicrosoft.com".into(),
         country_code: "CA".into(),
+        billing: Default::default(),
     }
+    .into_direct_bill_view(partner, suite_time::now_micros())
 }
 
 fn key(actor: &Actor) -> IdempotencyKey {
@@ -52,8 +55,7 @@ async fn customers_are_kept_per_partner() {
         .create_customer(
             &alpha.caller(),
             &key(&alpha),
-            alpha.tenant_id,
-            customer(shared_customer),
+            customer(alpha.tenant_id, shared_customer),
         )
         .await
         .unwrap();
@@ -62,8 +64,7 @@ async fn customers_are_kept_per_partner() {
         .create_customer(
             &beta.caller(),
             &key(&beta),
-            beta.tenant_id,
-            customer(shared_customer),
+            customer(beta.tenant_id, shared_customer),
         )
         .await
         .unwrap();
@@ -72,25 +73,29 @@ async fn customers_are_kept_per_partner() {
         .list_customers(alpha.tenant_id, &page_codec().request(10, "", "a").unwrap())
         .await
         .unwrap();
+    assert_eq!(listed.items, std::slice::from_ref(&created));
     assert_eq!(
-        listed
-            .items
-            .iter()
-            .map(pb::Customer::from)
-            .collect::<Vec<_>>(),
-        std::slice::from_ref(&created)
+        created.name,
+        format!("partners/{}/customers/{shared_customer}", alpha.tenant_id)
     );
-    let id = Uuid::parse_str(created.name.rsplit('/').next().unwrap()).unwrap();
+    assert_eq!(
+        store
+            .get_customer(alpha.tenant_id, shared_customer)
+            .await
+            .unwrap(),
+        Some(created)
+    );
+    // Each partner has its own view, named by the same customer tenant.
     assert!(
         store
-            .get_customer(alpha.tenant_id, id)
+            .get_customer(beta.tenant_id, shared_customer)
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .get_customer(beta.tenant_id, id)
+            .get_customer(beta.tenant_id, Uuid::new_v4())
             .await
             .unwrap()
             .is_none()
@@ -106,8 +111,7 @@ async fn one_partner_records_a_customer_tenant_once() {
         .create_customer(
             &agent.caller(),
             &key(&agent),
-            agent.tenant_id,
-            customer(customer_tenant),
+            customer(agent.tenant_id, customer_tenant),
         )
         .await
         .unwrap();
@@ -116,8 +120,7 @@ async fn one_partner_records_a_customer_tenant_once() {
         .create_customer(
             &agent.caller(),
             &key(&agent),
-            agent.tenant_id,
-            customer(customer_tenant),
+            customer(agent.tenant_id, customer_tenant),
         )
         .await
         .unwrap_err();

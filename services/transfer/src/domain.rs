@@ -15,7 +15,7 @@ pub struct Subscription {
     /// Billing partner.
     pub partner_tenant_id: Uuid,
     /// Customer record id (in the relationship service).
-    pub customer_id: Uuid,
+    pub customer_tenant_id: Uuid,
     /// Offer, e.g. `MS-AZR-0145P`.
     pub offer_id: String,
     /// Kind of offer.
@@ -28,13 +28,14 @@ pub struct Subscription {
     pub version: i64,
 }
 
-/// A `partners/{partner}/customers/{customer}` parent.
+/// A `partners/{partner}/customers/{customer_tenant}` parent: a partner's view of a
+/// customer, named by the customer's Entra tenant as in every service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CustomerRef {
     /// Billing partner.
     pub partner_tenant_id: Uuid,
     /// Customer record id.
-    pub customer_id: Uuid,
+    pub customer_tenant_id: Uuid,
 }
 
 impl CustomerRef {
@@ -44,7 +45,8 @@ impl CustomerRef {
         Ok(Self {
             partner_tenant_id: fields::uuid(ids[0])
                 .map_err(|reason| format!("partner id {reason}"))?,
-            customer_id: fields::uuid(ids[1]).map_err(|reason| format!("customer id {reason}"))?,
+            customer_tenant_id: fields::uuid(ids[1])
+                .map_err(|reason| format!("customer tenant id {reason}"))?,
         })
     }
 
@@ -52,7 +54,7 @@ impl CustomerRef {
     pub fn name(&self) -> String {
         format!(
             "partners/{}/customers/{}",
-            self.partner_tenant_id, self.customer_id
+            self.partner_tenant_id, self.customer_tenant_id
         )
     }
 }
@@ -74,7 +76,7 @@ impl From<&Subscription> for pb::Subscription {
     fn from(subscription: &Subscription) -> Self {
         let customer = CustomerRef {
             partner_tenant_id: subscription.partner_tenant_id,
-            customer_id: subscription.customer_id,
+            customer_tenant_id: subscription.customer_tenant_id,
         };
         pb::Subscription {
             name: subscription_name(customer, subscription.id),

@@ -29,11 +29,18 @@ pub const SERVICE: &str = "transfer";
 pub const DEFAULT_PORT: u16 = 50054;
 
 /// The service's schema, applied after the platform tables.
-pub const MIGRATIONS: &[MigrationFile] = &[MigrationFile {
-    version: 100,
-    description: "subscriptions",
-    sql: include_str!("../migrations/0100_subscriptions.sql"),
-}];
+pub const MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile {
+        version: 100,
+        description: "subscriptions",
+        sql: include_str!("../migrations/0100_subscriptions.sql"),
+    },
+    MigrationFile {
+        version: 101,
+        description: "customers named by tenant",
+        sql: include_str!("../migrations/0101_customer_tenant.sql"),
+    },
+];
 
 /// Serves the transfer service on `listener` until `shutdown` resolves.
 pub async fn run(

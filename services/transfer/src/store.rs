@@ -15,8 +15,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 
-const SUBSCRIPTION_COLUMNS: &str =
-    "id, partner_tenant_id, customer_id, offer_id, offer_kind, quantity, create_time, version";
+const SUBSCRIPTION_COLUMNS: &str = "id, partner_tenant_id, customer_tenant_id, offer_id, offer_kind, quantity, create_time, version";
 
 /// The transfer service's database.
 #[derive(Clone)]
@@ -56,7 +55,7 @@ impl TransferStore {
         let created = Subscription {
             id: Uuid::now_v7(),
             partner_tenant_id: customer.partner_tenant_id,
-            customer_id: customer.customer_id,
+            customer_tenant_id: customer.customer_tenant_id,
             offer_id: subscription.offer_id,
             offer_kind: subscription.offer_kind,
             quantity: subscription.quantity,
@@ -64,12 +63,12 @@ impl TransferStore {
             version: 1,
         };
         sqlx::query(
-            "INSERT INTO subscriptions (id, partner_tenant_id, customer_id, offer_id, offer_kind, quantity, \
+            "INSERT INTO subscriptions (id, partner_tenant_id, customer_tenant_id, offer_id, offer_kind, quantity, \
              create_time, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(created.id.to_string())
         .bind(created.partner_tenant_id.to_string())
-        .bind(created.customer_id.to_string())
+        .bind(created.customer_tenant_id.to_string())
         .bind(&created.offer_id)
         .bind(created.offer_kind.as_str_name())
         .bind(i64::from(created.quantity))
@@ -101,11 +100,11 @@ impl TransferStore {
         id: Uuid,
     ) -> Result<Option<Subscription>, StoreError> {
         let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_id = $2 AND id = $3"
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_tenant_id = $2 AND id = $3"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(customer.partner_tenant_id.to_string())
-            .bind(customer.customer_id.to_string())
+            .bind(customer.customer_tenant_id.to_string())
             .bind(id.to_string())
             .fetch_optional(self.db.pool())
             .await?;
@@ -119,12 +118,12 @@ impl TransferStore {
         page: &PageRequest,
     ) -> Result<Page<Subscription>, StoreError> {
         let sql = format!(
-            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_id = $2 \
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_tenant_id = $2 \
              AND id > $3 ORDER BY id LIMIT $4"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(customer.partner_tenant_id.to_string())
-            .bind(customer.customer_id.to_string())
+            .bind(customer.customer_tenant_id.to_string())
             .bind(page.after_key())
             .bind(page.fetch_limit())
             .fetch_all(self.db.pool())
@@ -146,7 +145,7 @@ fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
     Ok(Subscription {
         id: uuid("id")?,
         partner_tenant_id: uuid("partner_tenant_id")?,
-        customer_id: uuid("customer_id")?,
+        customer_tenant_id: uuid("customer_tenant_id")?,
         offer_id: row.try_get("offer_id")?,
         offer_kind: parse_offer_kind(offer_kind as i32).map_err(StoreError::Corrupt)?,
         quantity: i32::try_from(quantity)

@@ -30,11 +30,11 @@ async fn subscriptions_are_kept_per_customer_with_their_offer() {
     let agent = Actor::admin_agent(Uuid::new_v4());
     let customer = CustomerRef {
         partner_tenant_id: agent.tenant_id,
-        customer_id: Uuid::new_v4(),
+        customer_tenant_id: Uuid::new_v4(),
     };
     let other = CustomerRef {
         partner_tenant_id: agent.tenant_id,
-        customer_id: Uuid::new_v4(),
+        customer_tenant_id: Uuid::new_v4(),
     };
     let licences = NewSubscription {
         offer_id: "O365-E3".into(),

@@ -7,7 +7,7 @@ use suite_proto::enrollment::v1::Capability;
 use suite_proto::relationship::v1 as pb;
 
 use super::RelationshipApi;
-use crate::domain::{self, NewCustomer, customer_name};
+use crate::domain::{self, CustomerUpdate, NewCustomer, customer_name};
 use crate::error::Error;
 
 impl RelationshipApi {
@@ -27,7 +27,7 @@ impl RelationshipApi {
         let (Some(key), Some(partner), Some(customer)) = (key, partner, customer) else {
             return Err(Error::Invalid(violations));
         };
-        domain::authorize_create(caller, partner)?;
+        domain::authorize_write(caller, partner)?;
         // A retry is answered from the record of the first attempt without asking a peer (an
         // app's retry was admitted first, from the capability cache or the enrollment service).
         if let Some(previous) = self.store.replayed(&key).await? {
@@ -41,9 +41,8 @@ impl RelationshipApi {
                 "add a customer record",
             )
             .await?;
-        self.store
-            .create_customer(caller, &key, partner, customer)
-            .await
+        let view = customer.into_direct_bill_view(partner, suite_time::now_micros());
+        self.store.create_customer(caller, &key, view).await
     }
 
     pub(super) async fn get_customer(
@@ -51,18 +50,16 @@ impl RelationshipApi {
         caller: &Caller,
         request: pb::GetCustomerRequest,
     ) -> Result<pb::Customer, Error> {
-        let (partner, id) = domain::parse_customer_name(&request.name)
+        let (partner, customer) = domain::parse_customer_name(&request.name)
             .map_err(|reason| FieldViolations::single("name", reason))?;
-        let not_found = || Error::CustomerNotFound(customer_name(partner, id));
+        let not_found = || Error::CustomerNotFound(customer_name(partner, customer));
         if !domain::may_read(caller, partner) {
             return Err(not_found());
         }
-        let customer = self
-            .store
-            .get_customer(partner, id)
+        self.store
+            .get_customer(partner, customer)
             .await?
-            .ok_or_else(not_found)?;
-        Ok(pb::Customer::from(&customer))
+            .ok_or_else(not_found)
     }
 
     pub(super) async fn list_customers(
@@ -81,7 +78,82 @@ impl RelationshipApi {
                 .request(request.page_size, &request.page_token, &request.parent)?;
         let page = self.store.list_customers(partner, &page_request).await?;
         Ok(pb::ListCustomersResponse {
-            customers: page.items.iter().map(pb::Customer::from).collect(),
+            customers: page.items,
+            next_page_token: page.next_page_token,
+        })
+    }
+
+    pub(super) async fn update_customer(
+        &self,
+        caller: &Caller,
+        request: pb::UpdateCustomerRequest,
+    ) -> Result<pb::Customer, Error> {
+        caller.require_role_or_operator(Role::AdminAgent)?;
+        let mut violations = FieldViolations::new();
+        let key = violations.check(
+            "request_id",
+            IdempotencyKey::new(caller, "UpdateCustomer", &request.request_id, &request),
+        );
+        let Some(customer) = request.customer.as_ref() else {
+            violations.add("customer", "required");
+            return Err(Error::Invalid(violations));
+        };
+        let names = violations.check("customer.name", domain::parse_customer_name(&customer.name));
+        let mask = request
+            .update_mask
+            .as_ref()
+            .map(|mask| mask.paths.as_slice())
+            .unwrap_or_default();
+        let update = CustomerUpdate::parse(customer, mask, &mut violations);
+        let (Some(key), Some((partner, customer_tenant)), Some(update), true) =
+            (key, names, update, violations.is_empty())
+        else {
+            return Err(Error::Invalid(violations));
+        };
+        if !domain::may_read(caller, partner) {
+            return Err(Error::CustomerNotFound(customer_name(
+                partner,
+                customer_tenant,
+            )));
+        }
+        // Keeping existing customers' records is not a purchase nor a new customer: a
+        // RESTRICTED direct-bill partner may do it, so no capability is asked.
+        self.store
+            .update_customer(
+                caller,
+                &key,
+                partner,
+                customer_tenant,
+                &update,
+                suite_time::now_micros(),
+            )
+            .await
+    }
+
+    pub(super) async fn list_customer_partners(
+        &self,
+        caller: &Caller,
+        request: pb::ListCustomerPartnersRequest,
+    ) -> Result<pb::ListCustomerPartnersResponse, Error> {
+        let customer = domain::parse_customer_tenant(&request.parent)
+            .map_err(|reason| FieldViolations::single("parent", reason))?;
+        if !domain::may_list_partners(caller, customer) {
+            return Err(Error::CustomerNotFound(request.parent));
+        }
+        let page_request =
+            self.store
+                .pages()
+                .request(request.page_size, &request.page_token, &request.parent)?;
+        let page = self
+            .store
+            .list_customer_partners(customer, &page_request)
+            .await?;
+        Ok(pb::ListCustomerPartnersResponse {
+            partners: page
+                .items
+                .iter()
+                .map(|view| view.as_partner_entry())
+                .collect(),
             next_page_token: page.next_page_token,
         })
     }

@@ -69,4 +69,30 @@ impl RelationshipService for RelationshipApi {
         )
         .await
     }
+
+    async fn update_customer(
+        &self,
+        request: Request<pb::UpdateCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.update_customer(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn list_customer_partners(
+        &self,
+        request: Request<pb::ListCustomerPartnersRequest>,
+    ) -> Result<Response<pb::ListCustomerPartnersResponse>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.list_customer_partners(&caller, message).await },
+        )
+        .await
+    }
 }

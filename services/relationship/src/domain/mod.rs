@@ -3,6 +3,7 @@
 pub mod customer;
 
 pub use customer::{
-    Customer, NewCustomer, authorize_create, customer_name, may_read, parse_customer_name,
-    parse_parent, partner_name,
+    BillingProfile, Customer, CustomerUpdate, NewCustomer, authorize_write, customer_name,
+    may_list_partners, may_read, parse_customer_name, parse_customer_tenant, parse_parent,
+    partner_name,
 };
