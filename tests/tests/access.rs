@@ -368,6 +368,14 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             ..Default::default()
         }
         .encode_to_vec(),
+        "CheckCustomerRelationship" => relationship::CheckCustomerRelationshipRequest {
+            customer: format!(
+                "customers/{}",
+                world.customer.rsplit('/').next().unwrap_or_default()
+            ),
+            partner,
+        }
+        .encode_to_vec(),
         "CreateAgreementVersion" => agreement::CreateAgreementVersionRequest {
             request_id: request_id(),
             agreement_version: Some(agreement::AgreementVersion {
@@ -520,6 +528,8 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     // A customer's partners are its own admin's (a user of the customer tenant) and the
     // operator's; partners see their own views only.
     ("ListCustomerPartners",       ["NotFound", "NotFound", "NotFound", "NotFound", "OK", "NotFound", "NotFound"]),
+    // The partner itself, the customer, another partner of record or the operator asks.
+    ("CheckCustomerRelationship",  ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     // The agreement catalogue: kept by the operator, read by everyone.
     ("CreateAgreementVersion",     ["PermissionDenied", "PermissionDenied", "PermissionDenied", "PermissionDenied", "OK", "PermissionDenied", "PermissionDenied"]),
     ("GetAgreementVersion",        ["OK", "OK", "OK", "OK", "OK", "OK", "OK"]),

@@ -16,7 +16,9 @@ ALTER TABLE customers ADD COLUMN billing_contact_phone TEXT NOT NULL DEFAULT '';
 -- Every customer recorded before was added by a direct-bill partner.
 ALTER TABLE customers ADD COLUMN partner_role TEXT NOT NULL DEFAULT 'PARTNER_ROLE_DIRECT_BILL_PARTNER';
 ALTER TABLE customers ADD COLUMN acquisition TEXT NOT NULL DEFAULT 'ACQUISITION_DIRECT_BILL';
+ALTER TABLE customers ADD COLUMN admin_permissions BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE customers ADD COLUMN update_time BIGINT NOT NULL DEFAULT 0;
-UPDATE customers SET update_time = create_time;
+-- A direct-bill partner administers the customers it added.
+UPDATE customers SET update_time = create_time, admin_permissions = 1;
 -- A customer's partners, for the customer's own admin and the other services' questions.
 CREATE INDEX customers_by_customer_tenant ON customers (customer_tenant_id, id);

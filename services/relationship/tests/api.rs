@@ -607,3 +607,77 @@ async fn a_customers_own_admin_lists_every_partner_it_has_and_nobody_else_does()
         assert_eq!(refused.code(), Code::NotFound, "{outsider:?}");
     }
 }
+
+#[tokio::test]
+async fn what_a_partner_is_to_a_customer_is_told_to_those_related_to_it() {
+    let services = start().await;
+    let (holder, other, stranger) = (
+        services.partner().await,
+        services.partner().await,
+        services.partner().await,
+    );
+    let request = create(holder);
+    let tenant = request
+        .customer
+        .as_ref()
+        .unwrap()
+        .customer_tenant_id
+        .clone();
+    services
+        .relationship
+        .relationship(&Actor::admin_agent(holder))
+        .create_customer(request)
+        .await
+        .unwrap();
+    let check = |partner: Uuid| pb::CheckCustomerRelationshipRequest {
+        customer: format!("customers/{tenant}"),
+        partner: format!("partners/{partner}"),
+    };
+    let tenant: Uuid = tenant.parse().unwrap();
+
+    // The partner of record learns its own standing and that another partner has none.
+    let mut client = services
+        .relationship
+        .relationship(&Actor::user(holder, &[Role::SalesAgent]));
+    let own = client
+        .check_customer_relationship(check(holder))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(own.related && own.admin_permissions);
+    assert_eq!(
+        (own.partner_role(), own.acquisition()),
+        (
+            pb::PartnerRole::DirectBillPartner,
+            pb::Acquisition::DirectBill
+        )
+    );
+    let none = client
+        .check_customer_relationship(check(other))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!none.related);
+    assert_eq!(none.partner_role(), pb::PartnerRole::Unspecified);
+
+    // The customer's own tenant may ask about any partner; a partner about itself.
+    for (asker, about) in [
+        (Actor::admin_agent(tenant), holder),
+        (Actor::admin_agent(other), other),
+    ] {
+        services
+            .relationship
+            .relationship(&asker)
+            .check_customer_relationship(check(about))
+            .await
+            .unwrap();
+    }
+    // A partner unrelated to the customer learns nothing about its partners.
+    let refused = services
+        .relationship
+        .relationship(&Actor::admin_agent(stranger))
+        .check_customer_relationship(check(holder))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+}

@@ -1,6 +1,6 @@
 //! Customer records.
 
-use suite_auth::{Caller, Role};
+use suite_auth::{Caller, PrincipalKind, Role};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1::Capability;
@@ -156,5 +156,40 @@ impl RelationshipApi {
                 .collect(),
             next_page_token: page.next_page_token,
         })
+    }
+
+    pub(super) async fn check_customer_relationship(
+        &self,
+        caller: &Caller,
+        request: pb::CheckCustomerRelationshipRequest,
+    ) -> Result<pb::CustomerRelationship, Error> {
+        let mut violations = FieldViolations::new();
+        let customer =
+            violations.check("customer", domain::parse_customer_tenant(&request.customer));
+        let partner = violations.check("partner", domain::parse_parent(&request.partner));
+        let (Some(customer), Some(partner)) = (customer, partner) else {
+            return Err(Error::Invalid(violations));
+        };
+        let caller_is_partner_of_record = match caller.actor().kind {
+            PrincipalKind::User | PrincipalKind::App => self
+                .store
+                .customer_relationship(caller.tenant_id(), customer)
+                .await?
+                .is_some(),
+            PrincipalKind::Operator | PrincipalKind::Service => false,
+        };
+        if !domain::may_check_relationship(caller, customer, partner, caller_is_partner_of_record) {
+            return Err(Error::CustomerNotFound(request.customer));
+        }
+        Ok(
+            match self.store.customer_relationship(partner, customer).await? {
+                Some(view) => view.as_relationship(),
+                None => pb::CustomerRelationship {
+                    customer: request.customer,
+                    partner: request.partner,
+                    ..Default::default()
+                },
+            },
+        )
     }
 }

@@ -95,4 +95,17 @@ impl RelationshipService for RelationshipApi {
         )
         .await
     }
+
+    async fn check_customer_relationship(
+        &self,
+        request: Request<pb::CheckCustomerRelationshipRequest>,
+    ) -> Result<Response<pb::CustomerRelationship>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.check_customer_relationship(&caller, message).await },
+        )
+        .await
+    }
 }

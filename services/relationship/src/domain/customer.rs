@@ -29,6 +29,8 @@ pub struct Customer {
     pub partner_role: pb::PartnerRole,
     /// How the partner came to have the customer.
     pub acquisition: pb::Acquisition,
+    /// Whether the partner holds admin permissions for the customer.
+    pub admin_permissions: bool,
     /// Creation time, microseconds since the epoch.
     pub create_time: i64,
     /// Last change, microseconds since the epoch.
@@ -133,6 +135,7 @@ impl Customer {
                 .map(|action| action as i32)
                 .collect(),
             update_time: Some(suite_time::timestamp(self.update_time)),
+            admin_permissions: self.admin_permissions,
         }
     }
 
@@ -142,6 +145,20 @@ impl Customer {
             partner: partner_name(self.partner_tenant_id),
             partner_role: self.partner_role as i32,
             acquisition: self.acquisition as i32,
+            create_time: Some(suite_time::timestamp(self.create_time)),
+            admin_permissions: self.admin_permissions,
+        }
+    }
+
+    /// The answer to "what is this partner to this customer".
+    pub fn as_relationship(&self) -> pb::CustomerRelationship {
+        pb::CustomerRelationship {
+            customer: format!("customers/{}", self.customer_tenant_id),
+            partner: partner_name(self.partner_tenant_id),
+            related: true,
+            partner_role: self.partner_role as i32,
+            acquisition: self.acquisition as i32,
+            admin_permissions: self.admin_permissions,
             create_time: Some(suite_time::timestamp(self.create_time)),
         }
     }
@@ -305,6 +322,8 @@ impl NewCustomer {
             billing: self.billing,
             partner_role: pb::PartnerRole::DirectBillPartner,
             acquisition: pb::Acquisition::DirectBill,
+            // The partner that adds a customer administers it.
+            admin_permissions: true,
             create_time: now,
             update_time: now,
             version: 1,
@@ -487,6 +506,20 @@ pub fn authorize_write(caller: &Caller, partner_tenant_id: Uuid) -> Result<(), E
     Ok(())
 }
 
+/// Who may learn what `partner_tenant_id` is to customer `customer_tenant_id`: the
+/// customer's own tenant, that partner, the operator, or (`caller_is_partner_of_record`)
+/// another partner of the customer. Anyone else is told the customer does not exist.
+pub fn may_check_relationship(
+    caller: &Caller,
+    customer_tenant_id: Uuid,
+    partner_tenant_id: Uuid,
+    caller_is_partner_of_record: bool,
+) -> bool {
+    caller.can_access_tenant(customer_tenant_id)
+        || caller.can_access_tenant(partner_tenant_id)
+        || caller_is_partner_of_record
+}
+
 /// A customer's list of partners is its own admin's (GLOBAL_ADMIN of the customer tenant)
 /// and the operator's; anyone else is told the customer does not exist.
 pub fn may_list_partners(caller: &Caller, customer_tenant_id: Uuid) -> bool {
@@ -512,6 +545,7 @@ mod tests {
             billing: BillingProfile::default(),
             partner_role: role,
             acquisition,
+            admin_permissions: true,
             create_time: 1,
             update_time: 1,
             version: 1,

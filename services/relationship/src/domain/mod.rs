@@ -4,6 +4,6 @@ pub mod customer;
 
 pub use customer::{
     BillingProfile, Customer, CustomerUpdate, NewCustomer, authorize_write, customer_name,
-    may_list_partners, may_read, parse_customer_name, parse_customer_tenant, parse_parent,
-    partner_name,
+    may_check_relationship, may_list_partners, may_read, parse_customer_name,
+    parse_customer_tenant, parse_parent, partner_name,
 };

@@ -16,7 +16,7 @@ use crate::error::Error;
 const CUSTOMER_COLUMNS: &str = "id, partner_tenant_id, customer_tenant_id, display_name, domain, country_code, \
      billing_company_name, billing_address_line1, billing_address_line2, billing_city, billing_region, \
      billing_postal_code, billing_country_code, billing_contact_first_name, billing_contact_last_name, \
-     billing_contact_email, billing_contact_phone, partner_role, acquisition, create_time, update_time, version";
+     billing_contact_email, billing_contact_phone, partner_role, acquisition, admin_permissions, create_time, update_time, version";
 
 impl RelationshipStore {
     /// Records `customer`, a direct-bill partner's new customer, or replays an earlier
@@ -140,6 +140,15 @@ impl RelationshipStore {
         })
     }
 
+    /// What `partner_tenant_id` is to `customer_tenant_id`, if anything.
+    pub async fn customer_relationship(
+        &self,
+        partner_tenant_id: Uuid,
+        customer_tenant_id: Uuid,
+    ) -> Result<Option<Customer>, StoreError> {
+        fetch_customer(self.db.pool(), partner_tenant_id, customer_tenant_id).await
+    }
+
     /// One page of the partners of `customer_tenant_id`, oldest relationship first.
     pub async fn list_customer_partners(
         &self,
@@ -218,8 +227,9 @@ async fn insert_customer(tx: &mut Tx, customer: &Customer) -> Result<(), StoreEr
         "INSERT INTO customers (id, partner_tenant_id, customer_tenant_id, display_name, domain, country_code, \
          billing_company_name, billing_address_line1, billing_address_line2, billing_city, billing_region, \
          billing_postal_code, billing_country_code, billing_contact_first_name, billing_contact_last_name, \
-         billing_contact_email, billing_contact_phone, partner_role, acquisition, create_time, update_time, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+         billing_contact_email, billing_contact_phone, partner_role, acquisition, admin_permissions, create_time, \
+         update_time, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
     )
     .bind(customer.id.to_string())
     .bind(customer.partner_tenant_id.to_string())
@@ -240,6 +250,7 @@ async fn insert_customer(tx: &mut Tx, customer: &Customer) -> Result<(), StoreEr
     .bind(&billing.contact_phone)
     .bind(customer.partner_role.as_str_name())
     .bind(customer.acquisition.as_str_name())
+    .bind(i64::from(customer.admin_permissions))
     .bind(customer.create_time)
     .bind(customer.update_time)
     .bind(customer.version)
@@ -317,6 +328,7 @@ fn customer_from_row(row: &AnyRow) -> Result<Customer, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("partner_role {role}")))?,
         acquisition: pb::Acquisition::from_str_name(&acquisition)
             .ok_or_else(|| StoreError::Corrupt(format!("acquisition {acquisition}")))?,
+        admin_permissions: columns::flag(row, "admin_permissions")?,
         create_time: row.try_get("create_time")?,
         update_time: row.try_get("update_time")?,
         version: row.try_get("version")?,
