@@ -376,6 +376,52 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             partner,
         }
         .encode_to_vec(),
+        // Partnerships: the partner acting as a provider towards the reseller; none exists.
+        "InviteIndirectReseller" => relationship::InviteIndirectResellerRequest {
+            request_id: request_id(),
+            parent: partner.clone(),
+            reseller_tenant_id: world.reseller.to_string(),
+            invite_email: "admin@reseller.example".into(),
+        }
+        .encode_to_vec(),
+        "AcceptPartnershipInvitation" => relationship::AcceptPartnershipInvitationRequest {
+            request_id: request_id(),
+            name: format!("{partner}/indirectProviders/{}", world.reseller),
+            invitation_token: "0".repeat(64),
+        }
+        .encode_to_vec(),
+        "GetPartnership" => relationship::GetPartnershipRequest {
+            name: format!("{partner}/indirectResellers/{}", world.reseller),
+        }
+        .encode_to_vec(),
+        "ListIndirectResellers" => relationship::ListIndirectResellersRequest {
+            parent: partner,
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        "ListIndirectProviders" => relationship::ListIndirectProvidersRequest {
+            parent: partner,
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        "SuspendPartnership" => relationship::SuspendPartnershipRequest {
+            request_id: request_id(),
+            name: format!("{partner}/indirectResellers/{}", world.reseller),
+            etag: String::new(),
+        }
+        .encode_to_vec(),
+        "ResumePartnership" => relationship::ResumePartnershipRequest {
+            request_id: request_id(),
+            name: format!("{partner}/indirectResellers/{}", world.reseller),
+            etag: String::new(),
+        }
+        .encode_to_vec(),
+        "RevokePartnership" => relationship::RevokePartnershipRequest {
+            request_id: request_id(),
+            name: format!("{partner}/indirectResellers/{}", world.reseller),
+            etag: String::new(),
+        }
+        .encode_to_vec(),
         "CreateAgreementVersion" => agreement::CreateAgreementVersionRequest {
             request_id: request_id(),
             agreement_version: Some(agreement::AgreementVersion {
@@ -530,6 +576,16 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("ListCustomerPartners",       ["NotFound", "NotFound", "NotFound", "NotFound", "OK", "NotFound", "NotFound"]),
     // The partner itself, the customer, another partner of record or the operator asks.
     ("CheckCustomerRelationship",  ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    // Partnerships, with the partner in the provider's place: it is no official provider
+    // (ADMIN_AGENT invites), nor a reseller (GLOBAL_ADMIN accepts), and has none to change.
+    ("InviteIndirectReseller",     ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    ("AcceptPartnershipInvitation", ["FailedPrecondition", "PermissionDenied", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    ("GetPartnership",             ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
+    ("ListIndirectResellers",      ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    ("ListIndirectProviders",      ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    ("SuspendPartnership",         ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    ("ResumePartnership",          ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    ("RevokePartnership",          ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     // The agreement catalogue: kept by the operator, read by everyone.
     ("CreateAgreementVersion",     ["PermissionDenied", "PermissionDenied", "PermissionDenied", "PermissionDenied", "OK", "PermissionDenied", "PermissionDenied"]),
     ("GetAgreementVersion",        ["OK", "OK", "OK", "OK", "OK", "OK", "OK"]),

@@ -16,6 +16,33 @@ pub enum Error {
     /// The partner already has a record for this customer tenant.
     #[error("customer tenant already recorded under {0}")]
     CustomerExists(String),
+    /// No such partnership, or not one the caller is a side of.
+    #[error("partnership {0} not found")]
+    PartnershipNotFound(String),
+    /// A partnership with the reseller already exists (INVITED, ACTIVE or SUSPENDED).
+    #[error("partnership {0} already exists")]
+    PartnershipExists(String),
+    /// The presented token belongs to no invitation.
+    #[error("no invitation of {0} has this token")]
+    InvitationNotFound(String),
+    /// A rule refuses the request.
+    #[error("{message}")]
+    Precondition {
+        /// UPPER_SNAKE reason.
+        reason: &'static str,
+        /// The resource the rule is about.
+        subject: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The caller may not do this.
+    #[error("{message}")]
+    Forbidden {
+        /// UPPER_SNAKE reason.
+        reason: &'static str,
+        /// Why.
+        message: String,
+    },
     /// The `etag` sent is not the current one.
     #[error("{0} changed since it was read")]
     StaleEtag(String),

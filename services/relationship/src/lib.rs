@@ -9,16 +9,17 @@ mod status;
 mod store;
 
 use std::future::Future;
+use std::time::Duration;
 
 use suite_config::ServiceConfig;
-use suite_db::MigrationFile;
+use suite_db::{Clock, MigrationFile};
 use suite_proto::relationship::v1::relationship_service_server::RelationshipServiceServer;
 use suite_server::{Platform, StartError};
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
-pub use domain::{Customer, NewCustomer};
+pub use domain::{Customer, NewCustomer, PartnershipState};
 pub use error::Error;
 pub use store::RelationshipStore;
 
@@ -35,14 +36,84 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         sql: include_str!("../migrations/0100_customers.sql"),
     },
     MigrationFile {
+        version: 101,
+        description: "partnerships",
+        sql: include_str!("../migrations/0101_partnerships.sql"),
+    },
+    MigrationFile {
         version: 102,
         description: "customer profiles, roles and acquisition",
         sql: include_str!("../migrations/0102_customer_profiles.sql"),
     },
 ];
 
-/// Serves the relationship service on `listener` until `shutdown` resolves.
+/// What the relationship service needs beyond the shared configuration.
+#[derive(Clone)]
+pub struct RelationshipOptions {
+    /// Time for invitation expiry and change times.
+    pub clock: Clock,
+    /// How long a partnership invitation link is accepted; `PARTNERSHIP_INVITATION_DAYS` sets
+    /// it.
+    pub invitation_lifetime: Duration,
+    /// Where invitation links point; the link adds the partnership name and the token as
+    /// query parameters. `PARTNERSHIP_INVITATION_URL` sets it.
+    pub invitation_link_base: String,
+}
+
+const DEFAULT_INVITATION_DAYS: u32 = 14;
+const DAY: Duration = Duration::from_secs(86_400);
+const DEFAULT_INVITATION_LINK_BASE: &str = "https://localhost/partnerships/accept";
+
+impl Default for RelationshipOptions {
+    fn default() -> Self {
+        Self {
+            clock: Clock::system(),
+            invitation_lifetime: DAY * DEFAULT_INVITATION_DAYS,
+            invitation_link_base: DEFAULT_INVITATION_LINK_BASE.to_owned(),
+        }
+    }
+}
+
+impl RelationshipOptions {
+    /// Defaults, with `PARTNERSHIP_INVITATION_DAYS` and `PARTNERSHIP_INVITATION_URL` when set.
+    pub fn from_env() -> Result<Self, StartError> {
+        let mut options = Self::default();
+        if let Ok(days) = std::env::var("PARTNERSHIP_INVITATION_DAYS") {
+            let days: u32 = days.parse().ok().filter(|days| *days > 0).ok_or_else(|| {
+                StartError::Setting(format!(
+                    "PARTNERSHIP_INVITATION_DAYS: `{days}` is not a positive whole number of days"
+                ))
+            })?;
+            options.invitation_lifetime = DAY * days;
+        }
+        if let Ok(base) = std::env::var("PARTNERSHIP_INVITATION_URL") {
+            let base = base.trim();
+            if !(base.starts_with("https://") || base.starts_with("http://"))
+                || base.contains(['?', '#', ' '])
+            {
+                return Err(StartError::Setting(format!(
+                    "PARTNERSHIP_INVITATION_URL: `{base}` must be an http(s) address without query or fragment"
+                )));
+            }
+            options.invitation_link_base = base.to_owned();
+        }
+        Ok(options)
+    }
+}
+
+/// Serves the relationship service on `listener` until `shutdown` resolves, with options
+/// from the environment.
 pub async fn run(
+    config: ServiceConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    run_with(RelationshipOptions::from_env()?, config, listener, shutdown).await
+}
+
+/// Serves the relationship service with explicit `options` (tests move its clock).
+pub async fn run_with(
+    options: RelationshipOptions,
     config: ServiceConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -51,7 +122,8 @@ pub async fn run(
     let api = api::RelationshipApi::new(
         RelationshipStore::new(platform.db.clone(), platform.pages.clone()),
         platform.capability_check()?,
-    );
+    )
+    .with_options(options);
     let routes = Routes::new(RelationshipServiceServer::with_interceptor(
         api,
         platform.authenticator(),

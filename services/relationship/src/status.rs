@@ -1,6 +1,6 @@
 //! The one mapping from the service's errors to gRPC statuses.
 
-use suite_errors::ApiError;
+use suite_errors::{ApiError, Code};
 use tonic::Status;
 
 use crate::error::Error;
@@ -12,6 +12,25 @@ pub fn to_status(error: Error) -> Status {
         Error::CustomerNotFound(name) => ApiError::not_found("relationship.v1.Customer", &name),
         Error::PartnerNotFound(name) => ApiError::not_found("enrollment.v1.Partner", &name),
         Error::CustomerExists(name) => ApiError::already_exists("relationship.v1.Customer", &name),
+        Error::PartnershipNotFound(name) => {
+            ApiError::not_found("relationship.v1.Partnership", &name)
+        }
+        Error::PartnershipExists(name) => {
+            ApiError::already_exists("relationship.v1.Partnership", &name)
+        }
+        Error::InvitationNotFound(name) => ApiError::new(
+            Code::NotFound,
+            "INVITATION_NOT_FOUND",
+            "no invitation has this token: open the link of the invitation e-mail",
+        )
+        .with_resource("relationship.v1.Partnership", &name),
+        Error::Precondition {
+            reason,
+            subject,
+            message,
+        } => ApiError::failed_precondition(reason, message.clone())
+            .with_precondition(reason, subject, message),
+        Error::Forbidden { reason, message } => ApiError::permission_denied(reason, message),
         Error::StaleEtag(name) => ApiError::aborted(
             "ETAG_MISMATCH",
             format!("{name} changed since it was read: read it again and retry"),

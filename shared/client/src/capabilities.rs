@@ -25,6 +25,8 @@ pub struct TenantCapabilities {
     pub app_access: bool,
     /// Whether the tenant is a transitioning partner.
     pub transitioning_partner: bool,
+    /// Whether the tenant is listed in the directory of indirect providers.
+    pub official_indirect_provider: bool,
 }
 
 impl TenantCapabilities {
@@ -34,6 +36,7 @@ impl TenantCapabilities {
             capabilities: Vec::new(),
             app_access: false,
             transitioning_partner: false,
+            official_indirect_provider: false,
         }
     }
 }
@@ -91,6 +94,7 @@ impl CapabilityCheck {
                         .collect(),
                     app_access: response.app_access,
                     transitioning_partner: response.transitioning_partner,
+                    official_indirect_provider: response.official_indirect_provider,
                 }
             }
             Err(status) if status.code() == tonic::Code::NotFound => TenantCapabilities::none(),

@@ -130,3 +130,95 @@ fn trailing_months() -> Vec<String> {
         .map(|index| format!("{}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1))
         .collect()
 }
+
+/// Registers a partner tenant with a verified PartnerID and no revenue; returns its tenant.
+async fn verified_partner(enrollment: &TestService, legal_name: &str) -> Uuid {
+    let tenant = Uuid::new_v4();
+    let program_id = (Uuid::new_v4().as_u128() % 90_000_000 + 10_000_000).to_string();
+    enrollment
+        .enrollment(&Actor::global_admin(tenant))
+        .create_partner(pb::CreatePartnerRequest {
+            request_id: request_id(),
+            partner: Some(pb::Partner {
+                legal_name: legal_name.into(),
+                country_code: "US".into(),
+                primary_contact_email: "ops@partner.example".into(),
+                program_account_email: "partner-program@partner.example".into(),
+                partner_program_id: program_id,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create partner");
+    enrollment
+        .enrollment(&Actor::operator())
+        .update_partner(pb::UpdatePartnerRequest {
+            request_id: request_id(),
+            partner: Some(pb::Partner {
+                name: format!("partners/{tenant}"),
+                partner_program_id_verified: true,
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["partner_program_id_verified".into()],
+            }),
+        })
+        .await
+        .expect("verify the PartnerID");
+    tenant
+}
+
+/// Registers a partner tenant and takes it through the indirect reseller program to ACTIVE
+/// (so it holds `CAPABILITY_REQUEST_PROVIDER_ORDERS`); returns its tenant.
+pub async fn indirect_reseller_partner(enrollment: &TestService) -> Uuid {
+    let tenant = verified_partner(enrollment, "Contoso Resale Ltd").await;
+    let created = enrollment
+        .enrollment(&Actor::global_admin(tenant))
+        .create_enrollment(pb::CreateEnrollmentRequest {
+            request_id: request_id(),
+            parent: format!("partners/{tenant}"),
+            program: pb::Program::IndirectReseller as i32,
+        })
+        .await
+        .expect("enroll as indirect reseller")
+        .into_inner();
+    enrollment
+        .enrollment(&Actor::operator())
+        .approve_enrollment(pb::ApproveEnrollmentRequest {
+            request_id: request_id(),
+            name: created.name.clone(),
+        })
+        .await
+        .expect("approve indirect reseller");
+    enrollment
+        .enrollment(&Actor::service("agreement", "enrollment"))
+        .activate_enrollment(pb::ActivateEnrollmentRequest {
+            request_id: request_id(),
+            name: created.name,
+            agreement_version: "agreementVersions/mpa-indirect-reseller-2026".into(),
+            accept_time: None,
+        })
+        .await
+        .expect("activate indirect reseller");
+    tenant
+}
+
+/// Registers a partner tenant and has the operator list it in the directory of indirect
+/// providers, which makes it an official indirect provider; returns its tenant.
+pub async fn official_indirect_provider(enrollment: &TestService) -> Uuid {
+    let tenant = verified_partner(enrollment, "Tailspin Distribution Inc").await;
+    enrollment
+        .enrollment(&Actor::operator())
+        .create_indirect_provider(pb::CreateIndirectProviderRequest {
+            request_id: request_id(),
+            indirect_provider: Some(pb::IndirectProvider {
+                display_name: format!("Tailspin Distribution {tenant}"),
+                provider_tenant_id: tenant.to_string(),
+                country_codes: vec!["US".into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("list in the directory of indirect providers");
+    tenant
+}

@@ -29,7 +29,10 @@ use tonic_health::pb::health_client::HealthClient;
 use uuid::Uuid;
 
 pub use database::TestDatabase;
-pub use journey::{direct_bill_partner, restrict_direct_bill};
+pub use journey::{
+    direct_bill_partner, indirect_reseller_partner, official_indirect_provider,
+    restrict_direct_bill,
+};
 pub use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;
 use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
 use suite_proto::relationship::v1::relationship_service_client::RelationshipServiceClient;

@@ -96,6 +96,7 @@ impl EnrollmentApi {
             app_access: capabilities.contains(&program::Capability::ApiSdkAccess),
             capabilities: capabilities.into_iter().map(|c| c as i32).collect(),
             transitioning_partner: program::is_transitioning(&enrollments, now),
+            official_indirect_provider: self.store.listed_provider(tenant_id).await?.is_some(),
         })
     }
 

@@ -2,6 +2,7 @@
 //! One module per part of the service; this one wires them to the generated trait.
 
 mod customers;
+mod partnerships;
 
 use suite_client::CapabilityCheck;
 use suite_proto::relationship::v1 as pb;
@@ -9,6 +10,8 @@ use suite_proto::relationship::v1::relationship_service_server::RelationshipServ
 use suite_server::with_admitted_caller;
 use tonic::{Request, Response, Status};
 
+use crate::RelationshipOptions;
+use crate::domain::partnerships::{Side, Transition};
 use crate::status::to_status;
 use crate::store::RelationshipStore;
 
@@ -16,6 +19,7 @@ use crate::store::RelationshipStore;
 pub struct RelationshipApi {
     store: RelationshipStore,
     capabilities: CapabilityCheck,
+    options: RelationshipOptions,
 }
 
 impl RelationshipApi {
@@ -25,7 +29,13 @@ impl RelationshipApi {
         Self {
             store,
             capabilities,
+            options: RelationshipOptions::default(),
         }
+    }
+
+    /// The same handlers with `options` (clock, invitation lifetime and link).
+    pub fn with_options(self, options: RelationshipOptions) -> Self {
+        Self { options, ..self }
     }
 }
 
@@ -66,6 +76,150 @@ impl RelationshipService for RelationshipApi {
             to_status,
             &self.capabilities,
             |caller, message| async move { self.list_customers(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn invite_indirect_reseller(
+        &self,
+        request: Request<pb::InviteIndirectResellerRequest>,
+    ) -> Result<Response<pb::Partnership>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.invite_reseller(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn accept_partnership_invitation(
+        &self,
+        request: Request<pb::AcceptPartnershipInvitationRequest>,
+    ) -> Result<Response<pb::Partnership>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.accept_invitation(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn get_partnership(
+        &self,
+        request: Request<pb::GetPartnershipRequest>,
+    ) -> Result<Response<pb::Partnership>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.get_partnership(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn list_indirect_resellers(
+        &self,
+        request: Request<pb::ListIndirectResellersRequest>,
+    ) -> Result<Response<pb::ListIndirectResellersResponse>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                let (partnerships, next_page_token) = self
+                    .list_partnerships(
+                        &caller,
+                        Side::Provider,
+                        &message.parent,
+                        message.page_size,
+                        &message.page_token,
+                    )
+                    .await?;
+                Ok(pb::ListIndirectResellersResponse {
+                    partnerships,
+                    next_page_token,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn list_indirect_providers(
+        &self,
+        request: Request<pb::ListIndirectProvidersRequest>,
+    ) -> Result<Response<pb::ListIndirectProvidersResponse>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                let (partnerships, next_page_token) = self
+                    .list_partnerships(
+                        &caller,
+                        Side::Reseller,
+                        &message.parent,
+                        message.page_size,
+                        &message.page_token,
+                    )
+                    .await?;
+                Ok(pb::ListIndirectProvidersResponse {
+                    partnerships,
+                    next_page_token,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn suspend_partnership(
+        &self,
+        request: Request<pb::SuspendPartnershipRequest>,
+    ) -> Result<Response<pb::Partnership>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                let (id, name, etag) = (&message.request_id, &message.name, &message.etag);
+                self.change_partnership(&caller, Transition::Suspend, id, name, etag, &message)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn resume_partnership(
+        &self,
+        request: Request<pb::ResumePartnershipRequest>,
+    ) -> Result<Response<pb::Partnership>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                let (id, name, etag) = (&message.request_id, &message.name, &message.etag);
+                self.change_partnership(&caller, Transition::Resume, id, name, etag, &message)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn revoke_partnership(
+        &self,
+        request: Request<pb::RevokePartnershipRequest>,
+    ) -> Result<Response<pb::Partnership>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                let (id, name, etag) = (&message.request_id, &message.name, &message.etag);
+                self.change_partnership(&caller, Transition::Revoke, id, name, etag, &message)
+                    .await
+            },
         )
         .await
     }

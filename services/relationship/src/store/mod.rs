@@ -2,11 +2,14 @@
 //! `suite_db`); one module per part of the service.
 
 mod customers;
+mod partnerships;
 
 use suite_db::{Database, IdempotencyKey, PageTokenCodec};
 use suite_proto::relationship::v1 as pb;
 
 use crate::error::Error;
+
+pub use partnerships::InvitationSettings;
 
 /// The relationship service's database.
 #[derive(Clone)]
