@@ -202,7 +202,11 @@ fn subscription_request(customer: &str) -> transfer::CreateSubscriptionRequest {
 fn request(method: &str, world: &World) -> Vec<u8> {
     let partner = format!("partners/{}", world.partner);
     let reseller = format!("partners/{}", world.reseller);
-    let customer_tenant = format!("customers/{}", Uuid::new_v4());
+    // The agreement rows ask about the partner's own customer.
+    let customer_tenant = format!(
+        "customers/{}",
+        world.customer.rsplit('/').next().unwrap_or_default()
+    );
     match method {
         "CreatePartner" => enrollment::CreatePartnerRequest {
             request_id: request_id(),
@@ -594,9 +598,10 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("AcceptPartnerAgreement",     ["OK", "PermissionDenied", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("GetPartnerAgreementAcceptance", ["OK", "OK", "OK", "NotFound", "OK", "PermissionDenied", "NotFound"]),
     ("ListPartnerAgreementAcceptances", ["OK", "OK", "OK", "NotFound", "OK", "PermissionDenied", "NotFound"]),
-    // MCA attestations by a partner's ADMIN_AGENT; the customer's own acceptance comes
-    // from the customer's tenant.
-    ("CreateCustomerAgreementAcceptance", ["PermissionDenied", "OK", "PermissionDenied", "OK", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    // MCA attestations by the ADMIN_AGENT of a partner that has the customer; the customer's
+    // own acceptance comes from the customer's tenant. A partner without the customer is
+    // told it does not exist.
+    ("CreateCustomerAgreementAcceptance", ["PermissionDenied", "OK", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("ListCustomerAgreementAcceptances", ["OK", "OK", "OK", "OK", "OK", "OK", "OK"]),
     ("CheckCustomerAgreement",     ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     // Purchases: ADMIN_AGENT of a partner whose programs allow it, or the operator.

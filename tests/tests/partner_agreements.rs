@@ -30,8 +30,10 @@ fn fast_relay() -> AgreementOptions {
 }
 
 async fn start_agreement(enrollment_url: String) -> TestService {
+    // Partner agreements never ask the relationship service; nothing listens on port 1.
     let peers = PeerUrls {
         enrollment: Some(enrollment_url),
+        relationship: Some("http://127.0.0.1:1".into()),
         ..PeerUrls::default()
     };
     let service = spawn_service(

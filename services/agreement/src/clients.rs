@@ -5,7 +5,10 @@ use suite_client::{CapabilityCheck, Peer};
 use suite_errors::ApiError;
 use suite_proto::enrollment::v1 as enrollment;
 use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
+use suite_proto::relationship::v1 as relationship;
+use suite_proto::relationship::v1::relationship_service_client::RelationshipServiceClient;
 use suite_server::{Platform, StartError};
+use uuid::Uuid;
 
 use crate::domain::partner::{ActivationRequest, EnrollmentStanding};
 use crate::error::Error;
@@ -14,6 +17,7 @@ use crate::error::Error;
 #[derive(Clone)]
 pub struct Peers {
     enrollment: Peer,
+    relationship: Peer,
     /// Capabilities of tenants, from the enrollment service.
     pub capabilities: CapabilityCheck,
 }
@@ -23,6 +27,7 @@ impl Peers {
     pub fn new(platform: &Platform) -> Result<Self, StartError> {
         Ok(Self {
             enrollment: platform.peer("enrollment")?,
+            relationship: platform.peer("relationship")?,
             capabilities: platform.capability_check()?,
         })
     }
@@ -78,5 +83,30 @@ impl Peers {
             .await
             .map(|_| ())
             .map_err(|status| self.enrollment.refusal(&status))
+    }
+
+    /// Whether `partner` is one of `customer`'s partners of record, asked of the
+    /// relationship service as `caller`; a customer `caller` may not see counts as none.
+    pub async fn is_partner_of_record(
+        &self,
+        caller: &Caller,
+        customer: Uuid,
+        partner: Uuid,
+    ) -> Result<bool, Error> {
+        let request = self.relationship.request(
+            relationship::CheckCustomerRelationshipRequest {
+                customer: format!("customers/{customer}"),
+                partner: format!("partners/{partner}"),
+            },
+            Some(caller),
+        )?;
+        match RelationshipServiceClient::new(self.relationship.channel())
+            .check_customer_relationship(request)
+            .await
+        {
+            Ok(answer) => Ok(answer.into_inner().related),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(false),
+            Err(status) => Err(Error::Api(self.relationship.refusal(&status))),
+        }
     }
 }

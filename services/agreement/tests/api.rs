@@ -9,9 +9,10 @@ use tonic::Code;
 use uuid::Uuid;
 
 async fn agreement() -> TestService {
-    // The catalogue never calls the enrollment service; nothing listens on port 1.
+    // The catalogue never calls a peer; nothing listens on port 1.
     let peers = PeerUrls {
         enrollment: Some("http://127.0.0.1:1".into()),
+        relationship: Some("http://127.0.0.1:1".into()),
         ..PeerUrls::default()
     };
     spawn_service(agreement::run, peers).await

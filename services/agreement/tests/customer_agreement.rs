@@ -1,20 +1,44 @@
-//! The Microsoft Customer Agreement over real gRPC: each row of the article's table, and a
-//! history that is only ever added to.
+//! The Microsoft Customer Agreement over real gRPC: each row of the article's table, a
+//! history that is only ever added to, and partners that attest for and ask about only the
+//! customers they have (asked of the relationship service).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
 use suite_auth::Role;
 use suite_config::PeerUrls;
 use suite_proto::agreement::v1 as pb;
-use suite_testkit::{Actor, TestService, bad_fields, reason, request_id, spawn_service};
+use suite_testkit::{
+    Actor, TestService, bad_fields, direct_bill_partner, reason, record_customer, request_id,
+    spawn_service,
+};
 use tonic::Code;
 use uuid::Uuid;
 
-async fn agreement() -> TestService {
-    // Customer agreements never call the enrollment service; nothing listens on port 1.
+struct Services {
+    enrollment: TestService,
+    relationship: TestService,
+    agreement: TestService,
+}
+
+impl Services {
+    /// A direct-bill partner that has `customer`.
+    async fn partner_of(&self, customer: Uuid) -> Uuid {
+        let partner = direct_bill_partner(&self.enrollment).await;
+        record_customer(&self.relationship, partner, customer).await;
+        partner
+    }
+}
+
+async fn start() -> Services {
+    let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
     let peers = PeerUrls {
-        enrollment: Some("http://127.0.0.1:1".into()),
+        enrollment: Some(enrollment.url()),
         ..PeerUrls::default()
+    };
+    let relationship = spawn_service(relationship::run, peers.clone()).await;
+    let peers = PeerUrls {
+        relationship: Some(relationship.url()),
+        ..peers
     };
     let service = spawn_service(agreement::run, peers).await;
     let version = pb::CreateAgreementVersionRequest {
@@ -35,7 +59,11 @@ async fn agreement() -> TestService {
         .create_agreement_version(version)
         .await
         .unwrap();
-    service
+    Services {
+        enrollment,
+        relationship,
+        agreement: service,
+    }
 }
 
 fn signer(phone: &str) -> pb::Signer {
@@ -81,8 +109,10 @@ fn action(validity: &pb::CustomerAgreementValidity) -> pb::RequiredAction {
 
 #[tokio::test]
 async fn never_accepted_means_work_with_the_provider_to_have_the_customer_accept() {
-    let service = agreement().await;
-    let validity = check(&service, Uuid::new_v4(), Uuid::new_v4()).await;
+    let services = start().await;
+    let customer = Uuid::new_v4();
+    let partner = services.partner_of(customer).await;
+    let validity = check(&services.agreement, customer, partner).await;
     assert!(!validity.valid);
     assert_eq!(action(&validity), pb::RequiredAction::AcceptMca);
     assert!(
@@ -94,8 +124,13 @@ async fn never_accepted_means_work_with_the_provider_to_have_the_customer_accept
 
 #[tokio::test]
 async fn another_partners_attestation_is_not_retained_and_must_be_redone_with_the_provider() {
-    let service = agreement().await;
-    let (customer, direct_partner, provider) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let services = start().await;
+    let service = &services.agreement;
+    let customer = Uuid::new_v4();
+    let (direct_partner, provider) = (
+        services.partner_of(customer).await,
+        services.partner_of(customer).await,
+    );
     let attested = service
         .agreement(&Actor::admin_agent(direct_partner))
         .create_customer_agreement_acceptance(accept(customer, "+44 20 7946 0000"))
@@ -112,11 +147,11 @@ async fn another_partners_attestation_is_not_retained_and_must_be_redone_with_th
     );
     assert_eq!(attested.agreement_version, "agreementVersions/mca-2026-01");
 
-    let for_attester = check(&service, customer, direct_partner).await;
+    let for_attester = check(service, customer, direct_partner).await;
     assert!(for_attester.valid);
     assert_eq!(for_attester.basis, attested.name);
 
-    let for_provider = check(&service, customer, provider).await;
+    let for_provider = check(service, customer, provider).await;
     assert!(!for_provider.valid);
     assert_eq!(
         action(&for_provider),
@@ -129,13 +164,14 @@ async fn another_partners_attestation_is_not_retained_and_must_be_redone_with_th
         .create_customer_agreement_acceptance(accept(customer, "+44 20 7946 0001"))
         .await
         .unwrap();
-    assert!(check(&service, customer, provider).await.valid);
+    assert!(check(service, customer, provider).await.valid);
     assert_eq!(service.count_rows("customer_acceptances").await, 2);
 }
 
 #[tokio::test]
 async fn customers_own_acceptance_is_retained_with_every_partner() {
-    let service = agreement().await;
+    let services = start().await;
+    let service = &services.agreement;
     let customer = Uuid::new_v4();
     let admin = Actor::global_admin(customer);
     let own = service
@@ -147,8 +183,11 @@ async fn customers_own_acceptance_is_retained_with_every_partner() {
     assert_eq!(own.method, pb::AcceptanceMethod::Customer as i32);
     assert!(own.attesting_partner.is_empty());
 
-    for partner in [Uuid::new_v4(), Uuid::new_v4()] {
-        let validity = check(&service, customer, partner).await;
+    for partner in [
+        services.partner_of(customer).await,
+        services.partner_of(customer).await,
+    ] {
+        let validity = check(service, customer, partner).await;
         assert!(validity.valid);
         assert_eq!(action(&validity), pb::RequiredAction::None);
         assert_eq!(validity.basis, own.name);
@@ -157,9 +196,13 @@ async fn customers_own_acceptance_is_retained_with_every_partner() {
 
 #[tokio::test]
 async fn attestations_need_an_admin_agent_and_a_phone_and_partners_see_only_their_own() {
-    let service = agreement().await;
+    let services = start().await;
+    let service = &services.agreement;
     let customer = Uuid::new_v4();
-    let (alpha, beta) = (Uuid::new_v4(), Uuid::new_v4());
+    let (alpha, beta) = (
+        services.partner_of(customer).await,
+        services.partner_of(customer).await,
+    );
 
     let sales = service
         .agreement(&Actor::user(alpha, &[Role::SalesAgent]))
@@ -246,15 +289,34 @@ async fn attestations_need_an_admin_agent_and_a_phone_and_partners_see_only_thei
         "the customer sees its whole history"
     );
 
-    // A partner cannot ask about another partner's standing.
+    // A partner of the customer may ask about another of its partners (a transfer needs it);
+    // a partner without the customer may neither ask nor attest.
     let probe = pb::CheckCustomerAgreementRequest {
         customer: format!("customers/{customer}"),
         partner: format!("partners/{beta}"),
     };
+    assert!(
+        service
+            .agreement(&Actor::admin_agent(alpha))
+            .check_customer_agreement(probe.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .valid
+    );
+    let outsider = direct_bill_partner(&services.enrollment).await;
     let status = service
-        .agreement(&Actor::admin_agent(alpha))
+        .agreement(&Actor::admin_agent(outsider))
         .check_customer_agreement(probe)
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+    let attested = service.count_rows("customer_acceptances").await;
+    let status = service
+        .agreement(&Actor::admin_agent(outsider))
+        .create_customer_agreement_acceptance(accept(customer, "+1 425 555 0102"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(service.count_rows("customer_acceptances").await, attested);
 }

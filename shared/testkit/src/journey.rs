@@ -222,3 +222,23 @@ pub async fn official_indirect_provider(enrollment: &TestService) -> Uuid {
         .expect("list in the directory of indirect providers");
     tenant
 }
+
+/// `partner` (a direct-bill partner) records `customer_tenant` as its customer, so that it
+/// becomes one of the customer's partners of record.
+pub async fn record_customer(relationship: &TestService, partner: Uuid, customer_tenant: Uuid) {
+    relationship
+        .relationship(&Actor::admin_agent(partner))
+        .create_customer(suite_proto::relationship::v1::CreateCustomerRequest {
+            request_id: request_id(),
+            parent: format!("partners/{partner}"),
+            customer: Some(suite_proto::relationship::v1::Customer {
+                customer_tenant_id: customer_tenant.to_string(),
+                display_name: "Fourth Coffee".into(),
+                domain: "fourthcoffee.onmicrosoft.com".into(),
+                country_code: "US".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("record the customer");
+}

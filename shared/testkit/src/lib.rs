@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 pub use database::TestDatabase;
 pub use journey::{
-    direct_bill_partner, indirect_reseller_partner, official_indirect_provider,
+    direct_bill_partner, indirect_reseller_partner, official_indirect_provider, record_customer,
     restrict_direct_bill,
 };
 pub use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;

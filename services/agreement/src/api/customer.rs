@@ -77,6 +77,22 @@ impl AgreementApi {
         else {
             return Err(Error::Invalid(violations));
         };
+        // A retry is answered from the record of the first attempt before any peer is asked.
+        if let Some(previous) = key
+            .replayed::<pb::CustomerAgreementAcceptance>(self.store.database())
+            .await?
+        {
+            return Ok(previous);
+        }
+        // A partner attests only for a customer it has: another's is not found.
+        if method == AcceptanceMethod::PartnerAttestation
+            && !self
+                .peers
+                .is_partner_of_record(caller, customer_tenant, caller.tenant_id())
+                .await?
+        {
+            return Err(Error::CustomerNotFound(customer_name(customer_tenant)));
+        }
 
         let version = match requested_version {
             Some(template_id) => self.store.get_version(&template_id).await?,
@@ -155,8 +171,18 @@ impl AgreementApi {
         let (Some(customer_tenant), Some(partner)) = (customer_tenant, partner) else {
             return Err(Error::Invalid(violations));
         };
-        if !caller.can_access_tenant(partner) && caller.tenant_id() != customer_tenant {
-            return Err(Error::PartnerNotFound(partner_name(partner)));
+        // The customer itself and the operator may ask; a partner only about a customer it
+        // has (and then about any of the customer's partners, as a transfer needs).
+        let may_ask = caller.can_access_tenant(customer_tenant)
+            || (matches!(
+                caller.actor().kind,
+                PrincipalKind::User | PrincipalKind::App
+            ) && self
+                .peers
+                .is_partner_of_record(caller, customer_tenant, caller.tenant_id())
+                .await?);
+        if !may_ask {
+            return Err(Error::CustomerNotFound(customer_name(customer_tenant)));
         }
         let acceptances = self.store.customer_acceptances(customer_tenant).await?;
         let (action, basis) = customer::validity(&acceptances, partner);
