@@ -63,7 +63,12 @@ fn binaries() -> [Binary; 4] {
             name: relationship::SERVICE,
             grpc_service: RelationshipServiceServer::<()>::NAME,
             default_port: relationship::DEFAULT_PORT,
-            other_variables: &["RUST_LOG"],
+            // Read by `relationship::RelationshipOptions::from_env`.
+            other_variables: &[
+                "RUST_LOG",
+                "PARTNERSHIP_INVITATION_DAYS",
+                "PARTNERSHIP_INVITATION_URL",
+            ],
         },
         Binary {
             name: agreement::SERVICE,
