@@ -458,7 +458,7 @@ fn check_service(
     for (probe, allowed) in [
         ("readinessProbe", vec![binary.grpc_service]),
         ("startupProbe", vec![binary.grpc_service]),
-        ("livenessProbe", vec!["", binary.grpc_service]),
+        ("livenessProbe", vec![suite_server::LIVENESS_SERVICE]),
     ] {
         let grpc = &container[probe]["grpc"];
         if grpc.is_null() {

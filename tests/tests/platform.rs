@@ -19,6 +19,11 @@ async fn service_whose_database_is_unreachable_listens_but_is_not_serving() {
     }));
 
     assert_eq!(health_status(addr, "").await, ServingStatus::NotServing);
+    // Alive all the same: a liveness probe does not restart it for its database's outage.
+    assert_eq!(
+        health_status(addr, suite_server::LIVENESS_SERVICE).await,
+        ServingStatus::Serving
+    );
     assert_eq!(
         health_status(addr, "enrollment.v1.EnrollmentService").await,
         ServingStatus::NotServing

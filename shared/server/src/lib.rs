@@ -32,6 +32,12 @@ pub use admission::with_admitted_caller;
 pub use message_limit::MAX_REQUEST_MESSAGE_BYTES;
 pub use platform::{Platform, StartError};
 
+/// The health service name that reports whether the process is alive, whatever its
+/// database: SERVING from start to shutdown. A liveness probe asks for it, so that a
+/// database outage makes a pod unready (the service name and `""` follow the database)
+/// without getting it restarted.
+pub const LIVENESS_SERVICE: &str = "liveness";
+
 /// How often a serving instance re-checks its database.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Keeps idle peer connections alive through load balancers and NAT.
@@ -114,6 +120,9 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     set_status(&health_reporter, service_name, ServingStatus::NotServing).await;
+    health_reporter
+        .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+        .await;
 
     // Advertise the service, health and both reflection versions (grpcurl 1.8 speaks only
     // v1alpha); the google.rpc descriptors let grpcurl decode rich error details.
@@ -189,6 +198,9 @@ pub async fn serve(
                 shutdown.await;
                 let _ = stopping_tx.send(true);
                 set_status(&health_reporter, service_name, ServingStatus::NotServing).await;
+                health_reporter
+                    .set_service_status(LIVENESS_SERVICE, ServingStatus::NotServing)
+                    .await;
                 tracing::info!(
                     service = service_name,
                     "shutting down: draining in-flight calls"
