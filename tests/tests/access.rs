@@ -65,6 +65,7 @@ async fn world() -> World {
                 country_code: "US".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -341,6 +342,7 @@ fn request(method: &str, world: &World) -> Vec<u8> {
                 country_code: "US".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         }
         .encode_to_vec(),
         "GetCustomer" => relationship::GetCustomerRequest {

@@ -39,6 +39,7 @@ fn new_customer(partner: Uuid) -> pb::CreateCustomerRequest {
             country_code: "US".into(),
             ..Default::default()
         }),
+        ..Default::default()
     }
 }
 

@@ -36,6 +36,7 @@ async fn customer_of(services: &Services, agent: &Actor) -> String {
             country_code: "DE".into(),
             ..Default::default()
         }),
+        ..Default::default()
     };
     services
         .relationship

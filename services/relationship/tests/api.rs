@@ -52,6 +52,7 @@ fn create(partner: Uuid) -> pb::CreateCustomerRequest {
             country_code: "US".into(),
             ..Default::default()
         }),
+        ..Default::default()
     }
 }
 

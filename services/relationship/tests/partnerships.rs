@@ -831,3 +831,123 @@ async fn retried_requests_replay_the_first_answer_and_write_nothing() {
     assert_eq!(again, suspended);
     assert_eq!(database.row_counts().await, written);
 }
+
+fn customer_for(provider: Uuid, reseller: Option<Uuid>) -> pb::CreateCustomerRequest {
+    pb::CreateCustomerRequest {
+        request_id: request_id(),
+        parent: format!("partners/{provider}"),
+        customer: Some(pb::Customer {
+            customer_tenant_id: Uuid::new_v4().to_string(),
+            display_name: "Alpine Ski House".into(),
+            domain: "alpineskihouse.onmicrosoft.com".into(),
+            country_code: "AT".into(),
+            ..Default::default()
+        }),
+        indirect_reseller: reseller
+            .map(|r| format!("partners/{r}"))
+            .unwrap_or_default(),
+    }
+}
+
+#[tokio::test]
+async fn a_provider_creates_a_customer_for_its_reseller_who_then_lists_it() {
+    let suite = start().await;
+    let (provider, reseller) = suite.active_partnership().await;
+    let created = suite
+        .relationship
+        .relationship(&Actor::admin_agent(provider))
+        .create_customer(customer_for(provider, Some(reseller)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.partner_role(), pb::PartnerRole::IndirectProvider);
+    assert_eq!(created.acquisition(), pb::Acquisition::CreatedByProvider);
+    // No direct-bill products where an indirect reseller relationship exists.
+    assert_eq!(
+        created.available_actions,
+        [pb::CustomerAction::ManageBillingProfile as i32]
+    );
+
+    let listed = suite
+        .relationship
+        .relationship(&Actor::admin_agent(reseller))
+        .list_customers(pb::ListCustomersRequest {
+            parent: format!("partners/{reseller}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customers;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].customer_tenant_id, created.customer_tenant_id);
+    assert_eq!(listed[0].partner_role(), pb::PartnerRole::IndirectReseller);
+    assert_eq!(listed[0].acquisition(), pb::Acquisition::CreatedByProvider);
+    assert!(listed[0].admin_permissions);
+    assert_eq!(
+        suite
+            .relationship
+            .database
+            .audit_trail(&listed[0].name)
+            .await,
+        [("CreateCustomer".to_owned(), false, true)]
+    );
+}
+
+#[tokio::test]
+async fn a_reseller_cannot_create_customers_and_a_provider_only_through_an_active_partnership() {
+    let suite = start().await;
+    let (provider, reseller) = suite.active_partnership().await;
+
+    let refused = suite
+        .relationship
+        .relationship(&Actor::admin_agent(reseller))
+        .create_customer(customer_for(reseller, None))
+        .await
+        .unwrap_err();
+    assert_refused(
+        &refused,
+        Code::FailedPrecondition,
+        "PROVIDER_CREATES_CUSTOMER",
+    );
+
+    // Not for a reseller it has no partnership with, nor once the partnership is suspended.
+    let stranger = indirect_reseller_partner(&suite.enrollment).await;
+    let mut client = suite
+        .relationship
+        .relationship(&Actor::admin_agent(provider));
+    let refused = client
+        .create_customer(customer_for(provider, Some(stranger)))
+        .await
+        .unwrap_err();
+    assert_refused(&refused, Code::FailedPrecondition, "PARTNERSHIP_NOT_ACTIVE");
+    suite
+        .change(
+            &Actor::admin_agent(reseller),
+            "suspend",
+            &providers_name(provider, reseller),
+            "",
+        )
+        .await
+        .unwrap();
+    let refused = client
+        .create_customer(customer_for(provider, Some(reseller)))
+        .await
+        .unwrap_err();
+    assert_refused(&refused, Code::FailedPrecondition, "PARTNERSHIP_NOT_ACTIVE");
+
+    // A partner that is not an official provider designates no reseller.
+    let direct = suite_testkit::direct_bill_partner(&suite.enrollment).await;
+    let refused = suite
+        .relationship
+        .relationship(&Actor::admin_agent(direct))
+        .create_customer(customer_for(direct, Some(reseller)))
+        .await
+        .unwrap_err();
+    assert_refused(
+        &refused,
+        Code::FailedPrecondition,
+        "OFFICIAL_INDIRECT_PROVIDER_REQUIRED",
+    );
+    assert_eq!(suite.relationship.count_rows("customers").await, 0);
+}

@@ -238,6 +238,7 @@ pub async fn record_customer(relationship: &TestService, partner: Uuid, customer
                 country_code: "US".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .expect("record the customer");

@@ -6,6 +6,8 @@ use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1::Capability;
 use suite_proto::relationship::v1 as pb;
 
+use uuid::Uuid;
+
 use super::RelationshipApi;
 use crate::domain::{self, CustomerUpdate, NewCustomer, customer_name};
 use crate::error::Error;
@@ -23,8 +25,16 @@ impl RelationshipApi {
             IdempotencyKey::new(caller, "CreateCustomer", &request.request_id, &request),
         );
         let partner = violations.check("parent", domain::parse_parent(&request.parent));
+        let reseller = match request.indirect_reseller.trim() {
+            "" => Some(None),
+            name => violations
+                .check("indirect_reseller", domain::parse_parent(name))
+                .map(Some),
+        };
         let customer = NewCustomer::parse(request.customer.as_ref(), &mut violations);
-        let (Some(key), Some(partner), Some(customer)) = (key, partner, customer) else {
+        let (Some(key), Some(partner), Some(reseller), Some(customer)) =
+            (key, partner, reseller, customer)
+        else {
             return Err(Error::Invalid(violations));
         };
         domain::authorize_write(caller, partner)?;
@@ -33,16 +43,79 @@ impl RelationshipApi {
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
-        self.capabilities
+        let now = suite_time::now_micros();
+        match reseller {
+            None => {
+                self.require_direct_bill_customers(caller, partner).await?;
+                let view = customer.into_direct_bill_view(partner, now);
+                self.store.create_customer(caller, &key, view).await
+            }
+            Some(reseller) => {
+                self.require_official_provider(caller, partner).await?;
+                let (provider_view, reseller_view) =
+                    customer.into_views_created_by_provider(partner, reseller, now);
+                self.store
+                    .create_customer_for_reseller(caller, &key, provider_view, reseller_view)
+                    .await
+            }
+        }
+    }
+
+    /// A partner adds customer records while its direct bill allows it; an indirect reseller
+    /// is told that its provider creates them.
+    async fn require_direct_bill_customers(
+        &self,
+        caller: &Caller,
+        partner: Uuid,
+    ) -> Result<(), Error> {
+        let refused = self
+            .capabilities
             .require(
                 caller,
                 partner,
                 Capability::AddCustomers,
                 "add a customer record",
             )
-            .await?;
-        let view = customer.into_direct_bill_view(partner, suite_time::now_micros());
-        self.store.create_customer(caller, &key, view).await
+            .await;
+        match refused {
+            Err(error) if error.reason() == "CAPABILITY_REQUIRED" => {
+                let capabilities = self.capabilities.of(caller, partner).await?;
+                if capabilities
+                    .capabilities
+                    .contains(&Capability::RequestProviderOrders)
+                {
+                    return Err(Error::Precondition {
+                        reason: "PROVIDER_CREATES_CUSTOMER",
+                        subject: domain::partner_name(partner),
+                        message: "an indirect reseller cannot create a customer tenant: its indirect provider creates it and designates the reseller".into(),
+                    });
+                }
+                Err(Error::Api(error))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Only an official indirect provider creates customers for resellers.
+    async fn require_official_provider(
+        &self,
+        caller: &Caller,
+        provider: Uuid,
+    ) -> Result<(), Error> {
+        if caller.is_operator()
+            || self
+                .capabilities
+                .of(caller, provider)
+                .await?
+                .official_indirect_provider
+        {
+            return Ok(());
+        }
+        Err(Error::Precondition {
+            reason: "OFFICIAL_INDIRECT_PROVIDER_REQUIRED",
+            subject: domain::partner_name(provider),
+            message: "only an official indirect provider, listed in the directory of indirect providers, creates customers for resellers".into(),
+        })
     }
 
     pub(super) async fn get_customer(

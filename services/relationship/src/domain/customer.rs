@@ -331,6 +331,28 @@ impl NewCustomer {
     }
 }
 
+impl NewCustomer {
+    /// The views a provider's creation of the customer tenant for `reseller_tenant_id` makes
+    /// at `now`: the provider's and the designated reseller's, both with admin permissions.
+    pub fn into_views_created_by_provider(
+        self,
+        provider_tenant_id: Uuid,
+        reseller_tenant_id: Uuid,
+        now: i64,
+    ) -> (Customer, Customer) {
+        let mut provider = self.into_direct_bill_view(provider_tenant_id, now);
+        provider.partner_role = pb::PartnerRole::IndirectProvider;
+        provider.acquisition = pb::Acquisition::CreatedByProvider;
+        let reseller = Customer {
+            id: Uuid::now_v7(),
+            partner_tenant_id: reseller_tenant_id,
+            partner_role: pb::PartnerRole::IndirectReseller,
+            ..provider.clone()
+        };
+        (provider, reseller)
+    }
+}
+
 /// A change to a partner's view of a customer, validated against its `update_mask`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerUpdate {

@@ -51,6 +51,88 @@ impl RelationshipStore {
         Ok(response)
     }
 
+    /// Records a customer an indirect provider created for its reseller: both views in one
+    /// transaction, under the partnership's row lock, refused unless the partnership is
+    /// ACTIVE; or replays an earlier identical request. The answer is the provider's view.
+    pub async fn create_customer_for_reseller(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        provider_view: Customer,
+        reseller_view: Customer,
+    ) -> Result<pb::Customer, Error> {
+        let (provider, reseller) = (
+            provider_view.partner_tenant_id,
+            reseller_view.partner_tenant_id,
+        );
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::Customer>(&mut tx).await? {
+            return Ok(response);
+        }
+        let lock = suite_db::for_update(&tx);
+        let partnership =
+            super::partnerships::fetch_partnership(&mut *tx, provider, reseller, lock).await?;
+        if !partnership.is_some_and(|p| crate::domain::partnerships::allows_new_business(p.state)) {
+            return Err(Error::Precondition {
+                reason: "PARTNERSHIP_NOT_ACTIVE",
+                subject: format!("partners/{provider}/indirectResellers/{reseller}"),
+                message: "a provider creates customers only for a reseller it has an ACTIVE partnership with".into(),
+            });
+        }
+        let provider_name = customer_name(provider, provider_view.customer_tenant_id);
+        let reseller_name = customer_name(reseller, reseller_view.customer_tenant_id);
+        for (view, name) in [
+            (&provider_view, &provider_name),
+            (&reseller_view, &reseller_name),
+        ] {
+            match insert_customer(&mut tx, view).await {
+                Err(StoreError::UniqueViolation(_)) => {
+                    return Err(Error::CustomerExists(name.clone()));
+                }
+                other => other?,
+            }
+        }
+        // Served indirectly from now on, by definition.
+        let provider_response = provider_view.to_proto(true);
+        let reseller_response = reseller_view.to_proto(true);
+        // The reseller's view is a consequence of the provider's request: audited and
+        // published as such, in the same transaction.
+        let reseller_after = prost::Message::encode_to_vec(&reseller_response);
+        suite_db::record_audit(
+            &mut tx,
+            caller,
+            suite_db::AuditEvent {
+                tenant_id: reseller,
+                resource_name: &reseller_name,
+                action: "CreateCustomer",
+                request_id: Some(key.request_id()),
+                before: None,
+                after: Some(reseller_after.clone()),
+            },
+        )
+        .await?;
+        suite_db::enqueue(
+            &mut tx,
+            suite_db::OutboxMessage {
+                topic: "relationship.v1.customer.created",
+                key: &reseller_name,
+                payload: reseller_after,
+            },
+        )
+        .await?;
+        let change = Change {
+            tenant_id: provider,
+            resource_name: &provider_name,
+            action: "CreateCustomer",
+            topic: "relationship.v1.customer.created",
+            before: None,
+            after: &provider_response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(provider_response)
+    }
+
     /// Applies `update` to `partner_tenant_id`'s view of `customer_tenant_id` at `now`,
     /// under a version check, or replays an earlier identical request.
     pub async fn update_customer(

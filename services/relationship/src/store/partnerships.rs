@@ -239,7 +239,7 @@ async fn lock_partnership(
     fetch_partnership(&mut **tx, provider_tenant_id, reseller_tenant_id, lock).await
 }
 
-async fn fetch_partnership<'e>(
+pub(super) async fn fetch_partnership<'e>(
     executor: impl Executor<'e, Database = Any>,
     provider_tenant_id: Uuid,
     reseller_tenant_id: Uuid,
