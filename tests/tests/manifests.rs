@@ -687,7 +687,7 @@ async fn serves_as_probed(binary: &Binary, mut config: ServiceConfig) -> Result<
             outcome = Ok(());
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(suite_testkit::POLL_INTERVAL).await;
     }
     let _ = stop.send(());
     match task.await {

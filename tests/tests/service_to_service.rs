@@ -255,3 +255,35 @@ async fn an_enrollment_outage_is_unavailable_and_writes_nothing() {
     assert_eq!(reason(&status), "PEER_UNAVAILABLE");
     assert_eq!(transfer.count_rows("subscriptions").await, 0);
 }
+
+#[tokio::test]
+async fn no_direct_bill_purchase_for_a_customer_with_an_indirect_reseller_relationship() {
+    let services = start().await;
+    // A direct-bill partner that is also an official indirect provider creates a customer
+    // for its reseller: the customer is served indirectly, so direct bill sells it nothing.
+    let provider = services.agent().await;
+    suite_testkit::list_as_indirect_provider(&services.enrollment, provider.tenant_id).await;
+    let reseller = suite_testkit::indirect_reseller_partner(&services.enrollment).await;
+    suite_testkit::partnership_between(&services.relationship, provider.tenant_id, reseller).await;
+    let customer = Uuid::new_v4();
+    suite_testkit::provider_creates_customer(
+        &services.relationship,
+        provider.tenant_id,
+        reseller,
+        customer,
+    )
+    .await;
+
+    let refused = services
+        .transfer
+        .transfer(&provider)
+        .create_subscription(subscription(&format!(
+            "partners/{}/customers/{customer}",
+            provider.tenant_id
+        )))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "DIRECT_BILL_CUSTOMER_REQUIRED");
+    assert_eq!(services.transfer.count_rows("subscriptions").await, 0);
+}

@@ -8,8 +8,8 @@ use suite_auth::Role;
 use suite_config::PeerUrls;
 use suite_proto::agreement::v1 as pb;
 use suite_testkit::{
-    Actor, TestService, bad_fields, direct_bill_partner, reason, record_customer, request_id,
-    spawn_service,
+    Actor, TestService, active_partnership, bad_fields, direct_bill_partner,
+    provider_creates_customer, reason, record_customer, request_id, spawn_service,
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -21,11 +21,19 @@ struct Services {
 }
 
 impl Services {
-    /// A direct-bill partner that has `customer`.
+    /// A direct-bill partner that creates `customer`.
     async fn partner_of(&self, customer: Uuid) -> Uuid {
         let partner = direct_bill_partner(&self.enrollment).await;
         record_customer(&self.relationship, partner, customer).await;
         partner
+    }
+
+    /// An indirect reseller and its provider, both partners of record of `customer`, which
+    /// the provider created for the reseller. Returns (reseller, provider).
+    async fn reseller_and_provider_of(&self, customer: Uuid) -> (Uuid, Uuid) {
+        let (provider, reseller) = active_partnership(&self.enrollment, &self.relationship).await;
+        provider_creates_customer(&self.relationship, provider, reseller, customer).await;
+        (reseller, provider)
     }
 }
 
@@ -127,10 +135,7 @@ async fn another_partners_attestation_is_not_retained_and_must_be_redone_with_th
     let services = start().await;
     let service = &services.agreement;
     let customer = Uuid::new_v4();
-    let (direct_partner, provider) = (
-        services.partner_of(customer).await,
-        services.partner_of(customer).await,
-    );
+    let (direct_partner, provider) = services.reseller_and_provider_of(customer).await;
     let attested = service
         .agreement(&Actor::admin_agent(direct_partner))
         .create_customer_agreement_acceptance(accept(customer, "+44 20 7946 0000"))
@@ -183,10 +188,8 @@ async fn customers_own_acceptance_is_retained_with_every_partner() {
     assert_eq!(own.method, pb::AcceptanceMethod::Customer as i32);
     assert!(own.attesting_partner.is_empty());
 
-    for partner in [
-        services.partner_of(customer).await,
-        services.partner_of(customer).await,
-    ] {
+    let (reseller, provider) = services.reseller_and_provider_of(customer).await;
+    for partner in [reseller, provider] {
         let validity = check(service, customer, partner).await;
         assert!(validity.valid);
         assert_eq!(action(&validity), pb::RequiredAction::None);
@@ -199,10 +202,7 @@ async fn attestations_need_an_admin_agent_and_a_phone_and_partners_see_only_thei
     let services = start().await;
     let service = &services.agreement;
     let customer = Uuid::new_v4();
-    let (alpha, beta) = (
-        services.partner_of(customer).await,
-        services.partner_of(customer).await,
-    );
+    let (alpha, beta) = services.reseller_and_provider_of(customer).await;
 
     let sales = service
         .agreement(&Actor::user(alpha, &[Role::SalesAgent]))
@@ -289,15 +289,22 @@ async fn attestations_need_an_admin_agent_and_a_phone_and_partners_see_only_thei
         "the customer sees its whole history"
     );
 
-    // A partner of the customer may ask about another of its partners (a transfer needs it);
-    // a partner without the customer may neither ask nor attest.
+    // A partner asks about itself only, and only for a customer it has; the customer's own
+    // admin asks about any of its partners; a partner without the customer may neither ask
+    // nor attest.
     let probe = pb::CheckCustomerAgreementRequest {
         customer: format!("customers/{customer}"),
         partner: format!("partners/{beta}"),
     };
+    let status = service
+        .agreement(&Actor::admin_agent(alpha))
+        .check_customer_agreement(probe.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
     assert!(
         service
-            .agreement(&Actor::admin_agent(alpha))
+            .agreement(&Actor::global_admin(customer))
             .check_customer_agreement(probe.clone())
             .await
             .unwrap()

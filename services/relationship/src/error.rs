@@ -13,6 +13,9 @@ pub enum Error {
     /// No such partner, or not one the caller may see.
     #[error("partner {0} not found")]
     PartnerNotFound(String),
+    /// The customer tenant exists already: another partner reaches it by invitation.
+    #[error("customer tenant {0} already exists")]
+    CustomerTenantExists(String),
     /// The partner already has a record for this customer tenant.
     #[error("customer tenant already recorded under {0}")]
     CustomerExists(String),

@@ -45,6 +45,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "customer profiles, roles and acquisition",
         sql: include_str!("../migrations/0102_customer_profiles.sql"),
     },
+    MigrationFile {
+        version: 103,
+        description: "customer tenants created once",
+        sql: include_str!("../migrations/0103_customer_tenants.sql"),
+    },
 ];
 
 /// What the relationship service needs beyond the shared configuration.

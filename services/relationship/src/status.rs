@@ -11,6 +11,12 @@ pub fn to_status(error: Error) -> Status {
         Error::Invalid(violations) => ApiError::invalid_argument(violations),
         Error::CustomerNotFound(name) => ApiError::not_found("relationship.v1.Customer", &name),
         Error::PartnerNotFound(name) => ApiError::not_found("enrollment.v1.Partner", &name),
+        Error::CustomerTenantExists(name) => ApiError::new(
+            suite_errors::Code::AlreadyExists,
+            "CUSTOMER_TENANT_EXISTS",
+            "this customer tenant already exists: send the customer a reseller relationship invitation instead",
+        )
+        .with_resource("relationship.v1.Customer", &name),
         Error::CustomerExists(name) => ApiError::already_exists("relationship.v1.Customer", &name),
         Error::PartnershipNotFound(name) => {
             ApiError::not_found("relationship.v1.Partnership", &name)

@@ -7,8 +7,9 @@ use suite_auth::Role;
 use suite_config::PeerUrls;
 use suite_proto::relationship::v1 as pb;
 use suite_testkit::{
-    Actor, TestService, bad_fields, direct_bill_partner, reason, request_id, restrict_direct_bill,
-    spawn_service, spawn_service_with,
+    Actor, TestService, active_partnership, bad_fields, direct_bill_partner,
+    provider_creates_customer, reason, request_id, restrict_direct_bill, spawn_service,
+    spawn_service_with,
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -544,30 +545,10 @@ async fn the_billing_profile_is_updated_whole_or_field_by_field_under_its_etag()
 #[tokio::test]
 async fn a_customers_own_admin_lists_every_partner_it_has_and_nobody_else_does() {
     let services = start().await;
-    let (first, second) = (services.partner().await, services.partner().await);
-    let request = create(first);
-    let tenant: Uuid = request
-        .customer
-        .as_ref()
-        .unwrap()
-        .customer_tenant_id
-        .parse()
-        .unwrap();
-    services
-        .relationship
-        .relationship(&Actor::admin_agent(first))
-        .create_customer(request.clone())
-        .await
-        .unwrap();
-    let mut again = request;
-    again.request_id = request_id();
-    again.parent = format!("partners/{second}");
-    services
-        .relationship
-        .relationship(&Actor::admin_agent(second))
-        .create_customer(again)
-        .await
-        .unwrap();
+    let (provider, reseller) =
+        active_partnership(&services.enrollment, &services.relationship).await;
+    let tenant = Uuid::new_v4();
+    provider_creates_customer(&services.relationship, provider, reseller, tenant).await;
 
     let list = pb::ListCustomerPartnersRequest {
         parent: format!("customers/{tenant}"),
@@ -587,15 +568,22 @@ async fn a_customers_own_admin_lists_every_partner_it_has_and_nobody_else_does()
         .collect();
     assert_eq!(
         seen,
-        [first, second].map(|partner| (
-            format!("partners/{partner}"),
-            pb::PartnerRole::DirectBillPartner,
-            pb::Acquisition::DirectBill
-        ))
+        [
+            (
+                format!("partners/{provider}"),
+                pb::PartnerRole::IndirectProvider,
+                pb::Acquisition::CreatedByProvider
+            ),
+            (
+                format!("partners/{reseller}"),
+                pb::PartnerRole::IndirectReseller,
+                pb::Acquisition::CreatedByProvider
+            ),
+        ]
     );
 
     for outsider in [
-        Actor::user(first, &[Role::GlobalAdmin, Role::AdminAgent]),
+        Actor::user(provider, &[Role::GlobalAdmin, Role::AdminAgent]),
         Actor::user(tenant, &[Role::AdminAgent]),
         Actor::global_admin(Uuid::new_v4()),
     ] {
@@ -607,6 +595,31 @@ async fn a_customers_own_admin_lists_every_partner_it_has_and_nobody_else_does()
             .unwrap_err();
         assert_eq!(refused.code(), Code::NotFound, "{outsider:?}");
     }
+}
+
+#[tokio::test]
+async fn a_customer_tenant_is_created_once_and_others_invite_it() {
+    let services = start().await;
+    let (first, second) = (services.partner().await, services.partner().await);
+    let request = create(first);
+    services
+        .relationship
+        .relationship(&Actor::admin_agent(first))
+        .create_customer(request.clone())
+        .await
+        .unwrap();
+    let mut again = request;
+    again.request_id = request_id();
+    again.parent = format!("partners/{second}");
+    let refused = services
+        .relationship
+        .relationship(&Actor::admin_agent(second))
+        .create_customer(again)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::AlreadyExists);
+    assert_eq!(reason(&refused), "CUSTOMER_TENANT_EXISTS");
+    assert_eq!(services.relationship.count_rows("customers").await, 1);
 }
 
 #[tokio::test]
@@ -636,11 +649,10 @@ async fn what_a_partner_is_to_a_customer_is_told_to_those_related_to_it() {
     };
     let tenant: Uuid = tenant.parse().unwrap();
 
-    // The partner of record learns its own standing and that another partner has none.
-    let mut client = services
+    // The partner of record learns its own standing; another partner that it has none.
+    let own = services
         .relationship
-        .relationship(&Actor::user(holder, &[Role::SalesAgent]));
-    let own = client
+        .relationship(&Actor::user(holder, &[Role::SalesAgent]))
         .check_customer_relationship(check(holder))
         .await
         .unwrap()
@@ -653,7 +665,9 @@ async fn what_a_partner_is_to_a_customer_is_told_to_those_related_to_it() {
             pb::Acquisition::DirectBill
         )
     );
-    let none = client
+    let none = services
+        .relationship
+        .relationship(&Actor::admin_agent(other))
         .check_customer_relationship(check(other))
         .await
         .unwrap()
@@ -661,24 +675,26 @@ async fn what_a_partner_is_to_a_customer_is_told_to_those_related_to_it() {
     assert!(!none.related);
     assert_eq!(none.partner_role(), pb::PartnerRole::Unspecified);
 
-    // The customer's own tenant may ask about any partner; a partner about itself.
+    // The customer's own admin may ask about any partner.
+    services
+        .relationship
+        .relationship(&Actor::global_admin(tenant))
+        .check_customer_relationship(check(holder))
+        .await
+        .unwrap();
+    // Nobody else learns what a partner is to the customer: not another partner (even one
+    // of record), not the customer's users without the admin role.
     for (asker, about) in [
+        (Actor::admin_agent(stranger), holder),
+        (Actor::admin_agent(holder), stranger),
         (Actor::admin_agent(tenant), holder),
-        (Actor::admin_agent(other), other),
     ] {
-        services
+        let refused = services
             .relationship
             .relationship(&asker)
             .check_customer_relationship(check(about))
             .await
-            .unwrap();
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::NotFound, "{asker:?}");
     }
-    // A partner unrelated to the customer learns nothing about its partners.
-    let refused = services
-        .relationship
-        .relationship(&Actor::admin_agent(stranger))
-        .check_customer_relationship(check(holder))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::NotFound);
 }

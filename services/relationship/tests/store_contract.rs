@@ -59,15 +59,19 @@ async fn customers_are_kept_per_partner() {
         )
         .await
         .unwrap();
-    // The same customer tenant may be recorded by another partner.
-    store
+    // A tenant is created once: another partner cannot record it again.
+    let taken = store
         .create_customer(
             &beta.caller(),
             &key(&beta),
             customer(beta.tenant_id, shared_customer),
         )
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(
+        matches!(taken, relationship::Error::CustomerTenantExists(_)),
+        "{taken:?}"
+    );
 
     let listed = store
         .list_customers(alpha.tenant_id, &page_codec().request(10, "", "a").unwrap())
@@ -85,17 +89,9 @@ async fn customers_are_kept_per_partner() {
             .unwrap(),
         Some(created)
     );
-    // Each partner has its own view, named by the same customer tenant.
     assert!(
         store
             .get_customer(beta.tenant_id, shared_customer)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .get_customer(beta.tenant_id, Uuid::new_v4())
             .await
             .unwrap()
             .is_none()
@@ -125,7 +121,7 @@ async fn one_partner_records_a_customer_tenant_once() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, relationship::Error::CustomerExists(_)),
+        matches!(error, relationship::Error::CustomerTenantExists(_)),
         "{error:?}"
     );
     assert_eq!(db.count_rows("customers").await, 1);

@@ -5,6 +5,7 @@ use suite_auth::{Caller, Role};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1::Capability;
+use suite_proto::relationship::v1 as relationship;
 use suite_proto::transfer::v1 as pb;
 use suite_proto::transfer::v1::transfer_service_server::TransferService;
 use suite_server::with_admitted_caller;
@@ -59,8 +60,21 @@ impl TransferApi {
                 "purchase a subscription",
             )
             .await?;
-        if !self.peers.customer_exists(caller, &customer.name()).await? {
-            return Err(Error::CustomerNotFound(customer.name()));
+        let view = self
+            .peers
+            .customer(caller, &customer.name())
+            .await?
+            .ok_or_else(|| Error::CustomerNotFound(customer.name()))?;
+        // Direct-bill purchases only for a direct-bill customer: where an indirect reseller
+        // relationship exists, the provider orders.
+        if !view
+            .available_actions
+            .contains(&(relationship::CustomerAction::AddProducts as i32))
+        {
+            return Err(Error::Precondition {
+                reason: "DIRECT_BILL_CUSTOMER_REQUIRED",
+                message: "this customer has an indirect reseller relationship: its indirect provider orders for it".into(),
+            });
         }
         self.store
             .create_subscription(caller, &key, customer, subscription)

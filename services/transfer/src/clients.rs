@@ -25,9 +25,13 @@ impl Peers {
         })
     }
 
-    /// Whether customer `name` exists and `caller` may see it, asked of the relationship
-    /// service as `caller`.
-    pub async fn customer_exists(&self, caller: &Caller, name: &str) -> Result<bool, Error> {
+    /// The caller's view of customer `name`, asked of the relationship service as `caller`;
+    /// `None` when there is none it may see.
+    pub async fn customer(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<Option<relationship::Customer>, Error> {
         let request = self.relationship.request(
             relationship::GetCustomerRequest {
                 name: name.to_owned(),
@@ -38,8 +42,8 @@ impl Peers {
             .get_customer(request)
             .await
         {
-            Ok(_) => Ok(true),
-            Err(status) if status.code() == tonic::Code::NotFound => Ok(false),
+            Ok(customer) => Ok(Some(customer.into_inner())),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
             Err(status) => Err(Error::Api(self.relationship.refusal(&status))),
         }
     }

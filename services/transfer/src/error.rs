@@ -13,6 +13,14 @@ pub enum Error {
     /// No such customer, or not one the caller may see.
     #[error("customer {0} not found")]
     CustomerNotFound(String),
+    /// A rule refuses the request.
+    #[error("{message}")]
+    Precondition {
+        /// UPPER_SNAKE reason.
+        reason: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// Refused by the platform (authorization, idempotency).
     #[error(transparent)]
     Api(#[from] ApiError),

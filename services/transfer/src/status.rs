@@ -11,6 +11,7 @@ pub fn to_status(error: Error) -> Status {
         Error::Invalid(violations) => ApiError::invalid_argument(violations),
         Error::SubscriptionNotFound(name) => ApiError::not_found("transfer.v1.Subscription", &name),
         Error::CustomerNotFound(name) => ApiError::not_found("relationship.v1.Customer", &name),
+        Error::Precondition { reason, message } => ApiError::failed_precondition(reason, message),
         Error::Api(api_error) => api_error,
         Error::Store(store_error) => ApiError::from(store_error),
     };

@@ -207,6 +207,12 @@ pub async fn indirect_reseller_partner(enrollment: &TestService) -> Uuid {
 /// providers, which makes it an official indirect provider; returns its tenant.
 pub async fn official_indirect_provider(enrollment: &TestService) -> Uuid {
     let tenant = verified_partner(enrollment, "Tailspin Distribution Inc").await;
+    list_as_indirect_provider(enrollment, tenant).await;
+    tenant
+}
+
+/// The operator lists partner `tenant` in the directory of indirect providers.
+pub async fn list_as_indirect_provider(enrollment: &TestService, tenant: Uuid) {
     enrollment
         .enrollment(&Actor::operator())
         .create_indirect_provider(pb::CreateIndirectProviderRequest {
@@ -220,7 +226,6 @@ pub async fn official_indirect_provider(enrollment: &TestService) -> Uuid {
         })
         .await
         .expect("list in the directory of indirect providers");
-    tenant
 }
 
 /// `partner` (a direct-bill partner) records `customer_tenant` as its customer, so that it
@@ -242,4 +247,83 @@ pub async fn record_customer(relationship: &TestService, partner: Uuid, customer
         })
         .await
         .expect("record the customer");
+}
+
+/// An ACTIVE partnership between a new official indirect provider and a new indirect
+/// reseller, made as partners make it: the provider invites, the reseller's GLOBAL_ADMIN
+/// accepts with the token of the e-mailed link (read from the outbox). Returns (provider,
+/// reseller).
+pub async fn active_partnership(
+    enrollment: &TestService,
+    relationship: &TestService,
+) -> (Uuid, Uuid) {
+    let provider = official_indirect_provider(enrollment).await;
+    let reseller = indirect_reseller_partner(enrollment).await;
+    partnership_between(relationship, provider, reseller).await;
+    (provider, reseller)
+}
+
+/// Official indirect provider `provider` invites indirect reseller `reseller`, whose
+/// GLOBAL_ADMIN accepts with the token of the e-mailed link (read from the outbox).
+pub async fn partnership_between(relationship: &TestService, provider: Uuid, reseller: Uuid) {
+    use suite_proto::relationship::v1 as rel;
+    relationship
+        .relationship(&Actor::admin_agent(provider))
+        .invite_indirect_reseller(rel::InviteIndirectResellerRequest {
+            request_id: request_id(),
+            parent: format!("partners/{provider}"),
+            reseller_tenant_id: reseller.to_string(),
+            invite_email: "admin@reseller.example".into(),
+        })
+        .await
+        .expect("invite the reseller");
+    let email = relationship
+        .database
+        .outbox("email")
+        .await
+        .pop()
+        .expect("the invitation e-mail");
+    let email = String::from_utf8(email).expect("a text e-mail");
+    let after = |marker: &str| -> String {
+        let start = email.find(marker).expect("the invitation link") + marker.len();
+        email[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-'))
+            .collect()
+    };
+    relationship
+        .relationship(&Actor::global_admin(reseller))
+        .accept_partnership_invitation(rel::AcceptPartnershipInvitationRequest {
+            request_id: request_id(),
+            name: after("?name="),
+            invitation_token: after("&token="),
+        })
+        .await
+        .expect("accept the invitation");
+}
+
+/// `provider` creates `customer_tenant` for `reseller` (their partnership must be ACTIVE):
+/// both become its partners of record.
+pub async fn provider_creates_customer(
+    relationship: &TestService,
+    provider: Uuid,
+    reseller: Uuid,
+    customer_tenant: Uuid,
+) {
+    relationship
+        .relationship(&Actor::admin_agent(provider))
+        .create_customer(suite_proto::relationship::v1::CreateCustomerRequest {
+            request_id: request_id(),
+            parent: format!("partners/{provider}"),
+            customer: Some(suite_proto::relationship::v1::Customer {
+                customer_tenant_id: customer_tenant.to_string(),
+                display_name: "Fourth Coffee".into(),
+                domain: "fourthcoffee.onmicrosoft.com".into(),
+                country_code: "US".into(),
+                ..Default::default()
+            }),
+            indirect_reseller: format!("partners/{reseller}"),
+        })
+        .await
+        .expect("the provider creates the customer");
 }

@@ -30,7 +30,8 @@ use uuid::Uuid;
 
 pub use database::TestDatabase;
 pub use journey::{
-    direct_bill_partner, indirect_reseller_partner, official_indirect_provider, record_customer,
+    active_partnership, direct_bill_partner, indirect_reseller_partner, list_as_indirect_provider,
+    official_indirect_provider, partnership_between, provider_creates_customer, record_customer,
     restrict_direct_bill,
 };
 pub use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;

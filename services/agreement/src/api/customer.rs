@@ -171,16 +171,20 @@ impl AgreementApi {
         let (Some(customer_tenant), Some(partner)) = (customer_tenant, partner) else {
             return Err(Error::Invalid(violations));
         };
-        // The customer itself and the operator may ask; a partner only about a customer it
-        // has (and then about any of the customer's partners, as a transfer needs).
-        let may_ask = caller.can_access_tenant(customer_tenant)
-            || (matches!(
-                caller.actor().kind,
-                PrincipalKind::User | PrincipalKind::App
-            ) && self
-                .peers
-                .is_partner_of_record(caller, customer_tenant, caller.tenant_id())
-                .await?);
+        // The customer's own admin and the operator may ask about any partner; a partner asks
+        // about itself, and only for a customer it has.
+        let may_ask = caller.is_operator()
+            || (caller.can_access_tenant(customer_tenant)
+                && caller.require_role(Role::GlobalAdmin).is_ok())
+            || (caller.tenant_id() == partner
+                && matches!(
+                    caller.actor().kind,
+                    PrincipalKind::User | PrincipalKind::App
+                )
+                && self
+                    .peers
+                    .is_partner_of_record(caller, customer_tenant, partner)
+                    .await?);
         if !may_ask {
             return Err(Error::CustomerNotFound(customer_name(customer_tenant)));
         }

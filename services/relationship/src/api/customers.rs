@@ -1,6 +1,6 @@
 //! Customer records.
 
-use suite_auth::{Caller, PrincipalKind, Role};
+use suite_auth::{Caller, Role};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1::Capability;
@@ -243,15 +243,7 @@ impl RelationshipApi {
         let (Some(customer), Some(partner)) = (customer, partner) else {
             return Err(Error::Invalid(violations));
         };
-        let caller_is_partner_of_record = match caller.actor().kind {
-            PrincipalKind::User | PrincipalKind::App => self
-                .store
-                .customer_relationship(caller.tenant_id(), customer)
-                .await?
-                .is_some(),
-            PrincipalKind::Operator | PrincipalKind::Service => false,
-        };
-        if !domain::may_check_relationship(caller, customer, partner, caller_is_partner_of_record) {
+        if !domain::may_check_relationship(caller, customer, partner) {
             return Err(Error::CustomerNotFound(request.customer));
         }
         Ok(

@@ -188,7 +188,9 @@ impl RelationshipApi {
         self.visible(caller, &name)?;
         let expected_version = match etag.trim() {
             "" => None,
-            etag => Some(etag.parse::<i64>().unwrap_or(-1)),
+            etag => Some(etag.parse::<i64>().map_err(|_| {
+                FieldViolations::single("etag", "must be an etag read from this partnership")
+            })?),
         };
         self.store
             .change_partnership(caller, &key, name, transition, expected_version, self.now())

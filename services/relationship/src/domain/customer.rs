@@ -529,17 +529,15 @@ pub fn authorize_write(caller: &Caller, partner_tenant_id: Uuid) -> Result<(), E
 }
 
 /// Who may learn what `partner_tenant_id` is to customer `customer_tenant_id`: the
-/// customer's own tenant, that partner, the operator, or (`caller_is_partner_of_record`)
-/// another partner of the customer. Anyone else is told the customer does not exist.
+/// customer's own admin (GLOBAL_ADMIN of its tenant), that partner, or the operator. Another
+/// partner of the customer may not: a partner's record of a customer is its own word, and
+/// must not open what the customer's other partners are to it.
 pub fn may_check_relationship(
     caller: &Caller,
     customer_tenant_id: Uuid,
     partner_tenant_id: Uuid,
-    caller_is_partner_of_record: bool,
 ) -> bool {
-    caller.can_access_tenant(customer_tenant_id)
-        || caller.can_access_tenant(partner_tenant_id)
-        || caller_is_partner_of_record
+    may_list_partners(caller, customer_tenant_id) || caller.can_access_tenant(partner_tenant_id)
 }
 
 /// A customer's list of partners is its own admin's (GLOBAL_ADMIN of the customer tenant)

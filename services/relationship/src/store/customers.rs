@@ -32,6 +32,7 @@ impl RelationshipStore {
             return Ok(response);
         }
         let name = customer_name(customer.partner_tenant_id, customer.customer_tenant_id);
+        claim_customer_tenant(&mut tx, &customer).await?;
         match insert_customer(&mut tx, &customer).await {
             Err(StoreError::UniqueViolation(_)) => return Err(Error::CustomerExists(name)),
             other => other?,
@@ -79,6 +80,7 @@ impl RelationshipStore {
                 message: "a provider creates customers only for a reseller it has an ACTIVE partnership with".into(),
             });
         }
+        claim_customer_tenant(&mut tx, &provider_view).await?;
         let provider_name = customer_name(provider, provider_view.customer_tenant_id);
         let reseller_name = customer_name(reseller, reseller_view.customer_tenant_id);
         for (view, name) in [
@@ -301,6 +303,27 @@ async fn indirectly_served<'e>(
                 .map_err(|e| StoreError::Corrupt(format!("customer_tenant_id {tenant}: {e}")))
         })
         .collect()
+}
+
+/// Records that `creator`'s partner creates its customer tenant; a tenant that exists
+/// already (whoever created it) is refused, in the same transaction as the records.
+async fn claim_customer_tenant(tx: &mut Tx, creator: &Customer) -> Result<(), Error> {
+    let claimed = sqlx::query(
+        "INSERT INTO customer_tenants (tenant_id, creator_tenant_id, create_time) VALUES ($1, $2, $3)",
+    )
+    .bind(creator.customer_tenant_id.to_string())
+    .bind(creator.partner_tenant_id.to_string())
+    .bind(creator.create_time)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from);
+    match claimed {
+        Err(StoreError::UniqueViolation(_)) => Err(Error::CustomerTenantExists(format!(
+            "customers/{}",
+            creator.customer_tenant_id
+        ))),
+        other => Ok(other.map(|_| ())?),
+    }
 }
 
 async fn insert_customer(tx: &mut Tx, customer: &Customer) -> Result<(), StoreError> {
