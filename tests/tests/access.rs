@@ -428,6 +428,35 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             etag: String::new(),
         }
         .encode_to_vec(),
+        // Customer invitations from the partner as a reseller; it is no indirect reseller.
+        "CreateCustomerInvitation" => relationship::CreateCustomerInvitationRequest {
+            request_id: request_id(),
+            parent: partner.clone(),
+            provider: format!("partners/{}", world.reseller),
+            customer_tenant_id: String::new(),
+        }
+        .encode_to_vec(),
+        "SendCustomerInvitation" => relationship::SendCustomerInvitationRequest {
+            request_id: request_id(),
+            name: format!("{partner}/customerInvitations/{}", Uuid::new_v4()),
+            to: "it@customer.example".into(),
+            subject: "Invitation".into(),
+            body: "https://localhost/customers/accept".into(),
+            link: "https://localhost/customers/accept".into(),
+        }
+        .encode_to_vec(),
+        "AcceptCustomerInvitation" => relationship::AcceptCustomerInvitationRequest {
+            request_id: request_id(),
+            name: format!("{partner}/customerInvitations/{}", Uuid::new_v4()),
+            invitation_token: "0".repeat(64),
+            customer: Some(relationship::Customer {
+                display_name: "Coho Winery".into(),
+                domain: "cohowinery.onmicrosoft.com".into(),
+                country_code: "US".into(),
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec(),
         "CreateAgreementVersion" => agreement::CreateAgreementVersionRequest {
             request_id: request_id(),
             agreement_version: Some(agreement::AgreementVersion {
@@ -592,6 +621,11 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("SuspendPartnership",         ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("ResumePartnership",          ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("RevokePartnership",          ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    // Customer invitations: the ADMIN_AGENT of an indirect reseller invites (this partner is
+    // none) and sends its own invitations; a customer's GLOBAL_ADMIN accepts (none exists).
+    ("CreateCustomerInvitation",   ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    ("SendCustomerInvitation",     ["PermissionDenied", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    ("AcceptCustomerInvitation",   ["NotFound", "PermissionDenied", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     // The agreement catalogue: kept by the operator, read by everyone.
     ("CreateAgreementVersion",     ["PermissionDenied", "PermissionDenied", "PermissionDenied", "PermissionDenied", "OK", "PermissionDenied", "PermissionDenied"]),
     ("GetAgreementVersion",        ["OK", "OK", "OK", "OK", "OK", "OK", "OK"]),

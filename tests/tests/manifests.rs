@@ -68,6 +68,7 @@ fn binaries() -> [Binary; 4] {
                 "RUST_LOG",
                 "PARTNERSHIP_INVITATION_DAYS",
                 "PARTNERSHIP_INVITATION_URL",
+                "CUSTOMER_INVITATION_URL",
             ],
         },
         Binary {

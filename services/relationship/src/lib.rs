@@ -50,6 +50,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "customer tenants created once",
         sql: include_str!("../migrations/0103_customer_tenants.sql"),
     },
+    MigrationFile {
+        version: 104,
+        description: "customer invitations",
+        sql: include_str!("../migrations/0104_customer_invitations.sql"),
+    },
 ];
 
 /// What the relationship service needs beyond the shared configuration.
@@ -63,11 +68,15 @@ pub struct RelationshipOptions {
     /// Where invitation links point; the link adds the partnership name and the token as
     /// query parameters. `PARTNERSHIP_INVITATION_URL` sets it.
     pub invitation_link_base: String,
+    /// Where customer invitation links point (the page a customer's admin accepts on);
+    /// `CUSTOMER_INVITATION_URL` sets it. Customer invitations last `invitation_lifetime`.
+    pub customer_invitation_link_base: String,
 }
 
 const DEFAULT_INVITATION_DAYS: u32 = 14;
 const DAY: Duration = Duration::from_secs(86_400);
 const DEFAULT_INVITATION_LINK_BASE: &str = "https://localhost/partnerships/accept";
+const DEFAULT_CUSTOMER_INVITATION_LINK_BASE: &str = "https://localhost/customers/accept";
 
 impl Default for RelationshipOptions {
     fn default() -> Self {
@@ -75,12 +84,14 @@ impl Default for RelationshipOptions {
             clock: Clock::system(),
             invitation_lifetime: DAY * DEFAULT_INVITATION_DAYS,
             invitation_link_base: DEFAULT_INVITATION_LINK_BASE.to_owned(),
+            customer_invitation_link_base: DEFAULT_CUSTOMER_INVITATION_LINK_BASE.to_owned(),
         }
     }
 }
 
 impl RelationshipOptions {
-    /// Defaults, with `PARTNERSHIP_INVITATION_DAYS` and `PARTNERSHIP_INVITATION_URL` when set.
+    /// Defaults, with `PARTNERSHIP_INVITATION_DAYS`, `PARTNERSHIP_INVITATION_URL` and
+    /// `CUSTOMER_INVITATION_URL` when set.
     pub fn from_env() -> Result<Self, StartError> {
         let mut options = Self::default();
         if let Ok(days) = std::env::var("PARTNERSHIP_INVITATION_DAYS") {
@@ -92,18 +103,27 @@ impl RelationshipOptions {
             options.invitation_lifetime = DAY * days;
         }
         if let Ok(base) = std::env::var("PARTNERSHIP_INVITATION_URL") {
-            let base = base.trim();
-            if !(base.starts_with("https://") || base.starts_with("http://"))
-                || base.contains(['?', '#', ' '])
-            {
-                return Err(StartError::Setting(format!(
-                    "PARTNERSHIP_INVITATION_URL: `{base}` must be an http(s) address without query or fragment"
-                )));
-            }
-            options.invitation_link_base = base.to_owned();
+            options.invitation_link_base = link_base("PARTNERSHIP_INVITATION_URL", &base)?;
+        }
+        if let Ok(base) = std::env::var("CUSTOMER_INVITATION_URL") {
+            options.customer_invitation_link_base = link_base("CUSTOMER_INVITATION_URL", &base)?;
         }
         Ok(options)
     }
+}
+
+/// An invitation link's base from setting `key`: an http(s) address without query or
+/// fragment, since the link adds its own.
+fn link_base(key: &str, value: &str) -> Result<String, StartError> {
+    let base = value.trim();
+    if !(base.starts_with("https://") || base.starts_with("http://"))
+        || base.contains(['?', '#', ' '])
+    {
+        return Err(StartError::Setting(format!(
+            "{key}: `{base}` must be an http(s) address without query or fragment"
+        )));
+    }
+    Ok(base.to_owned())
 }
 
 /// Serves the relationship service on `listener` until `shutdown` resolves, with options

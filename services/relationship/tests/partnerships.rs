@@ -35,6 +35,7 @@ async fn start() -> Suite {
         clock,
         invitation_lifetime: DAY * 14,
         invitation_link_base: LINK_BASE.into(),
+        ..RelationshipOptions::default()
     };
     let relationship = spawn_service(
         move |config, listener, shutdown| {

@@ -2,6 +2,7 @@
 //! One module per part of the service; this one wires them to the generated trait.
 
 mod customers;
+mod invitations;
 mod partnerships;
 
 use suite_client::CapabilityCheck;
@@ -259,6 +260,45 @@ impl RelationshipService for RelationshipApi {
             to_status,
             &self.capabilities,
             |caller, message| async move { self.check_customer_relationship(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn create_customer_invitation(
+        &self,
+        request: Request<pb::CreateCustomerInvitationRequest>,
+    ) -> Result<Response<pb::CustomerInvitation>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.create_customer_invitation(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn send_customer_invitation(
+        &self,
+        request: Request<pb::SendCustomerInvitationRequest>,
+    ) -> Result<Response<pb::CustomerInvitation>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.send_customer_invitation(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn accept_customer_invitation(
+        &self,
+        request: Request<pb::AcceptCustomerInvitationRequest>,
+    ) -> Result<Response<pb::CustomerInvitation>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.accept_customer_invitation(&caller, message).await },
         )
         .await
     }

@@ -206,7 +206,7 @@ impl RelationshipApi {
         Ok(())
     }
 
-    fn now(&self) -> i64 {
+    pub(super) fn now(&self) -> i64 {
         self.options.clock.now_micros()
     }
 }

@@ -256,7 +256,7 @@ impl RelationshipStore {
     }
 }
 
-async fn fetch_customer<'e>(
+pub(super) async fn fetch_customer<'e>(
     executor: impl Executor<'e, Database = Any>,
     partner_tenant_id: Uuid,
     customer_tenant_id: Uuid,
@@ -326,7 +326,7 @@ async fn claim_customer_tenant(tx: &mut Tx, creator: &Customer) -> Result<(), Er
     }
 }
 
-async fn insert_customer(tx: &mut Tx, customer: &Customer) -> Result<(), StoreError> {
+pub(super) async fn insert_customer(tx: &mut Tx, customer: &Customer) -> Result<(), StoreError> {
     let billing = &customer.billing;
     sqlx::query(
         "INSERT INTO customers (id, partner_tenant_id, customer_tenant_id, display_name, domain, country_code, \
@@ -362,6 +362,62 @@ async fn insert_customer(tx: &mut Tx, customer: &Customer) -> Result<(), StoreEr
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Registers `customer_tenant_id` as created at `now` through `creator_tenant_id`, unless it
+/// is known already (a customer accepting an invitation may be new to the suite or not).
+pub(super) async fn claim_customer_tenant_if_new(
+    tx: &mut Tx,
+    customer_tenant_id: Uuid,
+    creator_tenant_id: Uuid,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO customer_tenants (tenant_id, creator_tenant_id, create_time) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id) DO NOTHING",
+    )
+    .bind(customer_tenant_id.to_string())
+    .bind(creator_tenant_id.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Turns an existing view into `role` gained by invitation, with admin permissions, under a
+/// version check; returns the changed view.
+pub(super) async fn save_role(
+    tx: &mut Tx,
+    current: &Customer,
+    role: pb::PartnerRole,
+    now: i64,
+    name: &str,
+) -> Result<Customer, Error> {
+    let changed = Customer {
+        partner_role: role,
+        acquisition: pb::Acquisition::Invitation,
+        admin_permissions: true,
+        update_time: now,
+        version: current.version + 1,
+        ..current.clone()
+    };
+    let updated = sqlx::query(
+        "UPDATE customers SET partner_role = $1, acquisition = $2, admin_permissions = 1, update_time = $3, \
+         version = $4 WHERE id = $5 AND version = $6",
+    )
+    .bind(changed.partner_role.as_str_name())
+    .bind(changed.acquisition.as_str_name())
+    .bind(now)
+    .bind(changed.version)
+    .bind(changed.id.to_string())
+    .bind(current.version)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    if updated.rows_affected() == 0 {
+        return Err(Error::ConcurrentChange(name.to_owned()));
+    }
+    Ok(changed)
 }
 
 /// Writes `customer` if the stored row is still at `version`.

@@ -2,6 +2,7 @@
 //! `suite_db`); one module per part of the service.
 
 mod customers;
+mod invitations;
 mod partnerships;
 
 use suite_db::{Database, IdempotencyKey, PageTokenCodec};
@@ -27,6 +28,14 @@ impl RelationshipStore {
     /// The page-token codec, to validate list requests.
     pub fn pages(&self) -> &PageTokenCodec {
         &self.pages
+    }
+
+    /// The answer to an earlier customer invitation request with `key`, if there was one.
+    pub async fn replayed_invitation(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<pb::CustomerInvitation>, Error> {
+        Ok(key.replayed(&self.db).await?)
     }
 
     /// The answer to an earlier request with `key`, if there was one.

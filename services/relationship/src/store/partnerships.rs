@@ -325,7 +325,7 @@ async fn save_partnership(
     Ok(())
 }
 
-async fn enqueue_email(
+pub(super) async fn enqueue_email(
     tx: &mut Tx,
     key: &str,
     email: &partnerships::Email,

@@ -1,0 +1,272 @@
+//! Customer invitations: an indirect reseller invites a customer to reseller relationships
+//! with itself and one of its providers at once; one acceptance by the customer's admin
+//! creates both.
+
+use suite_errors::{FieldViolations, fields};
+use suite_proto::relationship::v1 as pb;
+use uuid::Uuid;
+
+use super::customer::{BillingProfile, Customer, partner_name};
+use super::partnerships::InvitationToken;
+use crate::error::Error;
+
+/// A customer invitation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerInvitation {
+    /// Invitation id.
+    pub id: Uuid,
+    /// The inviting indirect reseller.
+    pub reseller_tenant_id: Uuid,
+    /// The provider the customer also gets.
+    pub provider_tenant_id: Uuid,
+    /// The only tenant whose admin may accept, if the invitation names one.
+    pub customer_tenant_id: Option<Uuid>,
+    /// Where it stands.
+    pub state: pb::CustomerInvitationState,
+    /// SHA-256 of the link's token.
+    pub token_hash: String,
+    /// Until when the link is accepted, microseconds since the epoch.
+    pub expire_time: i64,
+    /// The customer that accepted.
+    pub accepted_customer_tenant_id: Option<Uuid>,
+    /// When it was accepted.
+    pub accept_time: Option<i64>,
+    /// Creation time.
+    pub create_time: i64,
+    /// Incremented on every change; the etag.
+    pub version: i64,
+}
+
+/// `partners/{reseller}/customerInvitations/{id}`.
+pub fn invitation_name(reseller_tenant_id: Uuid, id: Uuid) -> String {
+    format!("partners/{reseller_tenant_id}/customerInvitations/{id}")
+}
+
+/// The reseller and invitation id in an invitation name.
+pub fn parse_invitation_name(name: &str) -> Result<(Uuid, Uuid), String> {
+    let ids = fields::resource_name(name, &["partners", "customerInvitations"])?;
+    let reseller = fields::uuid(ids[0]).map_err(|reason| format!("partner id {reason}"))?;
+    let id = fields::uuid(ids[1]).map_err(|reason| format!("invitation id {reason}"))?;
+    Ok((reseller, id))
+}
+
+impl CustomerInvitation {
+    /// A new invitation from `reseller` naming `provider`, valid for `lifetime_micros`, and
+    /// the token its link carries.
+    pub fn new(
+        reseller_tenant_id: Uuid,
+        provider_tenant_id: Uuid,
+        customer_tenant_id: Option<Uuid>,
+        now: i64,
+        lifetime_micros: i64,
+    ) -> (Self, InvitationToken) {
+        let token = InvitationToken::generate();
+        let invitation = Self {
+            id: Uuid::now_v7(),
+            reseller_tenant_id,
+            provider_tenant_id,
+            customer_tenant_id,
+            state: pb::CustomerInvitationState::Pending,
+            token_hash: token.hash(),
+            expire_time: now.saturating_add(lifetime_micros),
+            accepted_customer_tenant_id: None,
+            accept_time: None,
+            create_time: now,
+            version: 1,
+        };
+        (invitation, token)
+    }
+
+    /// Its resource name.
+    pub fn name(&self) -> String {
+        invitation_name(self.reseller_tenant_id, self.id)
+    }
+
+    /// The link a customer's admin opens: `base` with the invitation and its token.
+    pub fn link(&self, base: &str, token: &InvitationToken) -> String {
+        format!("{base}?name={}&token={}", self.name(), token.expose())
+    }
+
+    /// The invitation on the wire; the link and the draft e-mail only when just created.
+    pub fn to_proto(&self, link: Option<&str>) -> pb::CustomerInvitation {
+        let (email_subject, email_body) = match link {
+            Some(link) => draft_email(self, link),
+            None => (String::new(), String::new()),
+        };
+        pb::CustomerInvitation {
+            name: self.name(),
+            provider: partner_name(self.provider_tenant_id),
+            customer_tenant_id: self
+                .customer_tenant_id
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            state: self.state as i32,
+            link: link.unwrap_or_default().to_owned(),
+            email_subject,
+            email_body,
+            expire_time: Some(suite_time::timestamp(self.expire_time)),
+            create_time: Some(suite_time::timestamp(self.create_time)),
+            customer: self
+                .accepted_customer_tenant_id
+                .map(|t| format!("customers/{t}"))
+                .unwrap_or_default(),
+            etag: self.version.to_string(),
+        }
+    }
+
+    /// Whether `customer_tenant_id`'s admin, presenting a token with `token_hash` at `now`,
+    /// may accept: the reason it may not otherwise.
+    pub fn check_acceptance(
+        &self,
+        customer_tenant_id: Uuid,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), Error> {
+        let refuse = |reason: &'static str, message: &str| Error::Precondition {
+            reason,
+            subject: self.name(),
+            message: message.to_owned(),
+        };
+        if self
+            .customer_tenant_id
+            .is_some_and(|t| t != customer_tenant_id)
+            || self.token_hash != token_hash
+        {
+            return Err(Error::InvitationNotFound(self.name()));
+        }
+        if self.state != pb::CustomerInvitationState::Pending {
+            return Err(refuse(
+                "INVITATION_ALREADY_USED",
+                "this invitation was accepted already: its link works once",
+            ));
+        }
+        if now >= self.expire_time {
+            return Err(refuse(
+                "INVITATION_EXPIRED",
+                "this invitation expired: ask the reseller for a new one",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The drafted e-mail to the customer, with `link`.
+fn draft_email(invitation: &CustomerInvitation, link: &str) -> (String, String) {
+    (
+        "Invitation: reseller relationships with your indirect reseller and its provider".into(),
+        format!(
+            "Hello,\n\nYour partner (tenant {}) invites your organisation to establish reseller relationships \
+             with it and with its indirect provider (tenant {}). Both will be your partners of record with \
+             admin permissions, and the provider will order on your behalf.\n\nA global admin of your \
+             tenant can accept by opening this link before {} (UTC):\n\n{link}\n\nThe link works once.\n",
+            invitation.reseller_tenant_id,
+            invitation.provider_tenant_id,
+            suite_time::timestamp(invitation.expire_time),
+        ),
+    )
+}
+
+/// The e-mail a reseller sends: edited as it likes, but the link must stay in the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationEmail {
+    /// Recipient.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body, with the link.
+    pub body: String,
+}
+
+impl InvitationEmail {
+    /// Validates `request` against the invitation's `token_hash`: the link given must be
+    /// this invitation's, and the body must carry it unchanged.
+    pub fn parse(
+        request: &pb::SendCustomerInvitationRequest,
+        invitation: &CustomerInvitation,
+        violations: &mut FieldViolations,
+    ) -> Option<Self> {
+        let to = violations.check("to", fields::email(&request.to));
+        let subject = violations.check("subject", fields::text(&request.subject, 200));
+        let token = request
+            .link
+            .rsplit_once("&token=")
+            .map(|(_, token)| token)
+            .unwrap_or_default();
+        let link_is_this_invitations = request
+            .link
+            .contains(&format!("?name={}&", invitation.name()))
+            && super::partnerships::token_hash(token) == invitation.token_hash;
+        if !link_is_this_invitations {
+            violations.add("link", "must be the link this invitation was created with");
+        }
+        let body = request.body.trim();
+        if body.is_empty() {
+            violations.add("body", "required");
+        } else if body.chars().count() > 10_000 {
+            violations.add("body", "must be at most 10000 characters");
+        } else if link_is_this_invitations && !body.contains(request.link.as_str()) {
+            violations.add("body", "must contain the invitation's link unchanged");
+        }
+        Some(Self {
+            to: to?,
+            subject: subject?,
+            body: body.to_owned(),
+        })
+    }
+}
+
+/// A customer's company details given at acceptance, validated; a record of one of the two
+/// partners serves instead when it exists.
+pub fn customer_details(
+    customer: Option<&pb::Customer>,
+    customer_tenant_id: Uuid,
+    violations: &mut FieldViolations,
+) -> Option<super::NewCustomer> {
+    let mut given = customer.cloned().unwrap_or_default();
+    given.customer_tenant_id = customer_tenant_id.to_string();
+    super::NewCustomer::parse(Some(&given), violations)
+}
+
+/// The view `partner_tenant_id` gets of the customer through an accepted invitation, in
+/// `role`, from the customer's details or an existing record.
+pub fn invited_view(
+    details: &super::NewCustomer,
+    existing: Option<&Customer>,
+    partner_tenant_id: Uuid,
+    role: pb::PartnerRole,
+    now: i64,
+) -> Customer {
+    let (display_name, domain, country_code, billing) = match existing {
+        Some(record) => (
+            record.display_name.clone(),
+            record.domain.clone(),
+            record.country_code.clone(),
+            record.billing.clone(),
+        ),
+        None => (
+            details.display_name.clone(),
+            details.domain.clone(),
+            details.country_code.clone(),
+            details.billing.clone(),
+        ),
+    };
+    Customer {
+        id: Uuid::now_v7(),
+        partner_tenant_id,
+        customer_tenant_id: details.customer_tenant_id,
+        display_name,
+        domain,
+        country_code,
+        billing: if billing == BillingProfile::default() {
+            details.billing.clone()
+        } else {
+            billing
+        },
+        partner_role: role,
+        acquisition: pb::Acquisition::Invitation,
+        admin_permissions: true,
+        create_time: now,
+        update_time: now,
+        version: 1,
+    }
+}

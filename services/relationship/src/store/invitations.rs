@@ -1,0 +1,306 @@
+//! Customer invitations and the acceptance that creates both relationships in one
+//! transaction.
+
+use prost::Message;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+use suite_auth::Caller;
+use suite_db::{AuditEvent, Change, IdempotencyKey, OutboxMessage, Replay, StoreError, columns};
+use suite_proto::relationship::v1 as pb;
+use uuid::Uuid;
+
+use super::RelationshipStore;
+use super::customers::{claim_customer_tenant_if_new, fetch_customer, insert_customer, save_role};
+use crate::domain::invitations::{CustomerInvitation, InvitationEmail, invited_view};
+use crate::domain::{NewCustomer, customer_name, partnerships};
+use crate::error::Error;
+
+const INVITATION_COLUMNS: &str = "id, reseller_tenant_id, provider_tenant_id, customer_tenant_id, state, token_hash, \
+     expire_time, accepted_customer_tenant_id, accept_time, create_time, version";
+
+impl RelationshipStore {
+    /// Records `invitation` (its answer, with the link and draft e-mail, is `response`), or
+    /// replays an earlier identical request.
+    pub async fn create_customer_invitation(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        invitation: &CustomerInvitation,
+        response: pb::CustomerInvitation,
+    ) -> Result<pb::CustomerInvitation, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(previous) = key.claim::<pb::CustomerInvitation>(&mut tx).await? {
+            return Ok(previous);
+        }
+        sqlx::query(
+            "INSERT INTO customer_invitations (id, reseller_tenant_id, provider_tenant_id, customer_tenant_id, state, \
+             token_hash, expire_time, accepted_customer_tenant_id, accept_time, create_time, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '', NULL, $8, $9)",
+        )
+        .bind(invitation.id.to_string())
+        .bind(invitation.reseller_tenant_id.to_string())
+        .bind(invitation.provider_tenant_id.to_string())
+        .bind(invitation.customer_tenant_id.map(|t| t.to_string()).unwrap_or_default())
+        .bind(invitation.state.as_str_name())
+        .bind(&invitation.token_hash)
+        .bind(invitation.expire_time)
+        .bind(invitation.create_time)
+        .bind(invitation.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        // The audit and the event keep the invitation without its link.
+        let name = invitation.name();
+        let recorded = invitation.to_proto(None);
+        suite_db::record_audit(
+            &mut tx,
+            caller,
+            AuditEvent {
+                tenant_id: invitation.reseller_tenant_id,
+                resource_name: &name,
+                action: "CreateCustomerInvitation",
+                request_id: Some(key.request_id()),
+                before: None,
+                after: Some(recorded.encode_to_vec()),
+            },
+        )
+        .await?;
+        suite_db::enqueue(
+            &mut tx,
+            OutboxMessage {
+                topic: "relationship.v1.customer_invitation.created",
+                key: &name,
+                payload: recorded.encode_to_vec(),
+            },
+        )
+        .await?;
+        key.complete(&mut tx, &response).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Invitation `id` of `reseller_tenant_id`, if there is one.
+    pub async fn customer_invitation(
+        &self,
+        reseller_tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<CustomerInvitation>, StoreError> {
+        fetch_invitation(self.db.pool(), reseller_tenant_id, id, "").await
+    }
+
+    /// Puts `email` in the outbox for `invitation`, or replays an earlier identical request.
+    pub async fn send_customer_invitation(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        invitation: &CustomerInvitation,
+        email: &InvitationEmail,
+    ) -> Result<pb::CustomerInvitation, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(previous) = key.claim::<pb::CustomerInvitation>(&mut tx).await? {
+            return Ok(previous);
+        }
+        let name = invitation.name();
+        super::partnerships::enqueue_email(
+            &mut tx,
+            &name,
+            &partnerships::Email {
+                to: email.to.clone(),
+                subject: email.subject.clone(),
+                body: email.body.clone(),
+            },
+        )
+        .await?;
+        let response = invitation.to_proto(None);
+        let change = Change {
+            tenant_id: invitation.reseller_tenant_id,
+            resource_name: &name,
+            action: "SendCustomerInvitation",
+            topic: "relationship.v1.customer_invitation.sent",
+            before: Some(response.encode_to_vec()),
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// The customer's admin accepts invitation `id` of `reseller_tenant_id` with a token
+    /// hashing to `token_hash` at `now`: under the invitation's and the partnership's row
+    /// locks, both relationships are written (an existing record of either partner becomes
+    /// its indirect role) and the invitation is marked accepted, all in one transaction.
+    #[allow(clippy::too_many_arguments)] // one acceptance, each part from the request
+    pub async fn accept_customer_invitation(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        reseller_tenant_id: Uuid,
+        id: Uuid,
+        token_hash: &str,
+        details: &NewCustomer,
+        now: i64,
+    ) -> Result<pb::CustomerInvitation, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(previous) = key.claim::<pb::CustomerInvitation>(&mut tx).await? {
+            return Ok(previous);
+        }
+        let lock = suite_db::for_update(&tx);
+        let customer = details.customer_tenant_id;
+        let invitation = fetch_invitation(&mut *tx, reseller_tenant_id, id, lock)
+            .await?
+            .ok_or_else(|| {
+                Error::InvitationNotFound(crate::domain::invitations::invitation_name(
+                    reseller_tenant_id,
+                    id,
+                ))
+            })?;
+        invitation.check_acceptance(customer, token_hash, now)?;
+        let provider = invitation.provider_tenant_id;
+        let partnership =
+            super::partnerships::fetch_partnership(&mut *tx, provider, reseller_tenant_id, lock)
+                .await?;
+        if !partnership.is_some_and(|p| partnerships::allows_new_business(p.state)) {
+            return Err(Error::Precondition {
+                reason: "PARTNERSHIP_NOT_ACTIVE",
+                subject: invitation.name(),
+                message: "the reseller and the provider are no longer in an ACTIVE partnership: ask the reseller for a new invitation".into(),
+            });
+        }
+
+        claim_customer_tenant_if_new(&mut tx, customer, reseller_tenant_id, now).await?;
+        let existing = [
+            fetch_customer(&mut *tx, reseller_tenant_id, customer).await?,
+            fetch_customer(&mut *tx, provider, customer).await?,
+        ];
+        let record = existing.iter().flatten().next().cloned();
+        for (partner, role, current) in [
+            (
+                reseller_tenant_id,
+                pb::PartnerRole::IndirectReseller,
+                &existing[0],
+            ),
+            (provider, pb::PartnerRole::IndirectProvider, &existing[1]),
+        ] {
+            let view = invited_view(details, record.as_ref(), partner, role, now);
+            let name = customer_name(partner, customer);
+            let before = match current {
+                Some(current) => {
+                    let changed = save_role(&mut tx, current, role, now, &name).await?;
+                    Some((current.to_proto(true).encode_to_vec(), changed))
+                }
+                None => {
+                    insert_customer(&mut tx, &view).await?;
+                    None
+                }
+            };
+            let (before, after) = match before {
+                Some((before, changed)) => (Some(before), changed.to_proto(true)),
+                None => (None, view.to_proto(true)),
+            };
+            let after = after.encode_to_vec();
+            suite_db::record_audit(
+                &mut tx,
+                caller,
+                AuditEvent {
+                    tenant_id: partner,
+                    resource_name: &name,
+                    action: "AcceptCustomerInvitation",
+                    request_id: Some(key.request_id()),
+                    before,
+                    after: Some(after.clone()),
+                },
+            )
+            .await?;
+            suite_db::enqueue(
+                &mut tx,
+                OutboxMessage {
+                    topic: "relationship.v1.customer_relationship.created",
+                    key: &name,
+                    payload: after,
+                },
+            )
+            .await?;
+        }
+
+        let accepted = CustomerInvitation {
+            state: pb::CustomerInvitationState::Accepted,
+            accepted_customer_tenant_id: Some(customer),
+            accept_time: Some(now),
+            version: invitation.version + 1,
+            ..invitation.clone()
+        };
+        let updated = sqlx::query(
+            "UPDATE customer_invitations SET state = $1, accepted_customer_tenant_id = $2, accept_time = $3, \
+             version = $4 WHERE id = $5 AND version = $6",
+        )
+        .bind(accepted.state.as_str_name())
+        .bind(customer.to_string())
+        .bind(now)
+        .bind(accepted.version)
+        .bind(accepted.id.to_string())
+        .bind(invitation.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if updated.rows_affected() == 0 {
+            return Err(Error::ConcurrentChange(invitation.name()));
+        }
+        let response = accepted.to_proto(None);
+        let name = accepted.name();
+        let change = Change {
+            tenant_id: reseller_tenant_id,
+            resource_name: &name,
+            action: "AcceptCustomerInvitation",
+            topic: "relationship.v1.customer_invitation.accepted",
+            before: Some(invitation.to_proto(None).encode_to_vec()),
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+}
+
+async fn fetch_invitation<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    reseller_tenant_id: Uuid,
+    id: Uuid,
+    lock: &str,
+) -> Result<Option<CustomerInvitation>, StoreError> {
+    let sql = format!(
+        "SELECT {INVITATION_COLUMNS} FROM customer_invitations WHERE reseller_tenant_id = $1 AND id = $2{lock}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(reseller_tenant_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(invitation_from_row).transpose()
+}
+
+fn invitation_from_row(row: &AnyRow) -> Result<CustomerInvitation, StoreError> {
+    let state: String = row.try_get("state")?;
+    let optional_tenant = |column: &str| -> Result<Option<Uuid>, StoreError> {
+        let value: String = row.try_get(column)?;
+        if value.is_empty() {
+            return Ok(None);
+        }
+        Uuid::parse_str(&value)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("{column} {value}: {e}")))
+    };
+    Ok(CustomerInvitation {
+        id: columns::uuid(row, "id")?,
+        reseller_tenant_id: columns::uuid(row, "reseller_tenant_id")?,
+        provider_tenant_id: columns::uuid(row, "provider_tenant_id")?,
+        customer_tenant_id: optional_tenant("customer_tenant_id")?,
+        state: pb::CustomerInvitationState::from_str_name(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("customer invitation state {state}")))?,
+        token_hash: row.try_get("token_hash")?,
+        expire_time: row.try_get("expire_time")?,
+        accepted_customer_tenant_id: optional_tenant("accepted_customer_tenant_id")?,
+        accept_time: row.try_get("accept_time")?,
+        create_time: row.try_get("create_time")?,
+        version: row.try_get("version")?,
+    })
+}

@@ -1,0 +1,281 @@
+//! Customer invitations over real gRPC: a reseller invites a customer to itself and its
+//! provider at once; one acceptance by the customer's admin creates both relationships, or
+//! neither.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+use std::time::Duration;
+
+use relationship::RelationshipOptions;
+use suite_auth::Role;
+use suite_config::PeerUrls;
+use suite_db::{Clock, ManualClock};
+use suite_proto::relationship::v1 as pb;
+use suite_testkit::{
+    Actor, TestService, active_partnership, bad_fields, reason, request_id, spawn_service,
+};
+use tonic::Code;
+use uuid::Uuid;
+
+const LINK_BASE: &str = "https://partners.test/customers/accept";
+const DAY: Duration = Duration::from_secs(86_400);
+
+struct Suite {
+    enrollment: TestService,
+    relationship: TestService,
+    clock: ManualClock,
+}
+
+async fn start() -> Suite {
+    let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
+    let (clock, handle) = Clock::manual(suite_db::now_micros());
+    let options = RelationshipOptions {
+        clock,
+        invitation_lifetime: DAY * 14,
+        customer_invitation_link_base: LINK_BASE.into(),
+        ..RelationshipOptions::default()
+    };
+    let relationship = spawn_service(
+        move |config, listener, shutdown| {
+            relationship::run_with(options, config, listener, shutdown)
+        },
+        PeerUrls {
+            enrollment: Some(enrollment.url()),
+            ..PeerUrls::default()
+        },
+    )
+    .await;
+    Suite {
+        enrollment,
+        relationship,
+        clock: handle,
+    }
+}
+
+impl Suite {
+    async fn invite(&self, reseller: Uuid, provider: Uuid) -> pb::CustomerInvitation {
+        self.relationship
+            .relationship(&Actor::admin_agent(reseller))
+            .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+                request_id: request_id(),
+                parent: format!("partners/{reseller}"),
+                provider: format!("partners/{provider}"),
+                customer_tenant_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn accept(
+        &self,
+        customer: Uuid,
+        invitation: &pb::CustomerInvitation,
+    ) -> Result<pb::CustomerInvitation, tonic::Status> {
+        let token = invitation.link.rsplit_once("&token=").unwrap().1.to_owned();
+        self.relationship
+            .relationship(&Actor::global_admin(customer))
+            .accept_customer_invitation(pb::AcceptCustomerInvitationRequest {
+                request_id: request_id(),
+                name: invitation.name.clone(),
+                invitation_token: token,
+                customer: Some(pb::Customer {
+                    display_name: "Coho Winery".into(),
+                    domain: "cohowinery.onmicrosoft.com".into(),
+                    country_code: "US".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    async fn partners_of(&self, customer: Uuid) -> Vec<(String, pb::PartnerRole, bool)> {
+        self.relationship
+            .relationship(&Actor::global_admin(customer))
+            .list_customer_partners(pb::ListCustomerPartnersRequest {
+                parent: format!("customers/{customer}"),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .partners
+            .iter()
+            .map(|p| (p.partner.clone(), p.partner_role(), p.admin_permissions))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn one_acceptance_makes_the_reseller_and_the_provider_partners_of_record() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    assert!(
+        invitation.link.starts_with(LINK_BASE),
+        "{}",
+        invitation.link
+    );
+    assert!(invitation.email_body.contains(&invitation.link));
+
+    // The draft may be edited, but not without its link.
+    let mut client = suite
+        .relationship
+        .relationship(&Actor::admin_agent(reseller));
+    let send = |body: &str| pb::SendCustomerInvitationRequest {
+        request_id: request_id(),
+        name: invitation.name.clone(),
+        to: "it@cohowinery.example".into(),
+        subject: invitation.email_subject.clone(),
+        body: body.into(),
+        link: invitation.link.clone(),
+    };
+    let refused = client
+        .send_customer_invitation(send("Dear customer, please accept our invitation."))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&refused), ["body"]);
+    let outbox = suite.relationship.count_rows("outbox_messages").await;
+    client
+        .send_customer_invitation(send(&format!(
+            "Dear Coho Winery team,\n\nplease accept here: {}\n\nThanks!",
+            invitation.link
+        )))
+        .await
+        .unwrap();
+    let emails = suite.relationship.database.outbox("email").await;
+    let last = String::from_utf8(emails.last().unwrap().clone()).unwrap();
+    assert!(last.contains("Coho Winery team") && last.contains("it@cohowinery.example"));
+    assert!(suite.relationship.count_rows("outbox_messages").await > outbox);
+
+    let customer = Uuid::new_v4();
+    let accepted = suite.accept(customer, &invitation).await.unwrap();
+    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+    assert_eq!(accepted.customer, format!("customers/{customer}"));
+    assert_eq!(
+        suite.partners_of(customer).await,
+        [
+            (
+                format!("partners/{reseller}"),
+                pb::PartnerRole::IndirectReseller,
+                true
+            ),
+            (
+                format!("partners/{provider}"),
+                pb::PartnerRole::IndirectProvider,
+                true
+            ),
+        ]
+    );
+
+    // The link works once.
+    let again = suite.accept(customer, &invitation).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&again), "INVITATION_ALREADY_USED");
+}
+
+#[tokio::test]
+async fn a_failure_between_the_two_relationships_leaves_neither() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let customers = suite.relationship.count_rows("customers").await;
+    let keys = suite.relationship.count_rows("idempotency_keys").await;
+
+    // The provider's record fails to be written, after the reseller's was.
+    let postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|url| url.starts_with("postgres"));
+    let trap: &[&str] = if postgres {
+        &[
+            "CREATE FUNCTION refuse_provider() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_provider BEFORE INSERT ON customers FOR EACH ROW \
+             WHEN (NEW.partner_role = 'PARTNER_ROLE_INDIRECT_PROVIDER') EXECUTE FUNCTION refuse_provider()",
+        ]
+    } else {
+        &["CREATE TRIGGER refuse_provider BEFORE INSERT ON customers \
+           WHEN NEW.partner_role = 'PARTNER_ROLE_INDIRECT_PROVIDER' BEGIN SELECT RAISE(ABORT, 'injected'); END"]
+    };
+    let pool = suite.relationship.database.database();
+    for statement in trap {
+        sqlx::query(sqlx::AssertSqlSafe(*statement))
+            .execute(pool.pool())
+            .await
+            .unwrap();
+    }
+    let customer = Uuid::new_v4();
+    let failed = suite.accept(customer, &invitation).await.unwrap_err();
+    assert_eq!(failed.code(), Code::Internal);
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+    assert_eq!(
+        suite.relationship.count_rows("idempotency_keys").await,
+        keys
+    );
+
+    sqlx::query("DROP TRIGGER refuse_provider ON customers")
+        .execute(pool.pool())
+        .await
+        .or(sqlx::query("DROP TRIGGER refuse_provider")
+            .execute(pool.pool())
+            .await)
+        .unwrap();
+    let accepted = suite.accept(customer, &invitation).await.unwrap();
+    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+    assert_eq!(suite.partners_of(customer).await.len(), 2);
+}
+
+#[tokio::test]
+async fn expired_foreign_and_misdirected_acceptances_are_refused_and_write_nothing() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let customer = Uuid::new_v4();
+    let customers = suite.relationship.count_rows("customers").await;
+
+    let mut forged = invitation.clone();
+    forged.link = format!(
+        "{LINK_BASE}?name={}&token={}",
+        invitation.name,
+        "ab".repeat(32)
+    );
+    let refused = suite.accept(customer, &forged).await.unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(reason(&refused), "INVITATION_NOT_FOUND");
+
+    // Only the customer's GLOBAL_ADMIN accepts.
+    let token = invitation.link.rsplit_once("&token=").unwrap().1.to_owned();
+    let refused = suite
+        .relationship
+        .relationship(&Actor::user(customer, &[Role::AdminAgent]))
+        .accept_customer_invitation(pb::AcceptCustomerInvitationRequest {
+            request_id: request_id(),
+            name: invitation.name.clone(),
+            invitation_token: token,
+            customer: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    // Another reseller cannot send this reseller's invitation.
+    let (_, stranger) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let refused = suite
+        .relationship
+        .relationship(&Actor::admin_agent(stranger))
+        .send_customer_invitation(pb::SendCustomerInvitationRequest {
+            request_id: request_id(),
+            name: invitation.name.clone(),
+            to: "it@cohowinery.example".into(),
+            subject: "Invitation".into(),
+            body: invitation.link.clone(),
+            link: invitation.link.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+
+    suite.clock.advance(DAY * 15);
+    let refused = suite.accept(customer, &invitation).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "INVITATION_EXPIRED");
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+}
