@@ -90,6 +90,11 @@ impl Default for RelationshipOptions {
 }
 
 impl RelationshipOptions {
+    /// How long an invitation link is accepted, in the microseconds the stores keep.
+    pub fn invitation_lifetime_micros(&self) -> i64 {
+        i64::try_from(self.invitation_lifetime.as_micros()).unwrap_or(i64::MAX)
+    }
+
     /// Defaults, with `PARTNERSHIP_INVITATION_DAYS`, `PARTNERSHIP_INVITATION_URL` and
     /// `CUSTOMER_INVITATION_URL` when set.
     pub fn from_env() -> Result<Self, StartError> {

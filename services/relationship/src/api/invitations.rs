@@ -65,10 +65,13 @@ impl RelationshipApi {
                         .into(),
             });
         }
-        let lifetime =
-            i64::try_from(self.options.invitation_lifetime.as_micros()).unwrap_or(i64::MAX);
-        let (invitation, token) =
-            CustomerInvitation::new(reseller, provider, customer, self.now(), lifetime);
+        let (invitation, token) = CustomerInvitation::new(
+            reseller,
+            provider,
+            customer,
+            self.now(),
+            self.options.invitation_lifetime_micros(),
+        );
         let link = invitation.link(&self.options.customer_invitation_link_base, &token);
         let response = invitation.to_proto(Some(&link));
         self.store

@@ -62,8 +62,7 @@ impl RelationshipApi {
         }
         let settings = InvitationSettings {
             link_base: &self.options.invitation_link_base,
-            lifetime_micros: i64::try_from(self.options.invitation_lifetime.as_micros())
-                .unwrap_or(i64::MAX),
+            lifetime_micros: self.options.invitation_lifetime_micros(),
             now: self.now(),
         };
         self.store
