@@ -2,6 +2,7 @@
 //! `suite_db`); one module per part of the service.
 
 mod customers;
+mod gdap;
 mod partnerships;
 
 use suite_db::{Database, IdempotencyKey, PageTokenCodec};
