@@ -819,3 +819,59 @@ async fn two_replicas_sweeping_one_database_change_each_relationship_once() {
     }
     second.stop().await;
 }
+
+#[tokio::test]
+async fn a_retried_request_is_answered_once() {
+    let suite = start().await;
+    let (partner, customer) = suite.partner_with_customer().await;
+    let mut client = suite
+        .relationship
+        .relationship(&Actor::admin_agent(partner));
+    let request = pb::CreateDelegatedAdminRelationshipRequest {
+        request_id: request_id(),
+        parent: format!("partners/{partner}/customers/{customer}"),
+        delegated_admin_relationship: Some(ask("Retried", "P90D", "")),
+    };
+    let first = client
+        .create_delegated_admin_relationship(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = client
+        .create_delegated_admin_relationship(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first);
+    assert_eq!(suite.relationship.database.count_rows(TABLE).await, 1);
+    assert_eq!(
+        suite
+            .relationship
+            .database
+            .outbox("relationship.v1.gdap.requested")
+            .await
+            .len(),
+        1
+    );
+
+    let reused = client
+        .create_delegated_admin_relationship(pb::CreateDelegatedAdminRelationshipRequest {
+            delegated_admin_relationship: Some(ask("Another", "P90D", "")),
+            ..request
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(reused.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&reused), ["request_id"]);
+    assert_eq!(suite.relationship.database.count_rows(TABLE).await, 1);
+
+    let missing = client
+        .create_delegated_admin_relationship(pb::CreateDelegatedAdminRelationshipRequest {
+            request_id: String::new(),
+            parent: format!("partners/{partner}/customers/{customer}"),
+            delegated_admin_relationship: Some(ask("No id", "P90D", "")),
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(bad_fields(&missing), ["request_id"]);
+}

@@ -530,6 +530,51 @@ mod tests {
         assert!(parse_roles(&[user, user]).is_err());
     }
 
+    fn active(auto_extend: bool, end: i64) -> DelegatedAdminRelationship {
+        DelegatedAdminRelationship {
+            status: DelegatedAdminStatus::Active,
+            activate_time: Some(0),
+            end_time: Some(end),
+            ..DelegatedAdminRelationship::request(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                NewRelationship {
+                    display_name: "Helpdesk".into(),
+                    roles: vec![DelegatedAdminRole::UserAdministrator],
+                    duration: "P30D".into(),
+                    duration_days: 30,
+                    auto_extend,
+                },
+                0,
+            )
+        }
+    }
+
+    #[test]
+    fn the_sweep_marks_expiring_then_expires_or_extends() {
+        let end = 30 * DAY_MICROS;
+        let ending = active(false, end);
+        assert_eq!(lapse(&ending, end - 8 * DAY_MICROS), None);
+        let (what, expiring) = lapse(&ending, end - 7 * DAY_MICROS).unwrap();
+        assert_eq!(what, Lapse::Expiring);
+        assert_eq!(expiring.version, ending.version + 1);
+        assert!(expiring.manages_users_and_licenses());
+        assert_eq!(lapse(&expiring, end - DAY_MICROS), None);
+        let (what, expired) = lapse(&expiring, end).unwrap();
+        assert_eq!(what, Lapse::Expired);
+        assert_eq!(expired.status, DelegatedAdminStatus::Expired);
+        assert!(!expired.manages_users_and_licenses());
+        assert_eq!(lapse(&expired, end * 2), None);
+
+        let extending = active(true, end);
+        assert_eq!(lapse(&extending, end - DAY_MICROS), None);
+        let (what, extended) = lapse(&extending, end + DAY_MICROS).unwrap();
+        assert_eq!(what, Lapse::Extended);
+        assert_eq!(extended.status, DelegatedAdminStatus::Active);
+        assert_eq!(extended.end_time, Some(end + AUTO_EXTEND_DAYS * DAY_MICROS));
+    }
+
     #[test]
     fn auto_extension_is_off_or_180_days() {
         assert_eq!(parse_auto_extend(""), Ok(false));
