@@ -503,6 +503,11 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             partner: partner.clone(),
         }
         .encode_to_vec(),
+        "ListDelegatedAdminRelationships" => relationship::ListDelegatedAdminRelationshipsRequest {
+            parent: world.customer.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
         "CreateAgreementVersion" => agreement::CreateAgreementVersionRequest {
             request_id: request_id(),
             agreement_version: Some(agreement::AgreementVersion {
@@ -679,6 +684,7 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("RejectDelegatedAdminRelationship", ["PermissionDenied", "PermissionDenied", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "NotFound"]),
     ("TerminateDelegatedAdminRelationship", ["PermissionDenied", "NotFound", "PermissionDenied", "NotFound", "NotFound", "PermissionDenied", "NotFound"]),
     ("CheckDelegatedAdminAccess",  ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    ("ListDelegatedAdminRelationships", ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     // The agreement catalogue: kept by the operator, read by everyone.
     ("CreateAgreementVersion",     ["PermissionDenied", "PermissionDenied", "PermissionDenied", "PermissionDenied", "OK", "PermissionDenied", "PermissionDenied"]),
     ("GetAgreementVersion",        ["OK", "OK", "OK", "OK", "OK", "OK", "OK"]),

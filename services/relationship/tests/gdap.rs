@@ -875,3 +875,66 @@ async fn a_retried_request_is_answered_once() {
         .expect_err("refused");
     assert_eq!(bad_fields(&missing), ["request_id"]);
 }
+
+#[tokio::test]
+async fn both_sides_list_a_partners_relationships_with_the_customer() {
+    let suite = start().await;
+    let (partner, customer) = suite.partner_with_customer().await;
+    let (other_partner, _) = suite.partner_with_customer().await;
+    let agent = Actor::admin_agent(partner);
+    let mut created = Vec::new();
+    for index in 0..3 {
+        let relationship = suite
+            .create(
+                &agent,
+                partner,
+                customer,
+                ask(&format!("Listed {index}"), "P1Y", ""),
+            )
+            .await
+            .unwrap();
+        created.push(relationship.name);
+    }
+    created.sort();
+    let parent = format!("partners/{partner}/customers/{customer}");
+    for viewer in [
+        agent.clone(),
+        Actor::global_admin(customer),
+        Actor::operator(),
+    ] {
+        let mut client = suite.relationship.relationship(&viewer);
+        let mut listed = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = client
+                .list_delegated_admin_relationships(pb::ListDelegatedAdminRelationshipsRequest {
+                    parent: parent.clone(),
+                    page_size: 2,
+                    page_token,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            listed.extend(
+                page.delegated_admin_relationships
+                    .into_iter()
+                    .map(|r| r.name),
+            );
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        assert_eq!(listed, created);
+    }
+    let status = suite
+        .relationship
+        .relationship(&Actor::admin_agent(other_partner))
+        .list_delegated_admin_relationships(pb::ListDelegatedAdminRelationshipsRequest {
+            parent,
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), Code::NotFound);
+}

@@ -155,6 +155,31 @@ impl RelationshipApi {
         })
     }
 
+    pub(super) async fn list_gdap(
+        &self,
+        caller: &Caller,
+        request: pb::ListDelegatedAdminRelationshipsRequest,
+    ) -> Result<pb::ListDelegatedAdminRelationshipsResponse, Error> {
+        let (partner, customer) = domain::parse_customer_name(&request.parent)
+            .map_err(|reason| FieldViolations::single("parent", reason))?;
+        if !caller.can_access_tenant(partner) && !caller.can_access_tenant(customer) {
+            return Err(Error::CustomerNotFound(request.parent));
+        }
+        let page_request = self.store.pages().request(
+            request.page_size,
+            &request.page_token,
+            &format!("{}/delegatedAdminRelationships", request.parent),
+        )?;
+        let page = self
+            .store
+            .list_gdap(partner, customer, &page_request)
+            .await?;
+        Ok(pb::ListDelegatedAdminRelationshipsResponse {
+            delegated_admin_relationships: page.items.iter().map(|r| r.to_proto()).collect(),
+            next_page_token: page.next_page_token,
+        })
+    }
+
     /// A relationship is seen by its partner, its customer's tenant and the operator; anyone
     /// else is told it does not exist.
     fn visible_gdap(&self, caller: &Caller, name: &RelationshipName) -> Result<(), Error> {

@@ -371,4 +371,17 @@ impl RelationshipService for RelationshipApi {
         )
         .await
     }
+
+    async fn list_delegated_admin_relationships(
+        &self,
+        request: Request<pb::ListDelegatedAdminRelationshipsRequest>,
+    ) -> Result<Response<pb::ListDelegatedAdminRelationshipsResponse>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.list_gdap(&caller, message).await },
+        )
+        .await
+    }
 }

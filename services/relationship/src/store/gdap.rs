@@ -7,7 +7,8 @@ use prost::Message;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use suite_db::{
-    AuditEvent, Change, IdempotencyKey, OutboxMessage, Replay, StoreError, Tx, columns,
+    AuditEvent, Change, IdempotencyKey, OutboxMessage, Page, PageRequest, Replay, StoreError, Tx,
+    columns,
 };
 use suite_identity::Caller;
 use suite_proto::relationship::v1 as pb;
@@ -122,6 +123,28 @@ impl RelationshipStore {
         name: &RelationshipName,
     ) -> Result<Option<DelegatedAdminRelationship>, StoreError> {
         fetch(self.db.pool(), name, "").await
+    }
+
+    /// One page of the relationships of partner and customer, by id.
+    pub async fn list_gdap(
+        &self,
+        partner_tenant_id: Uuid,
+        customer_tenant_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<DelegatedAdminRelationship>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM delegated_admin_relationships \
+             WHERE customer_tenant_id = $1 AND partner_tenant_id = $2 AND id > $3 ORDER BY id LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(customer_tenant_id.to_string())
+            .bind(partner_tenant_id.to_string())
+            .bind(page.after_key())
+            .bind(page.fetch_limit())
+            .fetch_all(self.db.pool())
+            .await?;
+        let relationships = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(self.pages.page(page, relationships, |r| r.id.to_string()))
     }
 
     /// The relationship in force between the pair that lets the partner manage users and
