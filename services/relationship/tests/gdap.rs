@@ -7,14 +7,14 @@
 
 use std::time::Duration;
 
-use relationship::RelationshipOptions;
+use relationship::{RelationshipOptions, RelationshipStore};
 use suite_config::{PeerUrls, Secret};
 use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_proto::relationship::v1::{DelegatedAdminRole as R, DelegatedAdminStatus as S};
 use suite_testkit::{
-    Actor, TestService, bad_fields, direct_bill_partner, eventually, reason, record_customer,
-    request_id, spawn_service, spawn_service_adjusted,
+    Actor, TestService, bad_fields, direct_bill_partner, eventually, page_codec, reason,
+    record_customer, request_id, spawn_service, spawn_service_adjusted,
 };
 use tonic::{Code, Status};
 use uuid::Uuid;
@@ -937,4 +937,39 @@ async fn both_sides_list_a_partners_relationships_with_the_customer() {
         .await
         .expect_err("refused");
     assert_eq!(status.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn sweeps_racing_on_one_database_change_each_relationship_once() {
+    let suite = start().await;
+    let (partner, customer) = suite.partner_with_customer().await;
+    let mut names = Vec::new();
+    for index in 0..8 {
+        let auto_extend = if index % 2 == 0 { "P180D" } else { "" };
+        let active = suite
+            .active(
+                partner,
+                customer,
+                ask(&format!("Raced {index}"), "P30D", auto_extend),
+            )
+            .await;
+        names.push(active.name);
+    }
+    // Two stores on the service's database, as two replicas have, sweep at a time past every
+    // end at once; the service's own sweep keeps its unmoved clock and has nothing due.
+    let database = suite.relationship.database.database();
+    let first = RelationshipStore::new(database.clone(), page_codec());
+    let second = RelationshipStore::new(database, page_codec());
+    let later = suite.start + 31 * 86_400_000_000;
+    let (by_first, by_second) = tokio::join!(first.sweep_gdap(later), second.sweep_gdap(later));
+    assert_eq!(by_first.unwrap() + by_second.unwrap(), names.len());
+    let (again_first, again_second) =
+        tokio::join!(first.sweep_gdap(later), second.sweep_gdap(later));
+    assert_eq!(again_first.unwrap() + again_second.unwrap(), 0);
+    let audit = &suite.relationship.database;
+    for name in &names {
+        assert_eq!(audit.audit_actions(name).await.len(), 4, "{name}");
+    }
+    assert_eq!(audit.outbox("relationship.v1.gdap.extended").await.len(), 4);
+    assert_eq!(audit.outbox("relationship.v1.gdap.expired").await.len(), 4);
 }
