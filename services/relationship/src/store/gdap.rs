@@ -24,6 +24,9 @@ use crate::error::Error;
 const COLUMNS: &str = "id, partner_tenant_id, customer_tenant_id, display_name, roles, duration, duration_days, \
      auto_extend, status, end_reason, ended_by, create_time, activate_time, end_time, update_time, version";
 
+/// Most relationships one sweep changes; a backlog is worked off over the next ticks.
+const SWEEP_BATCH: i64 = 500;
+
 impl RelationshipStore {
     /// The answer to an earlier GDAP request with `key`, if there was one.
     pub async fn replayed_gdap(
@@ -177,16 +180,17 @@ impl RelationshipStore {
 
     /// Marks EXPIRING, extends or expires every relationship in force that is due at `now`,
     /// each under a version check: a row another replica changed first is left to it.
-    /// Returns how many this call changed.
+    /// At most [`SWEEP_BATCH`] at a time; returns how many this call changed.
     pub async fn sweep_gdap(&self, now: i64) -> Result<usize, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM delegated_admin_relationships \
-             WHERE status IN ($1, $2) AND end_time <= $3 ORDER BY end_time, id"
+             WHERE status IN ($1, $2) AND end_time <= $3 ORDER BY end_time, id LIMIT $4"
         );
         let due = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(DelegatedAdminStatus::Active.as_str_name())
             .bind(DelegatedAdminStatus::Expiring.as_str_name())
             .bind(gdap::sweep_horizon(now))
+            .bind(SWEEP_BATCH)
             .fetch_all(self.db.pool())
             .await?;
         let sweeper = Caller::service(crate::SERVICE);
