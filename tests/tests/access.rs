@@ -457,6 +457,86 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             }),
         }
         .encode_to_vec(),
+        // GDAP: the partner asks its own customer; the relationship acted on does not exist.
+        "CreateDelegatedAdminRelationship" => {
+            relationship::CreateDelegatedAdminRelationshipRequest {
+                request_id: request_id(),
+                parent: world.customer.clone(),
+                delegated_admin_relationship: Some(relationship::DelegatedAdminRelationship {
+                    display_name: format!("Helpdesk {}", Uuid::new_v4().simple()),
+                    roles: vec![relationship::DelegatedAdminRole::UserAdministrator as i32],
+                    duration: "P90D".into(),
+                    ..Default::default()
+                }),
+            }
+            .encode_to_vec()
+        }
+        "GetDelegatedAdminRelationship" => relationship::GetDelegatedAdminRelationshipRequest {
+            name: format!(
+                "{}/delegatedAdminRelationships/{}",
+                world.customer,
+                Uuid::new_v4()
+            ),
+        }
+        .encode_to_vec(),
+        "LockDelegatedAdminRelationshipForApproval" => {
+            relationship::LockDelegatedAdminRelationshipForApprovalRequest {
+                request_id: request_id(),
+                name: format!(
+                    "{}/delegatedAdminRelationships/{}",
+                    world.customer,
+                    Uuid::new_v4()
+                ),
+                etag: String::new(),
+            }
+            .encode_to_vec()
+        }
+        "ApproveDelegatedAdminRelationship" => {
+            relationship::ApproveDelegatedAdminRelationshipRequest {
+                request_id: request_id(),
+                name: format!(
+                    "{}/delegatedAdminRelationships/{}",
+                    world.customer,
+                    Uuid::new_v4()
+                ),
+                etag: String::new(),
+            }
+            .encode_to_vec()
+        }
+        "RejectDelegatedAdminRelationship" => {
+            relationship::RejectDelegatedAdminRelationshipRequest {
+                request_id: request_id(),
+                name: format!(
+                    "{}/delegatedAdminRelationships/{}",
+                    world.customer,
+                    Uuid::new_v4()
+                ),
+                etag: String::new(),
+            }
+            .encode_to_vec()
+        }
+        "TerminateDelegatedAdminRelationship" => {
+            relationship::TerminateDelegatedAdminRelationshipRequest {
+                request_id: request_id(),
+                name: format!(
+                    "{}/delegatedAdminRelationships/{}",
+                    world.customer,
+                    Uuid::new_v4()
+                ),
+                etag: String::new(),
+            }
+            .encode_to_vec()
+        }
+        "CheckDelegatedAdminAccess" => relationship::CheckDelegatedAdminAccessRequest {
+            customer: customer_tenant.clone(),
+            partner: partner.clone(),
+        }
+        .encode_to_vec(),
+        "ListDelegatedAdminRelationships" => relationship::ListDelegatedAdminRelationshipsRequest {
+            parent: world.customer.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
         "CreateAgreementVersion" => agreement::CreateAgreementVersionRequest {
             request_id: request_id(),
             agreement_version: Some(agreement::AgreementVersion {
@@ -626,6 +706,19 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("CreateCustomerInvitation",   ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("SendCustomerInvitation",     ["PermissionDenied", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("AcceptCustomerInvitation",   ["NotFound", "PermissionDenied", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    // GDAP, by the partner's tenant about its own customer: ADMIN_AGENT (or the operator)
+    // asks; a relationship is seen by its partner, its customer and the operator (this one
+    // does not exist); the partner locks it for approval (ADMIN_AGENT), only the customer's
+    // GLOBAL_ADMIN approves or rejects, either side terminates; the access answer is told as
+    // CheckCustomerRelationship's is.
+    ("CreateDelegatedAdminRelationship", ["PermissionDenied", "OK", "PermissionDenied", "NotFound", "OK", "PermissionDenied", "PermissionDenied"]),
+    ("GetDelegatedAdminRelationship", ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
+    ("LockDelegatedAdminRelationshipForApproval", ["PermissionDenied", "NotFound", "PermissionDenied", "NotFound", "NotFound", "PermissionDenied", "NotFound"]),
+    ("ApproveDelegatedAdminRelationship", ["PermissionDenied", "PermissionDenied", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "NotFound"]),
+    ("RejectDelegatedAdminRelationship", ["PermissionDenied", "PermissionDenied", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "NotFound"]),
+    ("TerminateDelegatedAdminRelationship", ["PermissionDenied", "NotFound", "PermissionDenied", "NotFound", "NotFound", "PermissionDenied", "NotFound"]),
+    ("CheckDelegatedAdminAccess",  ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    ("ListDelegatedAdminRelationships", ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     // The agreement catalogue: kept by the operator, read by everyone.
     ("CreateAgreementVersion",     ["PermissionDenied", "PermissionDenied", "PermissionDenied", "PermissionDenied", "OK", "PermissionDenied", "PermissionDenied"]),
     ("GetAgreementVersion",        ["OK", "OK", "OK", "OK", "OK", "OK", "OK"]),

@@ -52,6 +52,12 @@ pub enum Error {
     /// A concurrent request changed the resource first.
     #[error("{0} was changed by a concurrent request")]
     ConcurrentChange(String),
+    /// No such GDAP relationship, or not one the caller may see.
+    #[error("delegated admin relationship {0} not found")]
+    DelegatedAdminNotFound(String),
+    /// The customer already has a GDAP relationship with this display name.
+    #[error("display name {0} is taken for this customer")]
+    DisplayNameTaken(String),
     /// Refused by the platform (authorization, idempotency).
     #[error(transparent)]
     Api(#[from] ApiError),

@@ -16,6 +16,7 @@ use suite_db::{Clock, MigrationFile};
 use suite_proto::relationship::v1::relationship_service_server::RelationshipServiceServer;
 use suite_server::{Platform, StartError};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
@@ -55,6 +56,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "customer invitations",
         sql: include_str!("../migrations/0104_customer_invitations.sql"),
     },
+    MigrationFile {
+        version: 105,
+        description: "gdap relationships",
+        sql: include_str!("../migrations/0105_gdap.sql"),
+    },
 ];
 
 /// What the relationship service needs beyond the shared configuration.
@@ -74,6 +80,10 @@ pub struct RelationshipOptions {
 }
 
 const DEFAULT_INVITATION_DAYS: u32 = 14;
+/// How often each replica looks for GDAP relationships to mark expiring, extend or expire:
+/// one indexed read of the rows due, so a relationship ends at most this late. A constant,
+/// not an option: tests build `RelationshipOptions` field by field.
+const GDAP_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const DAY: Duration = Duration::from_secs(86_400);
 const DEFAULT_INVITATION_LINK_BASE: &str = "https://localhost/partnerships/accept";
 const DEFAULT_CUSTOMER_INVITATION_LINK_BASE: &str = "https://localhost/customers/accept";
@@ -149,17 +159,42 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let platform = Platform::new(SERVICE, &config)?;
-    let api = api::RelationshipApi::new(
-        RelationshipStore::new(platform.db.clone(), platform.pages.clone()),
-        platform.capability_check()?,
-    )
-    .with_options(options);
+    let store = RelationshipStore::new(platform.db.clone(), platform.pages.clone());
+    let (stopping_tx, stopping_rx) = watch::channel(false);
+    let sweep = tokio::spawn(sweep_gdap(
+        store.clone(),
+        options.clock.clone(),
+        stopping_rx,
+    ));
+    let api = api::RelationshipApi::new(store, platform.capability_check()?).with_options(options);
     let routes = Routes::new(RelationshipServiceServer::with_interceptor(
         api,
         platform.authenticator(),
     ));
     let name = RelationshipServiceServer::<api::RelationshipApi>::NAME;
-    platform
-        .serve(listener, name, routes, MIGRATIONS, shutdown)
-        .await
+    let served = platform
+        .serve(listener, name, routes, MIGRATIONS, async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
+        })
+        .await;
+    sweep.abort();
+    served
+}
+
+/// Marks GDAP relationships expiring, extends or expires them without anyone calling. Every
+/// replica runs it; the store's version checks make each change happen once.
+async fn sweep_gdap(store: RelationshipStore, clock: Clock, mut stopping: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(GDAP_SWEEP_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        if let Err(error) = store.sweep_gdap(clock.now_micros()).await {
+            // Before migrations or during an outage; the next tick tries again.
+            tracing::debug!(%error, "gdap sweep skipped");
+        }
+    }
 }

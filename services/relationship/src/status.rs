@@ -45,6 +45,17 @@ pub fn to_status(error: Error) -> Status {
             "CONCURRENT_CHANGE",
             format!("{name} was changed by a concurrent request: retry"),
         ),
+        Error::DelegatedAdminNotFound(name) => {
+            ApiError::not_found("relationship.v1.DelegatedAdminRelationship", &name)
+        }
+        Error::DisplayNameTaken(display_name) => ApiError::new(
+            Code::AlreadyExists,
+            "DISPLAY_NAME_TAKEN",
+            format!(
+                "the customer already has a delegated admin relationship named {}: choose another name",
+                suite_errors::fields::quoted(&display_name)
+            ),
+        ),
         Error::Api(api_error) => api_error,
         Error::Store(store_error) => ApiError::from(store_error),
     };

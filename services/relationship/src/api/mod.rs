@@ -2,6 +2,7 @@
 //! One module per part of the service; this one wires them to the generated trait.
 
 mod customers;
+mod gdap;
 mod invitations;
 mod partnerships;
 
@@ -12,6 +13,7 @@ use suite_server::with_admitted_caller;
 use tonic::{Request, Response, Status};
 
 use crate::RelationshipOptions;
+use crate::domain::gdap::Action;
 use crate::domain::partnerships::{Side, Transition};
 use crate::status::to_status;
 use crate::store::RelationshipStore;
@@ -260,6 +262,126 @@ impl RelationshipService for RelationshipApi {
             to_status,
             &self.capabilities,
             |caller, message| async move { self.check_customer_relationship(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn create_delegated_admin_relationship(
+        &self,
+        request: Request<pb::CreateDelegatedAdminRelationshipRequest>,
+    ) -> Result<Response<pb::DelegatedAdminRelationship>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.create_gdap(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn get_delegated_admin_relationship(
+        &self,
+        request: Request<pb::GetDelegatedAdminRelationshipRequest>,
+    ) -> Result<Response<pb::DelegatedAdminRelationship>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.get_gdap(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn lock_delegated_admin_relationship_for_approval(
+        &self,
+        request: Request<pb::LockDelegatedAdminRelationshipForApprovalRequest>,
+    ) -> Result<Response<pb::DelegatedAdminRelationship>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                let (id, name, etag) = (&message.request_id, &message.name, &message.etag);
+                self.change_gdap(&caller, Action::LockForApproval, id, name, etag, &message)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn approve_delegated_admin_relationship(
+        &self,
+        request: Request<pb::ApproveDelegatedAdminRelationshipRequest>,
+    ) -> Result<Response<pb::DelegatedAdminRelationship>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                let (id, name, etag) = (&message.request_id, &message.name, &message.etag);
+                self.change_gdap(&caller, Action::Approve, id, name, etag, &message)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn reject_delegated_admin_relationship(
+        &self,
+        request: Request<pb::RejectDelegatedAdminRelationshipRequest>,
+    ) -> Result<Response<pb::DelegatedAdminRelationship>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                let (id, name, etag) = (&message.request_id, &message.name, &message.etag);
+                self.change_gdap(&caller, Action::Reject, id, name, etag, &message)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn terminate_delegated_admin_relationship(
+        &self,
+        request: Request<pb::TerminateDelegatedAdminRelationshipRequest>,
+    ) -> Result<Response<pb::DelegatedAdminRelationship>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                let (id, name, etag) = (&message.request_id, &message.name, &message.etag);
+                self.change_gdap(&caller, Action::Terminate, id, name, etag, &message)
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn check_delegated_admin_access(
+        &self,
+        request: Request<pb::CheckDelegatedAdminAccessRequest>,
+    ) -> Result<Response<pb::DelegatedAdminAccess>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.check_gdap_access(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn list_delegated_admin_relationships(
+        &self,
+        request: Request<pb::ListDelegatedAdminRelationshipsRequest>,
+    ) -> Result<Response<pb::ListDelegatedAdminRelationshipsResponse>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.list_gdap(&caller, message).await },
         )
         .await
     }

@@ -1,0 +1,356 @@
+//! GDAP relationships. Each request action reads the row (locked on PostgreSQL), applies
+//! the rule from `domain`, and writes it under a version check with its audit event, outbox
+//! event and idempotent answer; the expiry sweep changes each due row the same way, so
+//! replicas sweeping together change each row once.
+
+use prost::Message;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+use suite_db::{
+    AuditEvent, Change, IdempotencyKey, OutboxMessage, Page, PageRequest, Replay, StoreError, Tx,
+    columns,
+};
+use suite_identity::Caller;
+use suite_proto::relationship::v1 as pb;
+use uuid::Uuid;
+
+use super::RelationshipStore;
+use crate::domain::gdap::{
+    self, Action, DelegatedAdminRelationship, DelegatedAdminRole, DelegatedAdminStatus, EndReason,
+    NewRelationship, RelationshipName,
+};
+use crate::error::Error;
+
+const COLUMNS: &str = "id, partner_tenant_id, customer_tenant_id, display_name, roles, duration, duration_days, \
+     auto_extend, status, end_reason, ended_by, create_time, activate_time, end_time, update_time, version";
+
+/// Most relationships one sweep changes; a backlog is worked off over the next ticks.
+const SWEEP_BATCH: i64 = 500;
+
+impl RelationshipStore {
+    /// The answer to an earlier GDAP request with `key`, if there was one.
+    pub async fn replayed_gdap(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<pb::DelegatedAdminRelationship>, Error> {
+        Ok(key.replayed(&self.db).await?)
+    }
+
+    /// Records `new`, asked by `partner` for `customer`: CREATED.
+    pub async fn create_gdap(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        partner_tenant_id: Uuid,
+        customer_tenant_id: Uuid,
+        new: NewRelationship,
+        now: i64,
+    ) -> Result<pb::DelegatedAdminRelationship, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) =
+            key.claim::<pb::DelegatedAdminRelationship>(&mut tx).await?
+        {
+            return Ok(response);
+        }
+        let display_name = new.display_name.clone();
+        let created = DelegatedAdminRelationship::request(
+            Uuid::new_v4(),
+            partner_tenant_id,
+            customer_tenant_id,
+            new,
+            now,
+        );
+        match insert(&mut tx, &created).await {
+            Err(StoreError::UniqueViolation(_)) => {
+                return Err(Error::DisplayNameTaken(display_name));
+            }
+            other => other?,
+        }
+        let response = created.to_proto();
+        let change = Change {
+            tenant_id: partner_tenant_id,
+            resource_name: &response.name,
+            action: "CreateDelegatedAdminRelationship",
+            topic: "relationship.v1.gdap.requested",
+            before: None,
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Applies `action` to relationship `name` if its version is still `expected_version`
+    /// (when given).
+    pub async fn change_gdap(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        name: RelationshipName,
+        action: Action,
+        expected_version: Option<i64>,
+        now: i64,
+    ) -> Result<pb::DelegatedAdminRelationship, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) =
+            key.claim::<pb::DelegatedAdminRelationship>(&mut tx).await?
+        {
+            return Ok(response);
+        }
+        let lock = suite_db::for_update(&tx);
+        let current = fetch(&mut *tx, &name, lock)
+            .await?
+            .ok_or_else(|| Error::DelegatedAdminNotFound(name.name()))?;
+        if expected_version.is_some_and(|version| version != current.version) {
+            return Err(Error::StaleEtag(name.name()));
+        }
+        let next = current.apply(action, caller, now)?;
+        save(&mut tx, &next, current.version).await?;
+        let response = next.to_proto();
+        let change = Change {
+            tenant_id: next.partner_tenant_id,
+            resource_name: &response.name,
+            action: action.rpc(),
+            topic: action.topic(),
+            before: Some(current.to_proto().encode_to_vec()),
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Relationship `name`, if it exists.
+    pub async fn get_gdap(
+        &self,
+        name: &RelationshipName,
+    ) -> Result<Option<DelegatedAdminRelationship>, StoreError> {
+        fetch(self.db.pool(), name, "").await
+    }
+
+    /// One page of the relationships of partner and customer, by id.
+    pub async fn list_gdap(
+        &self,
+        partner_tenant_id: Uuid,
+        customer_tenant_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<DelegatedAdminRelationship>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM delegated_admin_relationships \
+             WHERE customer_tenant_id = $1 AND partner_tenant_id = $2 AND id > $3 ORDER BY id LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(customer_tenant_id.to_string())
+            .bind(partner_tenant_id.to_string())
+            .bind(page.after_key())
+            .bind(page.fetch_limit())
+            .fetch_all(self.db.pool())
+            .await?;
+        let relationships = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(self.pages.page(page, relationships, |r| r.id.to_string()))
+    }
+
+    /// The relationship in force between the pair that lets the partner manage users and
+    /// licences, the one ending last first.
+    pub async fn gdap_access(
+        &self,
+        partner_tenant_id: Uuid,
+        customer_tenant_id: Uuid,
+    ) -> Result<Option<DelegatedAdminRelationship>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM delegated_admin_relationships \
+             WHERE customer_tenant_id = $1 AND partner_tenant_id = $2 AND status IN ($3, $4) \
+             ORDER BY end_time DESC, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(customer_tenant_id.to_string())
+            .bind(partner_tenant_id.to_string())
+            .bind(DelegatedAdminStatus::Active.as_str_name())
+            .bind(DelegatedAdminStatus::Expiring.as_str_name())
+            .fetch_all(self.db.pool())
+            .await?;
+        for row in &rows {
+            let relationship = from_row(row)?;
+            if relationship.manages_users_and_licenses() {
+                return Ok(Some(relationship));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Marks EXPIRING, extends or expires every relationship in force that is due at `now`,
+    /// each under a version check: a row another replica changed first is left to it.
+    /// At most [`SWEEP_BATCH`] at a time; returns how many this call changed.
+    pub async fn sweep_gdap(&self, now: i64) -> Result<usize, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM delegated_admin_relationships \
+             WHERE status IN ($1, $2) AND end_time <= $3 ORDER BY end_time, id LIMIT $4"
+        );
+        let due = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(DelegatedAdminStatus::Active.as_str_name())
+            .bind(DelegatedAdminStatus::Expiring.as_str_name())
+            .bind(gdap::sweep_horizon(now))
+            .bind(SWEEP_BATCH)
+            .fetch_all(self.db.pool())
+            .await?;
+        let sweeper = Caller::service(crate::SERVICE);
+        let mut changed = 0;
+        for row in &due {
+            let current = from_row(row)?;
+            let Some((lapse, next)) = gdap::lapse(&current, now) else {
+                continue;
+            };
+            let mut tx = self.db.begin().await?;
+            match save(&mut tx, &next, current.version).await {
+                Ok(()) => {}
+                Err(Error::ConcurrentChange(_)) => continue,
+                Err(Error::Store(error)) => return Err(error),
+                Err(other) => return Err(StoreError::Other(other.to_string())),
+            }
+            let name = next.name();
+            let after = next.to_proto().encode_to_vec();
+            suite_db::record_audit(
+                &mut tx,
+                &sweeper,
+                AuditEvent {
+                    tenant_id: next.partner_tenant_id,
+                    resource_name: &name,
+                    action: lapse.action(),
+                    request_id: None,
+                    before: Some(current.to_proto().encode_to_vec()),
+                    after: Some(after.clone()),
+                },
+            )
+            .await?;
+            suite_db::enqueue(
+                &mut tx,
+                OutboxMessage {
+                    topic: lapse.topic(),
+                    key: &name,
+                    payload: after,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::info!(relationship = %name, action = lapse.action(), "gdap relationship swept");
+            changed += 1;
+        }
+        Ok(changed)
+    }
+}
+
+async fn fetch<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    name: &RelationshipName,
+    lock: &str,
+) -> Result<Option<DelegatedAdminRelationship>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM delegated_admin_relationships \
+         WHERE id = $1 AND partner_tenant_id = $2 AND customer_tenant_id = $3{lock}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(name.id.to_string())
+        .bind(name.partner_tenant_id.to_string())
+        .bind(name.customer_tenant_id.to_string())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+async fn insert(tx: &mut Tx, relationship: &DelegatedAdminRelationship) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO delegated_admin_relationships (id, partner_tenant_id, customer_tenant_id, display_name, roles, \
+         duration, duration_days, auto_extend, status, end_reason, ended_by, create_time, activate_time, end_time, \
+         update_time, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(relationship.id.to_string())
+    .bind(relationship.partner_tenant_id.to_string())
+    .bind(relationship.customer_tenant_id.to_string())
+    .bind(&relationship.display_name)
+    .bind(roles_text(&relationship.roles))
+    .bind(&relationship.duration)
+    .bind(relationship.duration_days)
+    .bind(i64::from(relationship.auto_extend))
+    .bind(relationship.status.as_str_name())
+    .bind(relationship.end_reason.as_str_name())
+    .bind(&relationship.ended_by)
+    .bind(relationship.create_time)
+    .bind(relationship.activate_time)
+    .bind(relationship.end_time)
+    .bind(relationship.update_time)
+    .bind(relationship.version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes the changing columns of `relationship` over the row still at `previous_version`.
+async fn save(
+    tx: &mut Tx,
+    relationship: &DelegatedAdminRelationship,
+    previous_version: i64,
+) -> Result<(), Error> {
+    let updated = sqlx::query(
+        "UPDATE delegated_admin_relationships SET status = $1, end_reason = $2, ended_by = $3, activate_time = $4, \
+         end_time = $5, update_time = $6, version = $7 WHERE id = $8 AND version = $9",
+    )
+    .bind(relationship.status.as_str_name())
+    .bind(relationship.end_reason.as_str_name())
+    .bind(&relationship.ended_by)
+    .bind(relationship.activate_time)
+    .bind(relationship.end_time)
+    .bind(relationship.update_time)
+    .bind(relationship.version)
+    .bind(relationship.id.to_string())
+    .bind(previous_version)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    if updated.rows_affected() == 0 {
+        return Err(Error::ConcurrentChange(relationship.name()));
+    }
+    Ok(())
+}
+
+fn roles_text(roles: &[DelegatedAdminRole]) -> String {
+    roles
+        .iter()
+        .map(|role| role.as_str_name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn from_row(row: &AnyRow) -> Result<DelegatedAdminRelationship, StoreError> {
+    let status: String = row.try_get("status")?;
+    let status = DelegatedAdminStatus::from_str_name(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("gdap status {status}")))?;
+    let end_reason: String = row.try_get("end_reason")?;
+    let end_reason = EndReason::from_str_name(&end_reason)
+        .ok_or_else(|| StoreError::Corrupt(format!("gdap end reason {end_reason}")))?;
+    let roles: String = row.try_get("roles")?;
+    let roles = roles
+        .split(',')
+        .map(|role| {
+            DelegatedAdminRole::from_str_name(role)
+                .ok_or_else(|| StoreError::Corrupt(format!("gdap role {role}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DelegatedAdminRelationship {
+        id: columns::uuid(row, "id")?,
+        partner_tenant_id: columns::uuid(row, "partner_tenant_id")?,
+        customer_tenant_id: columns::uuid(row, "customer_tenant_id")?,
+        display_name: row.try_get("display_name")?,
+        roles,
+        duration: row.try_get("duration")?,
+        duration_days: row.try_get("duration_days")?,
+        auto_extend: columns::flag(row, "auto_extend")?,
+        status,
+        end_reason,
+        ended_by: row.try_get("ended_by")?,
+        create_time: row.try_get("create_time")?,
+        activate_time: row.try_get("activate_time")?,
+        end_time: row.try_get("end_time")?,
+        update_time: row.try_get("update_time")?,
+        version: row.try_get("version")?,
+    })
+}
