@@ -428,6 +428,18 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             etag: String::new(),
         }
         .encode_to_vec(),
+        // The partner is no transitioning partner: it extends nothing.
+        "ExtendResellerRelationship" => relationship::ExtendResellerRelationshipRequest {
+            request_id: request_id(),
+            customer: world.customer.clone(),
+            provider: format!("partners/{}", world.reseller),
+            consent: Some(relationship::CustomerConsent {
+                consented_by: "Ana Silva".into(),
+                consent_time: Some(EPOCH_2026),
+                notice_text: "We share your billing details with our provider.".into(),
+            }),
+        }
+        .encode_to_vec(),
         // Customer invitations from the partner as a reseller; it is no indirect reseller.
         "CreateCustomerInvitation" => relationship::CreateCustomerInvitationRequest {
             request_id: request_id(),
@@ -701,6 +713,8 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("SuspendPartnership",         ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("ResumePartnership",          ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("RevokePartnership",          ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    // The extension: the ADMIN_AGENT of a transitioning partner (this one is not).
+    ("ExtendResellerRelationship", ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     // Customer invitations: the ADMIN_AGENT of an indirect reseller invites (this partner is
     // none) and sends its own invitations; a customer's GLOBAL_ADMIN accepts (none exists).
     ("CreateCustomerInvitation",   ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),

@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "gdap relationships",
         sql: include_str!("../migrations/0105_gdap.sql"),
     },
+    MigrationFile {
+        version: 106,
+        description: "reseller relationship extensions",
+        sql: include_str!("../migrations/0106_relationship_extensions.sql"),
+    },
 ];
 
 /// What the relationship service needs beyond the shared configuration.

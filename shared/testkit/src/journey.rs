@@ -172,6 +172,13 @@ async fn verified_partner(enrollment: &TestService, legal_name: &str) -> Uuid {
 /// (so it holds `CAPABILITY_REQUEST_PROVIDER_ORDERS`); returns its tenant.
 pub async fn indirect_reseller_partner(enrollment: &TestService) -> Uuid {
     let tenant = verified_partner(enrollment, "Contoso Resale Ltd").await;
+    enroll_indirect_reseller(enrollment, tenant).await;
+    tenant
+}
+
+/// Partner `tenant` enrolls as indirect reseller, is approved and activated. On a tenant
+/// whose direct bill is RESTRICTED this makes it a transitioning partner.
+pub async fn enroll_indirect_reseller(enrollment: &TestService, tenant: Uuid) {
     let created = enrollment
         .enrollment(&Actor::global_admin(tenant))
         .create_enrollment(pb::CreateEnrollmentRequest {
@@ -200,7 +207,6 @@ pub async fn indirect_reseller_partner(enrollment: &TestService) -> Uuid {
         })
         .await
         .expect("activate indirect reseller");
-    tenant
 }
 
 /// Registers a partner tenant and has the operator list it in the directory of indirect

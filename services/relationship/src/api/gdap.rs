@@ -44,12 +44,18 @@ impl RelationshipApi {
         if let Some(previous) = self.store.replayed_gdap(&key).await? {
             return Ok(previous);
         }
-        if self
-            .store
-            .customer_relationship(partner, customer)
-            .await?
-            .is_none()
+        let record = self.store.customer_relationship(partner, customer).await?;
+        if record
+            .as_ref()
+            .is_some_and(|view| view.acquisition == pb::Acquisition::RelationshipExtension)
         {
+            return Err(Error::Precondition {
+                reason: "INVITATION_REQUIRED_FOR_ADMIN",
+                subject: customer_name(partner, customer),
+                message: "a relationship extension gives a provider no admin privileges: have the reseller send the customer an indirect reseller invitation instead".into(),
+            });
+        }
+        if record.is_none() {
             return Err(Error::Precondition {
                 reason: "NOT_PARTNER_OF_RECORD",
                 subject: customer_name(partner, customer),

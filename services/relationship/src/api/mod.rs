@@ -2,6 +2,7 @@
 //! One module per part of the service; this one wires them to the generated trait.
 
 mod customers;
+mod extension;
 mod gdap;
 mod invitations;
 mod partnerships;
@@ -421,6 +422,19 @@ impl RelationshipService for RelationshipApi {
             to_status,
             &self.capabilities,
             |caller, message| async move { self.accept_customer_invitation(&caller, message).await },
+        )
+        .await
+    }
+
+    async fn extend_reseller_relationship(
+        &self,
+        request: Request<pb::ExtendResellerRelationshipRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.extend_reseller_relationship(&caller, message).await },
         )
         .await
     }

@@ -1,6 +1,7 @@
 //! The relationship service's rules, free of transport and storage.
 
 pub mod customer;
+pub mod extension;
 pub mod gdap;
 pub mod invitations;
 pub mod partnerships;

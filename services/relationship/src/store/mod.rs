@@ -2,6 +2,7 @@
 //! `suite_db`); one module per part of the service.
 
 mod customers;
+mod extension;
 mod gdap;
 mod invitations;
 mod partnerships;
