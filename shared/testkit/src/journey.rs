@@ -239,20 +239,32 @@ pub async fn list_as_indirect_provider(enrollment: &TestService, tenant: Uuid) {
 pub async fn record_customer(relationship: &TestService, partner: Uuid, customer_tenant: Uuid) {
     relationship
         .relationship(&Actor::admin_agent(partner))
-        .create_customer(suite_proto::relationship::v1::CreateCustomerRequest {
-            request_id: request_id(),
-            parent: format!("partners/{partner}"),
-            customer: Some(suite_proto::relationship::v1::Customer {
-                customer_tenant_id: customer_tenant.to_string(),
-                display_name: "Fourth Coffee".into(),
-                domain: "fourthcoffee.onmicrosoft.com".into(),
-                country_code: "US".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
+        .create_customer(new_customer(partner, customer_tenant, None))
         .await
         .expect("record the customer");
+}
+
+/// A customer record of `partner` for `customer_tenant`, created for `reseller` when the
+/// partner is its provider.
+fn new_customer(
+    partner: Uuid,
+    customer_tenant: Uuid,
+    reseller: Option<Uuid>,
+) -> suite_proto::relationship::v1::CreateCustomerRequest {
+    suite_proto::relationship::v1::CreateCustomerRequest {
+        request_id: request_id(),
+        parent: format!("partners/{partner}"),
+        customer: Some(suite_proto::relationship::v1::Customer {
+            customer_tenant_id: customer_tenant.to_string(),
+            display_name: "Fourth Coffee".into(),
+            domain: "fourthcoffee.onmicrosoft.com".into(),
+            country_code: "US".into(),
+            ..Default::default()
+        }),
+        indirect_reseller: reseller
+            .map(|r| format!("partners/{r}"))
+            .unwrap_or_default(),
+    }
 }
 
 /// An ACTIVE partnership between a new official indirect provider and a new indirect
@@ -318,18 +330,7 @@ pub async fn provider_creates_customer(
 ) {
     relationship
         .relationship(&Actor::admin_agent(provider))
-        .create_customer(suite_proto::relationship::v1::CreateCustomerRequest {
-            request_id: request_id(),
-            parent: format!("partners/{provider}"),
-            customer: Some(suite_proto::relationship::v1::Customer {
-                customer_tenant_id: customer_tenant.to_string(),
-                display_name: "Fourth Coffee".into(),
-                domain: "fourthcoffee.onmicrosoft.com".into(),
-                country_code: "US".into(),
-                ..Default::default()
-            }),
-            indirect_reseller: format!("partners/{reseller}"),
-        })
+        .create_customer(new_customer(provider, customer_tenant, Some(reseller)))
         .await
         .expect("the provider creates the customer");
 }

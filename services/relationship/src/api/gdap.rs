@@ -41,7 +41,7 @@ impl RelationshipApi {
         if !caller.can_access_tenant(partner) {
             return Err(Error::CustomerNotFound(request.parent));
         }
-        if let Some(previous) = self.store.replayed_gdap(&key).await? {
+        if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
         let record = self.store.customer_relationship(partner, customer).await?;

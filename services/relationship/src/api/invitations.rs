@@ -45,7 +45,7 @@ impl RelationshipApi {
             return Err(Error::Invalid(violations));
         };
         domain::authorize_write(caller, reseller)?;
-        if let Some(previous) = self.store.replayed_invitation(&key).await? {
+        if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
         self.capabilities
@@ -153,7 +153,7 @@ impl RelationshipApi {
         else {
             return Err(Error::Invalid(violations));
         };
-        if let Some(previous) = self.store.replayed_invitation(&key).await? {
+        if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
         self.store

@@ -39,7 +39,7 @@ impl RelationshipApi {
         if !caller.can_access_tenant(provider) {
             return Err(Error::PartnerNotFound(partner_name(provider)));
         }
-        if let Some(previous) = self.store.replayed_partnership(&key).await? {
+        if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
         if !self
@@ -104,7 +104,7 @@ impl RelationshipApi {
             return Err(Error::Invalid(violations));
         };
         self.visible(caller, &name)?;
-        if let Some(previous) = self.store.replayed_partnership(&key).await? {
+        if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
         self.capabilities

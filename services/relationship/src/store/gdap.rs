@@ -28,14 +28,6 @@ const COLUMNS: &str = "id, partner_tenant_id, customer_tenant_id, display_name, 
 const SWEEP_BATCH: i64 = 500;
 
 impl RelationshipStore {
-    /// The answer to an earlier GDAP request with `key`, if there was one.
-    pub async fn replayed_gdap(
-        &self,
-        key: &IdempotencyKey,
-    ) -> Result<Option<pb::DelegatedAdminRelationship>, Error> {
-        Ok(key.replayed(&self.db).await?)
-    }
-
     /// Records `new`, asked by `partner` for `customer`: CREATED.
     pub async fn create_gdap(
         &self,

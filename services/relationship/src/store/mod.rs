@@ -8,7 +8,6 @@ mod invitations;
 mod partnerships;
 
 use suite_db::{Database, IdempotencyKey, PageTokenCodec};
-use suite_proto::relationship::v1 as pb;
 
 use crate::error::Error;
 
@@ -32,16 +31,12 @@ impl RelationshipStore {
         &self.pages
     }
 
-    /// The answer to an earlier customer invitation request with `key`, if there was one.
-    pub async fn replayed_invitation(
+    /// The answer to an earlier request with `key`, if there was one: lets a handler answer
+    /// a retry before it asks a peer (`IdempotencyKey::claim` stays the authority).
+    pub async fn replayed<M: prost::Message + Default>(
         &self,
         key: &IdempotencyKey,
-    ) -> Result<Option<pb::CustomerInvitation>, Error> {
-        Ok(key.replayed(&self.db).await?)
-    }
-
-    /// The answer to an earlier request with `key`, if there was one.
-    pub async fn replayed(&self, key: &IdempotencyKey) -> Result<Option<pb::Customer>, Error> {
+    ) -> Result<Option<M>, Error> {
         Ok(key.replayed(&self.db).await?)
     }
 }

@@ -36,14 +36,6 @@ pub struct InvitationSettings<'a> {
 }
 
 impl RelationshipStore {
-    /// The answer to an earlier partnership request with `key`, if there was one.
-    pub async fn replayed_partnership(
-        &self,
-        key: &IdempotencyKey,
-    ) -> Result<Option<pb::Partnership>, Error> {
-        Ok(key.replayed(&self.db).await?)
-    }
-
     /// Records `invitation` (a new partnership, or a new link for one whose link expired)
     /// and e-mails the link with a fresh token; only the token's hash is kept.
     pub async fn invite_reseller(
