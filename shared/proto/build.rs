@@ -16,6 +16,8 @@ const PROTO_FILES: &[&str] = &[
     "relationship/v1/relationship.proto",
     "agreement/v1/agreement.proto",
     "transfer/v1/transfer.proto",
+    "transfer/v1/subscription.proto",
+    "transfer/v1/transfer_request.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

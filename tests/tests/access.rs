@@ -193,6 +193,12 @@ fn subscription_request(customer: &str) -> transfer::CreateSubscriptionRequest {
             offer_id: "MS-AZR-0145P".into(),
             offer_kind: transfer::OfferKind::AzurePayAsYouGo as i32,
             quantity: 1,
+            billing_period: transfer::BillingPeriod::Usage as i32,
+            unit_price: Some(enrollment::Money {
+                currency_code: "USD".into(),
+                amount_minor: 0,
+            }),
+            azure_subscription_id: Uuid::new_v4().to_string(),
             ..Default::default()
         }),
     }
@@ -618,8 +624,65 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             ..Default::default()
         }
         .encode_to_vec(),
+        "UpdateSubscription" => transfer::UpdateSubscriptionRequest {
+            request_id: request_id(),
+            subscription: Some(transfer::Subscription {
+                name: world.subscription.clone(),
+                auto_renew: true,
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["auto_renew".into()],
+            }),
+        }
+        .encode_to_vec(),
+        "ListTransferEligibilities" => transfer::ListTransferEligibilitiesRequest {
+            parent: world.customer.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        "CreateTransferRequest" => transfer::CreateTransferRequestRequest {
+            request_id: request_id(),
+            parent: world.customer.clone(),
+            provider: format!("partners/{}", Uuid::new_v4()),
+            subscriptions: vec![world.subscription.clone()],
+        }
+        .encode_to_vec(),
+        "GetTransferRequest" => transfer::GetTransferRequestRequest {
+            name: transfer_request(world),
+        }
+        .encode_to_vec(),
+        "ListTransferRequests" => transfer::ListTransferRequestsRequest {
+            parent: partner,
+            ..Default::default()
+        }
+        .encode_to_vec(),
+        "AcceptTransferRequest" => transfer::AcceptTransferRequestRequest {
+            request_id: request_id(),
+            name: transfer_request(world),
+            etag: String::new(),
+        }
+        .encode_to_vec(),
+        "RejectTransferRequest" => transfer::RejectTransferRequestRequest {
+            request_id: request_id(),
+            name: transfer_request(world),
+            note: String::new(),
+        }
+        .encode_to_vec(),
+        "CancelTransferRequest" => transfer::CancelTransferRequestRequest {
+            request_id: request_id(),
+            name: transfer_request(world),
+        }
+        .encode_to_vec(),
         other => panic!("the access table has no row for {other}: add one"),
     }
+}
+
+/// A transfer request name under the partner's customer. None exists: who may do what with
+/// one is tested with real requests in the transfer service's own tests; here every caller
+/// must get the same NOT_FOUND, whatever its role, so that nothing tells a request apart.
+fn transfer_request(world: &World) -> String {
+    format!("{}/transferRequests/{}", world.customer, Uuid::new_v4())
 }
 
 /// The callers of the table, in its column order: the owning partner's GLOBAL_ADMIN,
@@ -751,6 +814,17 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("CreateSubscription",         ["PermissionDenied", "OK", "PermissionDenied", "NotFound", "OK", "PermissionDenied", "PermissionDenied"]),
     ("GetSubscription",            ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     ("ListSubscriptions",          ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    // Changing a subscription: ADMIN_AGENT of its partner, or the operator.
+    ("UpdateSubscription",         ["PermissionDenied", "OK", "PermissionDenied", "NotFound", "OK", "PermissionDenied", "PermissionDenied"]),
+    ("ListTransferEligibilities",  ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    // Transfers: ADMIN_AGENT of a transitioning partner asks (this partner is not one);
+    // requests are listed to either side, and one that does not exist is NOT_FOUND to all.
+    ("CreateTransferRequest",      ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "FailedPrecondition", "PermissionDenied", "PermissionDenied"]),
+    ("GetTransferRequest",         ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
+    ("ListTransferRequests",       ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    ("AcceptTransferRequest",      ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
+    ("RejectTransferRequest",      ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
+    ("CancelTransferRequest",      ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
 ];
 
 fn code_name(result: &Result<Vec<u8>, tonic::Status>) -> String {

@@ -791,13 +791,13 @@ fn manifests_that_disagree_with_the_binaries_are_caught() {
         "container port `grpc` Some(50051) is not LISTEN_ADDR's 50061",
     );
 
-    let map = config_map_named(&production, "transfer-config").to_owned();
+    let map = config_map_named(&production, "relationship-config").to_owned();
     let unknown_peer = edited(&production, "ConfigMap", &map, |m| {
         m["data"]["AGREEMENT_URL"] = json!("http://agreement:50053");
     });
     assert_caught(
         &unknown_peer,
-        "transfer: NetworkPolicies block egress to agreement:50053",
+        "relationship: NetworkPolicies block egress to agreement:50053",
     );
 
     let closed = edited(&production, "NetworkPolicy", "transfer", |p| {

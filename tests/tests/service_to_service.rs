@@ -56,6 +56,12 @@ fn subscription(parent: &str) -> transfer_pb::CreateSubscriptionRequest {
             offer_id: "MS-AZR-0145P".into(),
             offer_kind: transfer_pb::OfferKind::AzurePayAsYouGo as i32,
             quantity: 1,
+            billing_period: transfer_pb::BillingPeriod::Usage as i32,
+            unit_price: Some(suite_proto::enrollment::v1::Money {
+                currency_code: "USD".into(),
+                amount_minor: 0,
+            }),
+            azure_subscription_id: uuid::Uuid::new_v4().to_string(),
             ..Default::default()
         }),
     }
@@ -257,33 +263,56 @@ async fn an_enrollment_outage_is_unavailable_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn no_direct_bill_purchase_for_a_customer_with_an_indirect_reseller_relationship() {
+async fn a_customer_with_an_indirect_reseller_relationship_is_sold_to_by_its_provider_only() {
     let services = start().await;
-    // A direct-bill partner that is also an official indirect provider creates a customer
-    // for its reseller: the customer is served indirectly, so direct bill sells it nothing.
-    let provider = services.agent().await;
-    suite_testkit::list_as_indirect_provider(&services.enrollment, provider.tenant_id).await;
-    let reseller = suite_testkit::indirect_reseller_partner(&services.enrollment).await;
-    suite_testkit::partnership_between(&services.relationship, provider.tenant_id, reseller).await;
+    // A direct-bill partner has the customer; the customer then accepts an invitation to a
+    // reseller and its provider: it is served indirectly, so direct bill sells it nothing.
+    let direct = services.agent().await;
     let customer = Uuid::new_v4();
-    suite_testkit::provider_creates_customer(
+    suite_testkit::record_customer(&services.relationship, direct.tenant_id, customer).await;
+    let (provider, reseller) =
+        suite_testkit::active_partnership(&services.enrollment, &services.relationship).await;
+    suite_testkit::customer_joins_reseller_and_provider(
         &services.relationship,
-        provider.tenant_id,
         reseller,
+        provider,
         customer,
     )
     .await;
+    let view = |partner: Uuid| format!("partners/{partner}/customers/{customer}");
 
     let refused = services
         .transfer
-        .transfer(&provider)
-        .create_subscription(subscription(&format!(
-            "partners/{}/customers/{customer}",
-            provider.tenant_id
-        )))
+        .transfer(&direct)
+        .create_subscription(subscription(&view(direct.tenant_id)))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "DIRECT_BILL_CUSTOMER_REQUIRED");
+    // The reseller asks its provider rather than buying.
+    let refused = services
+        .transfer
+        .transfer(&Actor::admin_agent(reseller))
+        .create_subscription(subscription(&view(reseller)))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "PROVIDER_ORDERS_REQUIRED");
     assert_eq!(services.transfer.count_rows("subscriptions").await, 0);
+    // The provider orders: it has a reseller relationship with the customer.
+    services
+        .transfer
+        .transfer(&Actor::admin_agent(provider))
+        .create_subscription(subscription(&view(provider)))
+        .await
+        .unwrap();
+    // A provider without one does not even see the customer.
+    let stranger = suite_testkit::official_indirect_provider(&services.enrollment).await;
+    let refused = services
+        .transfer
+        .transfer(&Actor::admin_agent(stranger))
+        .create_subscription(subscription(&view(stranger)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(services.transfer.count_rows("subscriptions").await, 1);
 }

@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "programs",
         sql: include_str!("../migrations/0101_programs.sql"),
     },
+    MigrationFile {
+        version: 102,
+        description: "integration sandbox partners",
+        sql: include_str!("../migrations/0102_integration_sandbox.sql"),
+    },
 ];
 
 /// What the enrollment service needs beyond the shared configuration.

@@ -292,10 +292,20 @@ async fn direct_bill_partner_becomes_a_transitioning_indirect_reseller_once_rest
     assert!(!transitioned.app_access && transitioned.transitioning_partner);
 
     // A stranger learns nothing, nor does a service acting for itself: other services ask
-    // on behalf of the partner's own users.
+    // on behalf of the partner's own users. The one exception is the transfer service, which
+    // checks a transfer's source when it runs, long after the requester's token expired.
+    let for_transfers = suite
+        .client(&Actor::service("transfer", "enrollment"))
+        .get_capabilities(pb::GetCapabilitiesRequest {
+            partner: partner.name(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(for_transfers, transitioned);
     for outsider in [
         Actor::global_admin(uuid::Uuid::new_v4()),
-        Actor::service("transfer", "enrollment"),
+        Actor::service("relationship", "enrollment"),
     ] {
         let refused = suite
             .client(&outsider)

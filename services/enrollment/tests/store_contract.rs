@@ -28,6 +28,7 @@ fn new_partner(name: &str) -> enrollment::NewPartner {
         primary_contact_email: "admin@example.fr".into(),
         partner_program_id: None,
         program_account_email: None,
+        integration_sandbox: false,
     }
 }
 

@@ -2,16 +2,26 @@
 
 use suite_auth::Caller;
 use suite_client::{CapabilityCheck, Peer};
+use suite_errors::ApiError;
+use suite_proto::agreement::v1 as agreement;
+use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;
+use suite_proto::enrollment::v1 as enrollment;
+use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
 use suite_proto::relationship::v1 as relationship;
 use suite_proto::relationship::v1::relationship_service_client::RelationshipServiceClient;
 use suite_server::{Platform, StartError};
+use uuid::Uuid;
 
+use crate::domain::subscription::partner_name;
+use crate::domain::{CustomerRef, Parties};
 use crate::error::Error;
 
 /// Clients of the other services.
 #[derive(Clone)]
 pub struct Peers {
+    enrollment: Peer,
     relationship: Peer,
+    agreement: Peer,
     /// Capabilities of tenants, from the enrollment service.
     pub capabilities: CapabilityCheck,
 }
@@ -20,7 +30,9 @@ impl Peers {
     /// The peers this service calls; each one's URL is required.
     pub fn new(platform: &Platform) -> Result<Self, StartError> {
         Ok(Self {
+            enrollment: platform.peer("enrollment")?,
             relationship: platform.peer("relationship")?,
+            agreement: platform.peer("agreement")?,
             capabilities: platform.capability_check()?,
         })
     }
@@ -46,5 +58,98 @@ impl Peers {
             Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
             Err(status) => Err(Error::Api(self.relationship.refusal(&status))),
         }
+    }
+
+    /// What the enrollment, relationship and agreement services say about the parties of a
+    /// transfer of `customer` (the source's view) to `provider`, asked by this service for
+    /// itself (no caller: the execution runs long after the request), all at once.
+    pub async fn parties(
+        &self,
+        customer: CustomerRef,
+        provider: Uuid,
+    ) -> Result<Parties, ApiError> {
+        let (source, provider_role, source_role, agreement) = tokio::try_join!(
+            self.capabilities_of(customer.partner_tenant_id),
+            self.relationship_of(customer, provider),
+            self.relationship_of(customer, customer.partner_tenant_id),
+            self.agreement_with(customer, provider),
+        )?;
+        let has = |capability: enrollment::Capability| {
+            source
+                .as_ref()
+                .is_some_and(|s| s.capabilities.contains(&(capability as i32)))
+        };
+        Ok(Parties {
+            source_transitioning: source.as_ref().is_some_and(|s| s.transitioning_partner)
+                && has(enrollment::Capability::SelfServiceTransfer),
+            source_sandbox: source.as_ref().is_some_and(|s| s.integration_sandbox),
+            provider_related: provider_role == Some(relationship::PartnerRole::IndirectProvider),
+            source_listed_as_reseller: source_role
+                == Some(relationship::PartnerRole::IndirectReseller),
+            agreement_valid: agreement.valid,
+            agreement_action: agreement::RequiredAction::try_from(agreement.required_action)
+                .map(|action| action.as_str_name().to_owned())
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn capabilities_of(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Option<enrollment::Capabilities>, ApiError> {
+        let request = self.enrollment.request(
+            enrollment::GetCapabilitiesRequest {
+                partner: partner_name(tenant_id),
+            },
+            None,
+        )?;
+        match EnrollmentServiceClient::new(self.enrollment.channel())
+            .get_capabilities(request)
+            .await
+        {
+            Ok(answer) => Ok(Some(answer.into_inner())),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(self.enrollment.refusal(&status)),
+        }
+    }
+
+    /// `partner`'s role towards the customer, if it is a partner of record.
+    async fn relationship_of(
+        &self,
+        customer: CustomerRef,
+        partner: Uuid,
+    ) -> Result<Option<relationship::PartnerRole>, ApiError> {
+        let request = self.relationship.request(
+            relationship::CheckCustomerRelationshipRequest {
+                customer: customer.customer_name(),
+                partner: partner_name(partner),
+            },
+            None,
+        )?;
+        let answer = RelationshipServiceClient::new(self.relationship.channel())
+            .check_customer_relationship(request)
+            .await
+            .map_err(|status| self.relationship.refusal(&status))?
+            .into_inner();
+        Ok(answer.related.then(|| answer.partner_role()))
+    }
+
+    async fn agreement_with(
+        &self,
+        customer: CustomerRef,
+        provider: Uuid,
+    ) -> Result<agreement::CustomerAgreementValidity, ApiError> {
+        let request = self.agreement.request(
+            agreement::CheckCustomerAgreementRequest {
+                customer: customer.customer_name(),
+                partner: partner_name(provider),
+            },
+            None,
+        )?;
+        Ok(AgreementServiceClient::new(self.agreement.channel())
+            .check_customer_agreement(request)
+            .await
+            .map_err(|status| self.agreement.refusal(&status))?
+            .into_inner())
     }
 }

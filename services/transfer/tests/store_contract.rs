@@ -6,7 +6,9 @@
 use suite_db::IdempotencyKey;
 use suite_proto::transfer::v1 as pb;
 use suite_testkit::{Actor, migrated_database, page_codec, request_id};
-use transfer::{CustomerRef, MIGRATIONS, NewSubscription, TransferStore};
+use transfer::domain::subscription::Price;
+use transfer::domain::{CustomerRef, NewSubscription, NewTransferRequest};
+use transfer::{MIGRATIONS, TransferStore};
 use uuid::Uuid;
 
 fn key(actor: &Actor) -> IdempotencyKey {
@@ -40,10 +42,18 @@ async fn subscriptions_are_kept_per_customer_with_their_offer() {
         offer_id: "O365-E3".into(),
         offer_kind: pb::OfferKind::LegacyLicense,
         quantity: 25,
+        base_subscription_id: None,
+        auto_renew: true,
+        billing_period: pb::BillingPeriod::Monthly,
+        unit_price: Price {
+            currency_code: "USD".into(),
+            amount_minor: 2_000,
+        },
+        azure_subscription_id: None,
     };
 
     let created = store
-        .create_subscription(&agent.caller(), &key(&agent), customer, licences)
+        .create_subscription(&agent.caller(), &key(&agent), customer, licences, 1)
         .await
         .unwrap();
     let id = Uuid::parse_str(created.name.rsplit('/').next().unwrap()).unwrap();
@@ -60,4 +70,81 @@ async fn subscriptions_are_kept_per_customer_with_their_offer() {
         .unwrap();
     assert!(listed.items.is_empty());
     assert_eq!(database.count_rows("outbox_messages").await, 1);
+}
+
+#[tokio::test]
+async fn the_database_holds_a_subscription_in_one_open_request_at_most() {
+    let database = migrated_database(MIGRATIONS).await;
+    let store = TransferStore::new(database.database(), page_codec());
+    let agent = Actor::admin_agent(Uuid::new_v4());
+    let customer = CustomerRef {
+        partner_tenant_id: agent.tenant_id,
+        customer_tenant_id: Uuid::new_v4(),
+    };
+    let subscription = store
+        .create_subscription(
+            &agent.caller(),
+            &key(&agent),
+            customer,
+            NewSubscription {
+                offer_id: "MS-AZR-0145P".into(),
+                offer_kind: pb::OfferKind::AzurePayAsYouGo,
+                quantity: 1,
+                base_subscription_id: None,
+                auto_renew: false,
+                billing_period: pb::BillingPeriod::Usage,
+                unit_price: Price {
+                    currency_code: "USD".into(),
+                    amount_minor: 0,
+                },
+                azure_subscription_id: Some(Uuid::new_v4()),
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let id = Uuid::parse_str(subscription.name.rsplit('/').next().unwrap()).unwrap();
+    let new = NewTransferRequest {
+        customer,
+        provider_tenant_id: Uuid::new_v4(),
+        subscription_ids: vec![id],
+    };
+    let request = pb::CreateTransferRequestRequest {
+        request_id: request_id(),
+        ..Default::default()
+    };
+    let transfer_key = IdempotencyKey::new(
+        &agent.caller(),
+        "CreateTransferRequest",
+        &request.request_id,
+        &request,
+    )
+    .unwrap();
+    store
+        .create_transfer_request(&agent.caller(), &transfer_key, &new, 1, 100)
+        .await
+        .unwrap();
+
+    // Even a write that skips every check in code cannot put it in a second open request.
+    let second = sqlx::query(
+        "INSERT INTO transfer_line_items (request_id, position, subscription_id, offer_id, offer_kind, quantity, \
+         base_subscription_id, included_with_base, transferred_subscription_id, open) \
+         VALUES ($1, 0, $2, 'MS-AZR-0145P', 'OFFER_KIND_AZURE_PAY_AS_YOU_GO', 1, '', 0, '', 1)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(id.to_string())
+    .execute(database.database().pool())
+    .await;
+    assert!(second.is_err(), "a second open line item was accepted");
+    // A closed one (a request that ended) is allowed.
+    sqlx::query(
+        "INSERT INTO transfer_line_items (request_id, position, subscription_id, offer_id, offer_kind, quantity, \
+         base_subscription_id, included_with_base, transferred_subscription_id, open) \
+         VALUES ($1, 0, $2, 'MS-AZR-0145P', 'OFFER_KIND_AZURE_PAY_AS_YOU_GO', 1, '', 0, '', 0)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(id.to_string())
+    .execute(database.database().pool())
+    .await
+    .unwrap();
 }

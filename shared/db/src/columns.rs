@@ -13,13 +13,13 @@ pub fn uuid(row: &AnyRow, column: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
 
-/// An optional UUID stored as text or NULL.
+/// An optional UUID stored as text, absent when NULL or empty.
 pub fn optional_uuid(row: &AnyRow, column: &str) -> Result<Option<Uuid>, StoreError> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|text| {
-        Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    })
-    .transpose()
+    optional_text(row, column)?
+        .map(|text| {
+            Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+        })
+        .transpose()
 }
 
 /// A flag stored as 0 or 1 (booleans read differently through the two drivers).

@@ -32,6 +32,18 @@ pub fn quoted(value: &str) -> String {
 /// Longest value [`quoted`] echoes whole.
 const MAX_QUOTED_CHARS: usize = 64;
 
+/// An optional `etag` sent back on a change: `None` when empty (change whatever is there
+/// now), else the version read from the resource, which `etag`s here always are.
+pub fn etag(value: &str) -> Result<Option<i64>, String> {
+    match value.trim() {
+        "" => Ok(None),
+        etag => etag
+            .parse()
+            .map(Some)
+            .map_err(|_| "must be an etag read from this resource".to_owned()),
+    }
+}
+
 /// A UUID such as a Microsoft Entra tenant id.
 pub fn uuid(value: &str) -> Result<Uuid, String> {
     if value.trim().is_empty() {

@@ -12,6 +12,15 @@ use crate::{Actor, TestService, request_id};
 /// through direct bill to ACTIVE (the agreement service's activation included); returns its
 /// tenant.
 pub async fn direct_bill_partner(enrollment: &TestService) -> Uuid {
+    direct_bill_tenant(enrollment, false).await
+}
+
+/// As [`direct_bill_partner`], for a tenant registered as an integration sandbox.
+pub async fn direct_bill_sandbox_partner(enrollment: &TestService) -> Uuid {
+    direct_bill_tenant(enrollment, true).await
+}
+
+async fn direct_bill_tenant(enrollment: &TestService, integration_sandbox: bool) -> Uuid {
     let tenant = Uuid::new_v4();
     let admin = Actor::global_admin(tenant);
     let operator = Actor::operator();
@@ -28,6 +37,7 @@ pub async fn direct_bill_partner(enrollment: &TestService) -> Uuid {
                 primary_contact_email: "ops@fabrikam.example".into(),
                 program_account_email: "partner-program@fabrikam.example".into(),
                 partner_program_id: program_id,
+                integration_sandbox,
                 ..Default::default()
             }),
         })
@@ -333,4 +343,97 @@ pub async fn provider_creates_customer(
         .create_customer(new_customer(provider, customer_tenant, Some(reseller)))
         .await
         .expect("the provider creates the customer");
+}
+
+/// `reseller` invites its customer `customer_tenant` to reseller relationships with itself
+/// and `provider` at once; the customer's GLOBAL_ADMIN accepts with the link's token. The
+/// reseller is then listed as the customer's indirect reseller, the provider as its indirect
+/// provider.
+pub async fn customer_joins_reseller_and_provider(
+    relationship: &TestService,
+    reseller: Uuid,
+    provider: Uuid,
+    customer_tenant: Uuid,
+) {
+    use suite_proto::relationship::v1 as rel;
+    let invitation = relationship
+        .relationship(&Actor::admin_agent(reseller))
+        .create_customer_invitation(rel::CreateCustomerInvitationRequest {
+            request_id: request_id(),
+            parent: format!("partners/{reseller}"),
+            provider: format!("partners/{provider}"),
+            customer_tenant_id: customer_tenant.to_string(),
+        })
+        .await
+        .expect("invite the customer")
+        .into_inner();
+    let token = invitation
+        .link
+        .rsplit_once("&token=")
+        .map(|(_, token)| token.to_owned())
+        .expect("a token in the link");
+    relationship
+        .relationship(&Actor::global_admin(customer_tenant))
+        .accept_customer_invitation(rel::AcceptCustomerInvitationRequest {
+            request_id: request_id(),
+            name: invitation.name,
+            invitation_token: token,
+            customer: Some(rel::Customer {
+                display_name: "Fourth Coffee".into(),
+                domain: "fourthcoffee.onmicrosoft.com".into(),
+                country_code: "US".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("the customer accepts");
+}
+
+/// The operator publishes the Microsoft Customer Agreement (`mca-2026-01`).
+pub async fn publish_customer_agreement(agreement: &TestService) {
+    use suite_proto::agreement::v1 as agr;
+    agreement
+        .agreement(&Actor::operator())
+        .create_agreement_version(agr::CreateAgreementVersionRequest {
+            request_id: request_id(),
+            agreement_version: Some(agr::AgreementVersion {
+                template_id: "mca-2026-01".into(),
+                agreement_type: agr::AgreementType::Customer as i32,
+                display_name: "Microsoft Customer Agreement".into(),
+                effective_time: Some(prost_types::Timestamp {
+                    seconds: 1_767_225_600,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("publish the MCA");
+}
+
+/// `partner`, a partner of record of `customer_tenant`, attests that the customer accepted
+/// the published MCA: it is then valid with that partner.
+pub async fn attest_customer_agreement(
+    agreement: &TestService,
+    partner: Uuid,
+    customer_tenant: Uuid,
+) {
+    use suite_proto::agreement::v1 as agr;
+    agreement
+        .agreement(&Actor::admin_agent(partner))
+        .create_customer_agreement_acceptance(agr::CreateCustomerAgreementAcceptanceRequest {
+            request_id: request_id(),
+            parent: format!("customers/{customer_tenant}"),
+            acceptance: Some(agr::CustomerAgreementAcceptance {
+                signer: Some(agr::Signer {
+                    first_name: "Ana".into(),
+                    last_name: "Silva".into(),
+                    email: "ana@fourthcoffee.example".into(),
+                    phone_number: "+44 20 7946 0000".into(),
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("attest the customer's MCA");
 }

@@ -30,9 +30,11 @@ use uuid::Uuid;
 
 pub use database::TestDatabase;
 pub use journey::{
-    active_partnership, direct_bill_partner, enroll_indirect_reseller, indirect_reseller_partner,
-    list_as_indirect_provider, official_indirect_provider, partnership_between,
-    provider_creates_customer, record_customer, restrict_direct_bill,
+    active_partnership, attest_customer_agreement, customer_joins_reseller_and_provider,
+    direct_bill_partner, direct_bill_sandbox_partner, enroll_indirect_reseller,
+    indirect_reseller_partner, list_as_indirect_provider, official_indirect_provider,
+    partnership_between, provider_creates_customer, publish_customer_agreement, record_customer,
+    restrict_direct_bill,
 };
 pub use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;
 use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;

@@ -34,7 +34,14 @@ impl Suite {
             ..PeerUrls::default()
         };
         let agreement = spawn_service(agreement::run, peers.clone()).await;
-        let transfer = spawn_service(transfer::run, peers).await;
+        let transfer = spawn_service(
+            transfer::run,
+            PeerUrls {
+                agreement: Some(agreement.url()),
+                ..peers
+            },
+        )
+        .await;
         Self {
             enrollment,
             relationship,

@@ -84,10 +84,10 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::GetCapabilitiesRequest,
     ) -> Result<pb::Capabilities, Error> {
-        let tenant_id = self
-            .readable_partner(caller, "partner", &request.partner)
-            .await?
-            .tenant_id;
+        let partner = self
+            .checkable_partner(caller, "partner", &request.partner)
+            .await?;
+        let tenant_id = partner.tenant_id;
         let now = self.now();
         let enrollments = self.store.enrollments_of(tenant_id).await?;
         let capabilities = program::capabilities(&enrollments, now);
@@ -97,6 +97,7 @@ impl EnrollmentApi {
             capabilities: capabilities.into_iter().map(|c| c as i32).collect(),
             transitioning_partner: program::is_transitioning(&enrollments, now),
             official_indirect_provider: self.store.listed_provider(tenant_id).await?.is_some(),
+            integration_sandbox: partner.integration_sandbox,
         })
     }
 

@@ -92,6 +92,25 @@ impl EnrollmentApi {
         };
         partner.ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))
     }
+
+    /// As [`Self::readable_partner`], and for the transfer service acting for itself: it
+    /// checks a transfer's source before the request and again when it runs, long after the
+    /// requester's token expired.
+    async fn checkable_partner(
+        &self,
+        caller: &Caller,
+        field: &str,
+        name: &str,
+    ) -> Result<Partner, Error> {
+        if !caller.is_service("transfer") {
+            return self.readable_partner(caller, field, name).await;
+        }
+        let tenant_id = partner_in(field, name)?;
+        self.store
+            .get_partner(tenant_id)
+            .await?
+            .ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))
+    }
 }
 
 /// The tenant in a `partners/{tenant}` name sent in `field`.

@@ -30,6 +30,8 @@ pub struct Partner {
     pub partner_program_id_verified: bool,
     /// AI Cloud Partner Program account e-mail, if known.
     pub program_account_email: Option<String>,
+    /// An integration sandbox account; fixed at registration.
+    pub integration_sandbox: bool,
     /// Creation time, microseconds since the epoch.
     pub create_time: i64,
     /// Last change, microseconds since the epoch.
@@ -60,6 +62,7 @@ impl From<&Partner> for pb::Partner {
             partner_program_id: partner.partner_program_id.clone().unwrap_or_default(),
             partner_program_id_verified: partner.partner_program_id_verified,
             program_account_email: partner.program_account_email.clone().unwrap_or_default(),
+            integration_sandbox: partner.integration_sandbox,
             create_time: Some(suite_time::timestamp(partner.create_time)),
             update_time: Some(suite_time::timestamp(partner.update_time)),
             etag: partner.version.to_string(),
@@ -82,6 +85,8 @@ pub struct NewPartner {
     pub partner_program_id: Option<String>,
     /// AI Cloud Partner Program account e-mail, if known.
     pub program_account_email: Option<String>,
+    /// An integration sandbox account.
+    pub integration_sandbox: bool,
 }
 
 impl NewPartner {
@@ -125,6 +130,7 @@ impl NewPartner {
             primary_contact_email: primary_contact_email?,
             partner_program_id: partner_program_id?,
             program_account_email: program_account_email?,
+            integration_sandbox: partner.integration_sandbox,
         })
     }
 
@@ -157,6 +163,7 @@ impl NewPartner {
             partner_program_id: self.partner_program_id,
             partner_program_id_verified: false,
             program_account_email: self.program_account_email,
+            integration_sandbox: self.integration_sandbox,
             create_time: now,
             update_time: now,
             version: 1,

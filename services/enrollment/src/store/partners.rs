@@ -10,7 +10,7 @@ use crate::domain::partner::{NewPartner, Partner, PartnerUpdate, partner_name};
 use crate::error::Error;
 
 const PARTNER_COLUMNS: &str = "tenant_id, legal_name, country_code, primary_contact_email, partner_program_id, \
-     partner_program_id_verified, program_account_email, create_time, update_time, version";
+     partner_program_id_verified, program_account_email, integration_sandbox, create_time, update_time, version";
 
 impl EnrollmentStore {
     /// Registers `partner` for `tenant_id`, or replays the response to an earlier request
@@ -31,8 +31,8 @@ impl EnrollmentStore {
         let name = partner_name(tenant_id);
         let inserted = sqlx::query(
             "INSERT INTO partners (tenant_id, legal_name, country_code, primary_contact_email, partner_program_id, \
-             partner_program_id_verified, program_account_email, create_time, update_time, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             partner_program_id_verified, program_account_email, integration_sandbox, create_time, update_time, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(created.tenant_id.to_string())
         .bind(&created.legal_name)
@@ -41,6 +41,7 @@ impl EnrollmentStore {
         .bind(created.partner_program_id.clone().unwrap_or_default())
         .bind(i64::from(created.partner_program_id_verified))
         .bind(created.program_account_email.clone().unwrap_or_default())
+        .bind(i64::from(created.integration_sandbox))
         .bind(created.create_time)
         .bind(created.update_time)
         .bind(created.version)
@@ -202,6 +203,7 @@ fn partner_from_row(row: &AnyRow) -> Result<Partner, StoreError> {
         partner_program_id: columns::optional_text(row, "partner_program_id")?,
         partner_program_id_verified: columns::flag(row, "partner_program_id_verified")?,
         program_account_email: columns::optional_text(row, "program_account_email")?,
+        integration_sandbox: columns::flag(row, "integration_sandbox")?,
         create_time: row.try_get("create_time")?,
         update_time: row.try_get("update_time")?,
         version: row.try_get("version")?,

@@ -1,0 +1,718 @@
+//! Transfer requests: which subscriptions a request carries, the preconditions of a
+//! transfer, who may do what, and the request's states. Free of transport and storage.
+
+use std::collections::{HashMap, HashSet};
+
+use suite_errors::{ApiError, FieldViolations, PreconditionViolation, fields};
+use suite_identity::{Caller, PrincipalKind, Role};
+use suite_proto::transfer::v1 as pb;
+use uuid::Uuid;
+
+use super::eligibility;
+use super::subscription::{
+    CustomerRef, Subscription, parse_partner_name, parse_subscription_name, partner_name,
+    subscription_name,
+};
+use crate::error::Error;
+
+use pb::TransferRequestState as State;
+
+/// Most subscriptions one request may name (add-ons come on top).
+pub const MAX_NAMED_SUBSCRIPTIONS: usize = 100;
+/// Longest rejection note.
+const MAX_NOTE: usize = 500;
+
+/// One subscription of a transfer request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItem {
+    /// Order within the request.
+    pub position: i32,
+    /// The source's subscription.
+    pub subscription_id: Uuid,
+    /// Its offer.
+    pub offer_id: String,
+    /// Its kind.
+    pub offer_kind: pb::OfferKind,
+    /// Licences when the request was created.
+    pub quantity: i32,
+    /// For an add-on, its base.
+    pub base_subscription_id: Option<Uuid>,
+    /// An add-on included because its base was named.
+    pub included_with_base: bool,
+    /// The provider's subscription that replaced it.
+    pub transferred_subscription_id: Option<Uuid>,
+}
+
+/// Progress of a transfer's execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    /// Step running or next.
+    pub step: pb::TransferStep,
+    /// Attempts at this step.
+    pub attempts: i32,
+    /// Why the last attempt did not finish, or why the transfer failed.
+    pub last_error: String,
+    /// When the last attempt ended.
+    pub last_attempt_time: Option<i64>,
+    /// Past this, outages are no longer retried.
+    pub deadline: Option<i64>,
+    /// Reason code of a failure.
+    pub failure_reason: String,
+}
+
+impl Execution {
+    /// Not started.
+    pub fn not_started() -> Self {
+        Self {
+            step: pb::TransferStep::Unspecified,
+            attempts: 0,
+            last_error: String::new(),
+            last_attempt_time: None,
+            deadline: None,
+            failure_reason: String::new(),
+        }
+    }
+}
+
+/// A transfer request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRequest {
+    /// Request id.
+    pub id: Uuid,
+    /// The transitioning partner.
+    pub source_tenant_id: Uuid,
+    /// The customer.
+    pub customer_tenant_id: Uuid,
+    /// The indirect provider.
+    pub provider_tenant_id: Uuid,
+    /// Where it stands.
+    pub state: State,
+    /// Its subscriptions.
+    pub line_items: Vec<LineItem>,
+    /// Creation.
+    pub create_time: i64,
+    /// An ACTIVE request expires then.
+    pub expire_time: i64,
+    /// Last change.
+    pub update_time: i64,
+    /// When it reached a final state.
+    pub end_time: Option<i64>,
+    /// The provider's reason for declining.
+    pub rejection_note: String,
+    /// Progress once accepted.
+    pub execution: Execution,
+    /// Incremented on every change; the etag.
+    pub version: i64,
+}
+
+/// `partners/{source}/customers/{customer}/transferRequests/{id}`.
+pub fn transfer_request_name(customer: CustomerRef, id: Uuid) -> String {
+    format!("{}/transferRequests/{id}", customer.name())
+}
+
+/// The source's customer view and the id in a transfer request name.
+pub fn parse_transfer_request_name(name: &str) -> Result<(CustomerRef, Uuid), String> {
+    let ids = fields::resource_name(name, &["partners", "customers", "transferRequests"])?;
+    let customer = CustomerRef::parse(&format!("partners/{}/customers/{}", ids[0], ids[1]))?;
+    let id = fields::uuid(ids[2]).map_err(|reason| format!("transfer request id {reason}"))?;
+    Ok((customer, id))
+}
+
+impl TransferRequest {
+    /// The source's view of the customer.
+    pub fn source_customer(&self) -> CustomerRef {
+        CustomerRef {
+            partner_tenant_id: self.source_tenant_id,
+            customer_tenant_id: self.customer_tenant_id,
+        }
+    }
+
+    /// The provider's view of the customer.
+    pub fn provider_customer(&self) -> CustomerRef {
+        CustomerRef {
+            partner_tenant_id: self.provider_tenant_id,
+            customer_tenant_id: self.customer_tenant_id,
+        }
+    }
+
+    /// Its resource name.
+    pub fn name(&self) -> String {
+        transfer_request_name(self.source_customer(), self.id)
+    }
+
+    /// True while its subscriptions may be in no other request.
+    pub fn is_open(&self) -> bool {
+        is_open(self.state)
+    }
+
+    /// The wire form; `current_quantities` holds the source subscriptions' quantities now,
+    /// to show drift.
+    pub fn to_proto(&self, current_quantities: &HashMap<Uuid, i32>) -> pb::TransferRequest {
+        let source = self.source_customer();
+        let provider = self.provider_customer();
+        pb::TransferRequest {
+            name: self.name(),
+            provider: partner_name(self.provider_tenant_id),
+            state: self.state as i32,
+            line_items: self
+                .line_items
+                .iter()
+                .map(|item| {
+                    let current = current_quantities
+                        .get(&item.subscription_id)
+                        .copied()
+                        .unwrap_or(item.quantity);
+                    pb::TransferLineItem {
+                        subscription: subscription_name(source, item.subscription_id),
+                        offer_id: item.offer_id.clone(),
+                        offer_kind: item.offer_kind as i32,
+                        quantity: item.quantity,
+                        current_quantity: current,
+                        quantity_drift: current != item.quantity,
+                        base_subscription: item
+                            .base_subscription_id
+                            .map(|base| subscription_name(source, base))
+                            .unwrap_or_default(),
+                        included_with_base: item.included_with_base,
+                        transferred_subscription: item
+                            .transferred_subscription_id
+                            .map(|id| subscription_name(provider, id))
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect(),
+            create_time: Some(suite_time::timestamp(self.create_time)),
+            expire_time: Some(suite_time::timestamp(self.expire_time)),
+            update_time: Some(suite_time::timestamp(self.update_time)),
+            end_time: self.end_time.map(suite_time::timestamp),
+            execution: (self.execution.step != pb::TransferStep::Unspecified).then(|| {
+                pb::TransferExecution {
+                    step: self.execution.step as i32,
+                    attempts: self.execution.attempts,
+                    last_error: self.execution.last_error.clone(),
+                    last_attempt_time: self.execution.last_attempt_time.map(suite_time::timestamp),
+                    deadline: self.execution.deadline.map(suite_time::timestamp),
+                    failure_reason: self.execution.failure_reason.clone(),
+                }
+            }),
+            rejection_note: self.rejection_note.clone(),
+            etag: self.version.to_string(),
+        }
+    }
+
+    fn require_active(&self, now: i64, verb: &str) -> Result<(), Error> {
+        if self.state == State::Active && now >= self.expire_time {
+            return Err(Error::Precondition {
+                reason: "TRANSFER_REQUEST_EXPIRED",
+                message: format!(
+                    "{} expired unaccepted: the source creates a new request",
+                    self.name()
+                ),
+            });
+        }
+        if self.state != State::Active {
+            return Err(Error::Precondition {
+                reason: "TRANSFER_REQUEST_NOT_ACTIVE",
+                message: format!(
+                    "{} is {}: only an ACTIVE request can be {verb}",
+                    self.name(),
+                    self.state.as_str_name()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn changed(&self, state: State, now: i64) -> Self {
+        let mut next = self.clone();
+        next.state = state;
+        next.update_time = now;
+        if !is_open(state) {
+            next.end_time = Some(now);
+        }
+        next.version = self.version + 1;
+        next
+    }
+
+    /// The provider accepts at `now`: the transfer starts, to be carried out before
+    /// `deadline` or failed.
+    pub fn accepted(&self, now: i64, deadline: i64) -> Result<Self, Error> {
+        self.require_active(now, "accepted")?;
+        let mut next = self.changed(State::Accepted, now);
+        next.execution = Execution {
+            step: pb::TransferStep::CheckPreconditions,
+            deadline: Some(deadline),
+            ..Execution::not_started()
+        };
+        Ok(next)
+    }
+
+    /// The provider declines at `now`.
+    pub fn rejected(&self, now: i64, note: String) -> Result<Self, Error> {
+        self.require_active(now, "rejected")?;
+        let mut next = self.changed(State::Rejected, now);
+        next.rejection_note = note;
+        Ok(next)
+    }
+
+    /// The source withdraws it at `now`.
+    pub fn cancelled(&self, now: i64) -> Result<Self, Error> {
+        self.require_active(now, "cancelled")?;
+        Ok(self.changed(State::Cancelled, now))
+    }
+
+    /// Expired at `now`, if it is ACTIVE and due.
+    pub fn expired(&self, now: i64) -> Option<Self> {
+        (self.state == State::Active && now >= self.expire_time)
+            .then(|| self.changed(State::Expired, now))
+    }
+
+    /// The execution moves on to `step` at `now`.
+    pub fn advanced(&self, step: pb::TransferStep, now: i64) -> Self {
+        let mut next = self.changed(self.state, now);
+        next.execution.step = step;
+        next.execution.attempts = 0;
+        next.execution.last_error.clear();
+        next.execution.last_attempt_time = Some(now);
+        next
+    }
+
+    /// An attempt at the current step ended at `now` without finishing it, for `error`;
+    /// it will be tried again.
+    pub fn retried(&self, error: &str, now: i64) -> Self {
+        let mut next = self.changed(self.state, now);
+        next.execution.attempts = self.execution.attempts.saturating_add(1);
+        next.execution.last_error = error.to_owned();
+        next.execution.last_attempt_time = Some(now);
+        next
+    }
+
+    /// The transfer failed at `now` for `reason`: nothing moved, the subscriptions are free.
+    pub fn failed(&self, reason: &str, error: &str, now: i64) -> Self {
+        let mut next = self.changed(State::Failed, now);
+        next.execution.attempts = self.execution.attempts.saturating_add(1);
+        next.execution.failure_reason = reason.to_owned();
+        next.execution.last_error = error.to_owned();
+        next.execution.last_attempt_time = Some(now);
+        next
+    }
+
+    /// The subscriptions moved at `now`; `moved` maps each source subscription to the
+    /// provider's new one.
+    pub fn completed(&self, moved: &HashMap<Uuid, Uuid>, now: i64) -> Self {
+        let mut next = self.changed(State::Completed, now);
+        for item in &mut next.line_items {
+            item.transferred_subscription_id = moved.get(&item.subscription_id).copied();
+        }
+        next.execution.step = pb::TransferStep::Done;
+        next.execution.attempts = 0;
+        next.execution.last_error.clear();
+        next.execution.last_attempt_time = Some(now);
+        next
+    }
+}
+
+/// True for the states in which a request holds its subscriptions.
+pub fn is_open(state: State) -> bool {
+    matches!(state, State::Active | State::Accepted)
+}
+
+/// A validated `CreateTransferRequest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTransferRequest {
+    /// The source's view of the customer.
+    pub customer: CustomerRef,
+    /// The indirect provider.
+    pub provider_tenant_id: Uuid,
+    /// The subscriptions named, in order, without repeats.
+    pub subscription_ids: Vec<Uuid>,
+}
+
+impl NewTransferRequest {
+    /// Validates the request, recording every problem.
+    pub fn parse(
+        request: &pb::CreateTransferRequestRequest,
+        violations: &mut FieldViolations,
+    ) -> Option<Self> {
+        let customer = violations.check("parent", CustomerRef::parse(&request.parent));
+        let provider = violations.check("provider", parse_partner_name(&request.provider));
+        if let (Some(customer), Some(provider)) = (customer, provider)
+            && customer.partner_tenant_id == provider
+        {
+            violations.add("provider", "must be another partner than the source");
+        }
+        if request.subscriptions.is_empty() {
+            violations.add("subscriptions", "name at least one subscription");
+        }
+        if request.subscriptions.len() > MAX_NAMED_SUBSCRIPTIONS {
+            violations.add(
+                "subscriptions",
+                format!("at most {MAX_NAMED_SUBSCRIPTIONS} subscriptions per request"),
+            );
+            return None;
+        }
+        let mut ids = Vec::new();
+        for (index, name) in request.subscriptions.iter().enumerate() {
+            let field = format!("subscriptions[{index}]");
+            let Some((owner, id)) = violations.check(&field, parse_subscription_name(name)) else {
+                continue;
+            };
+            if customer.is_some_and(|customer| customer != owner) {
+                violations.add(field, "must be a subscription of `parent`");
+            } else if ids.contains(&id) {
+                violations.add(field, "named twice");
+            } else {
+                ids.push(id);
+            }
+        }
+        Some(Self {
+            customer: customer?,
+            provider_tenant_id: provider?,
+            subscription_ids: ids,
+        })
+    }
+}
+
+/// The line items of a request naming `named` among the customer's `subscriptions` (all of
+/// them, of the source), add-ons following their base; every subscription that cannot move
+/// is reported with its reason. `open` holds those already in an open request.
+pub fn select_line_items(
+    customer: CustomerRef,
+    named: &[Uuid],
+    subscriptions: &[Subscription],
+    open: &HashSet<Uuid>,
+) -> Result<Vec<LineItem>, Error> {
+    let by_id: HashMap<Uuid, &Subscription> = subscriptions.iter().map(|s| (s.id, s)).collect();
+    let mut blockers = Vec::new();
+    let mut items: Vec<LineItem> = Vec::new();
+    let mut block = |subscription: &Subscription, reason: pb::IneligibilityReason| {
+        blockers.push(PreconditionViolation {
+            kind: reason.as_str_name().to_owned(),
+            subject: subscription.name(),
+            description: eligibility::advice(reason).to_owned(),
+        });
+    };
+    for id in named {
+        let Some(subscription) = by_id.get(id) else {
+            return Err(Error::SubscriptionNotFound(subscription_name(
+                customer, *id,
+            )));
+        };
+        if let Some(base) = subscription.base_subscription_id
+            && !named.contains(&base)
+        {
+            block(subscription, pb::IneligibilityReason::AddOnWithoutBase);
+            continue;
+        }
+        if let Some(reason) = eligibility::reason(subscription, open) {
+            block(subscription, reason);
+            continue;
+        }
+        if subscription.is_add_on() {
+            continue; // added right after its base
+        }
+        items.push(line_item(subscription, false));
+        let add_ons = subscriptions.iter().filter(|s| {
+            s.base_subscription_id == Some(subscription.id)
+                && s.status == pb::SubscriptionStatus::Active
+        });
+        for add_on in add_ons {
+            match eligibility::reason(add_on, open) {
+                Some(reason) => block(add_on, reason),
+                None => items.push(line_item(add_on, !named.contains(&add_on.id))),
+            }
+        }
+    }
+    if !blockers.is_empty() {
+        return Err(Error::NotTransferable(blockers));
+    }
+    for (position, item) in items.iter_mut().enumerate() {
+        item.position = i32::try_from(position).unwrap_or(i32::MAX);
+    }
+    Ok(items)
+}
+
+fn line_item(subscription: &Subscription, included_with_base: bool) -> LineItem {
+    LineItem {
+        position: 0,
+        subscription_id: subscription.id,
+        offer_id: subscription.offer_id.clone(),
+        offer_kind: subscription.offer_kind,
+        quantity: subscription.quantity,
+        base_subscription_id: subscription.base_subscription_id,
+        included_with_base,
+        transferred_subscription_id: None,
+    }
+}
+
+/// What the other services say about the parties of a transfer, asked before it is
+/// created and again before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parties {
+    /// The source holds the self-service transfer capability: a transitioning partner whose
+    /// indirect reseller enrollment is complete.
+    pub source_transitioning: bool,
+    /// The source is an integration sandbox tenant.
+    pub source_sandbox: bool,
+    /// The provider is the customer's indirect provider (a reseller relationship exists).
+    pub provider_related: bool,
+    /// The source is listed as the customer's indirect reseller.
+    pub source_listed_as_reseller: bool,
+    /// The customer's MCA is valid with the provider.
+    pub agreement_valid: bool,
+    /// What the customer must do about its MCA, when it is not valid.
+    pub agreement_action: String,
+}
+
+/// Every precondition of the spec the parties fail, in the order a partner fixes them.
+pub fn unmet_preconditions(
+    customer: CustomerRef,
+    provider_tenant_id: Uuid,
+    parties: &Parties,
+) -> Vec<PreconditionViolation> {
+    let source = partner_name(customer.partner_tenant_id);
+    let provider = partner_name(provider_tenant_id);
+    let mut unmet = Vec::new();
+    let mut add = |kind: &str, subject: &str, description: String| {
+        unmet.push(PreconditionViolation {
+            kind: kind.to_owned(),
+            subject: subject.to_owned(),
+            description,
+        });
+    };
+    if parties.source_sandbox {
+        add(
+            "SANDBOX_TENANT",
+            &source,
+            "transfers cannot run in the integration sandbox: use the production tenant".into(),
+        );
+    }
+    if !parties.source_transitioning {
+        add(
+            "TRANSITIONING_PARTNER_REQUIRED",
+            &source,
+            "only a transitioning partner whose indirect reseller enrollment is complete transfers subscriptions".into(),
+        );
+    }
+    if !parties.provider_related {
+        add(
+            "RESELLER_RELATIONSHIP_REQUIRED",
+            &customer.customer_name(),
+            format!(
+                "the customer has no reseller relationship with {provider}: move the customer to the provider first (invitation or relationship extension)"
+            ),
+        );
+    }
+    if !parties.source_listed_as_reseller {
+        add(
+            "INDIRECT_RESELLER_REQUIRED",
+            &customer.customer_name(),
+            format!("{source} is not listed as the customer's indirect reseller"),
+        );
+    }
+    if !parties.agreement_valid {
+        add(
+            "CUSTOMER_AGREEMENT_REQUIRED",
+            &customer.customer_name(),
+            format!(
+                "the customer's Microsoft Customer Agreement is not valid with {provider} ({}): the customer accepts it through the provider",
+                parties.agreement_action
+            ),
+        );
+    }
+    unmet
+}
+
+/// The refusal for unmet preconditions: FAILED_PRECONDITION with the first one's reason and
+/// every one in the details.
+pub fn refusal(unmet: Vec<PreconditionViolation>) -> ApiError {
+    let first = unmet
+        .first()
+        .map(|v| v.description.clone())
+        .unwrap_or_default();
+    let reason = unmet
+        .first()
+        .map(|v| reason_code(&v.kind))
+        .unwrap_or("PRECONDITION_FAILED");
+    let message = match unmet.len() {
+        0 | 1 => first,
+        n => format!("{first} (and {} more, see the details)", n - 1),
+    };
+    ApiError::failed_precondition_with(reason, message, unmet)
+}
+
+/// The `&'static` reason code for a precondition kind written by this module.
+fn reason_code(kind: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "SANDBOX_TENANT",
+        "TRANSITIONING_PARTNER_REQUIRED",
+        "RESELLER_RELATIONSHIP_REQUIRED",
+        "INDIRECT_RESELLER_REQUIRED",
+        "CUSTOMER_AGREEMENT_REQUIRED",
+    ];
+    KNOWN
+        .iter()
+        .find(|known| **known == kind)
+        .copied()
+        .unwrap_or("SUBSCRIPTION_NOT_TRANSFERABLE")
+}
+
+/// Whether `caller` sees `request`: either side, or the operator. Others get NOT_FOUND.
+pub fn may_read(caller: &Caller, request: &TransferRequest) -> bool {
+    caller.can_access_tenant(request.source_tenant_id)
+        || caller.can_access_tenant(request.provider_tenant_id)
+}
+
+/// The provider's ADMIN_AGENT or SALES_AGENT (or the operator) decides on a request;
+/// the source, which sees it, is told why it may not.
+pub fn authorize_decision(caller: &Caller, request: &TransferRequest) -> Result<(), Error> {
+    if !may_read(caller, request) {
+        return Err(Error::TransferRequestNotFound(request.name()));
+    }
+    if !caller.can_access_tenant(request.provider_tenant_id) {
+        return Err(Error::Api(ApiError::permission_denied(
+            "PROVIDER_REQUIRED",
+            "only the indirect provider accepts or rejects a transfer request",
+        )));
+    }
+    if caller.is_operator() {
+        return Ok(());
+    }
+    let roles = &caller.actor().roles;
+    let agent = matches!(
+        caller.actor().kind,
+        PrincipalKind::User | PrincipalKind::App
+    ) && (roles.contains(&Role::AdminAgent) || roles.contains(&Role::SalesAgent));
+    if !agent {
+        return Err(Error::Api(ApiError::permission_denied(
+            "ROLE_REQUIRED",
+            "this call requires the ADMIN_AGENT or SALES_AGENT role",
+        )));
+    }
+    Ok(())
+}
+
+/// The source's ADMIN_AGENT (or the operator) withdraws a request; the provider, which sees
+/// it, is told why it may not.
+pub fn authorize_cancel(caller: &Caller, request: &TransferRequest) -> Result<(), Error> {
+    if !may_read(caller, request) {
+        return Err(Error::TransferRequestNotFound(request.name()));
+    }
+    if !caller.can_access_tenant(request.source_tenant_id) {
+        return Err(Error::Api(ApiError::permission_denied(
+            "SOURCE_REQUIRED",
+            "only the partner that created a transfer request cancels it; the provider rejects it",
+        )));
+    }
+    caller.require_role_or_operator(Role::AdminAgent)?;
+    Ok(())
+}
+
+/// A rejection note, at most 500 characters.
+pub fn parse_note(note: &str) -> Result<String, String> {
+    let trimmed = note.trim();
+    if trimmed.chars().count() > MAX_NOTE {
+        return Err(format!("at most {MAX_NOTE} characters"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscription(kind: pb::OfferKind, base: Option<Uuid>) -> Subscription {
+        Subscription {
+            id: Uuid::now_v7(),
+            partner_tenant_id: Uuid::nil(),
+            customer_tenant_id: Uuid::nil(),
+            offer_id: "offer".into(),
+            offer_kind: kind,
+            quantity: 5,
+            base_subscription_id: base,
+            status: pb::SubscriptionStatus::Active,
+            auto_renew: true,
+            billing_period: pb::BillingPeriod::Monthly,
+            unit_price: super::super::subscription::Price {
+                currency_code: "USD".into(),
+                amount_minor: 100,
+            },
+            azure_subscription_id: None,
+            transferred_from: String::new(),
+            transferred_to: String::new(),
+            create_time: 0,
+            update_time: 0,
+            version: 1,
+        }
+    }
+
+    fn customer() -> CustomerRef {
+        CustomerRef {
+            partner_tenant_id: Uuid::nil(),
+            customer_tenant_id: Uuid::nil(),
+        }
+    }
+
+    #[test]
+    fn add_ons_follow_their_base_and_are_marked_included() {
+        let base = subscription(pb::OfferKind::LegacyLicense, None);
+        let add_on = subscription(pb::OfferKind::LegacyLicense, Some(base.id));
+        let all = vec![base.clone(), add_on.clone()];
+        let items = select_line_items(customer(), &[base.id], &all, &HashSet::new()).unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].subscription_id, add_on.id);
+        assert!(items[1].included_with_base);
+        assert_eq!(items[1].position, 1);
+    }
+
+    #[test]
+    fn an_add_on_without_its_base_and_new_commerce_are_each_refused_with_their_reason() {
+        let base = subscription(pb::OfferKind::LegacyLicense, None);
+        let add_on = subscription(pb::OfferKind::LegacyLicense, Some(base.id));
+        let nce = subscription(pb::OfferKind::NewCommerceLicense, None);
+        let all = vec![base, add_on.clone(), nce.clone()];
+        let Err(Error::NotTransferable(blockers)) =
+            select_line_items(customer(), &[add_on.id, nce.id], &all, &HashSet::new())
+        else {
+            panic!("expected a refusal");
+        };
+        let kinds: Vec<_> = blockers.iter().map(|b| b.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "INELIGIBILITY_REASON_ADD_ON_WITHOUT_BASE",
+                "INELIGIBILITY_REASON_NEW_COMMERCE_LICENSE"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_subscription_in_an_open_request_is_refused() {
+        let azure = subscription(pb::OfferKind::AzurePayAsYouGo, None);
+        let open = HashSet::from([azure.id]);
+        let refused = select_line_items(customer(), &[azure.id], &[azure], &open);
+        assert!(
+            matches!(refused, Err(Error::NotTransferable(b)) if b[0].kind == "INELIGIBILITY_REASON_IN_OPEN_TRANSFER_REQUEST")
+        );
+    }
+
+    #[test]
+    fn preconditions_are_all_reported_first_reason_leading() {
+        let parties = Parties {
+            source_transitioning: false,
+            source_sandbox: false,
+            provider_related: true,
+            source_listed_as_reseller: true,
+            agreement_valid: false,
+            agreement_action: "ACCEPT".into(),
+        };
+        let unmet = unmet_preconditions(customer(), Uuid::now_v7(), &parties);
+        assert_eq!(unmet.len(), 2);
+        let refusal = refusal(unmet);
+        assert_eq!(refusal.reason(), "TRANSITIONING_PARTNER_REQUIRED");
+        assert_eq!(refusal.preconditions().len(), 2);
+    }
+}

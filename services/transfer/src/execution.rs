@@ -1,0 +1,188 @@
+//! Runs accepted transfers: the outbox message their acceptance wrote is delivered here, at
+//! least once, by the one relay (leased, so one replica at a time holds it; retried with
+//! back-off while a peer is down). Each step's outcome is recorded with its effect
+//! (see `store::execution`), so a crash at any point resumes at the step it left, and an
+//! executor that lost its lease changes nothing.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use suite_db::{Deliverer, Delivery, PendingMessage, StoreError};
+use suite_proto::transfer::v1 as pb;
+use suite_time::Clock;
+use uuid::Uuid;
+
+use crate::StepHook;
+use crate::clients::Peers;
+use crate::domain::transfer::unmet_preconditions;
+use crate::error::Error;
+use crate::store::{EXECUTE_TOPIC, MoveOutcome, TransferStore};
+
+/// Reason recorded when a downstream outage outlasts the execution deadline.
+const DEADLINE_PASSED: &str = "EXECUTION_DEADLINE_PASSED";
+/// Reason recorded when a subscription of the request is no longer the source's.
+const SUBSCRIPTION_CHANGED: &str = "SUBSCRIPTION_CHANGED";
+/// Most steps one delivery runs; a transfer has two.
+const MAX_STEPS_PER_DELIVERY: usize = 4;
+
+/// The outbox deliverer that executes accepted transfers.
+pub struct Executor {
+    store: TransferStore,
+    peers: Peers,
+    clock: Clock,
+    before_step: Option<StepHook>,
+}
+
+impl Executor {
+    /// Executions recorded in `store`, checking with `peers`, timed by `clock`;
+    /// `before_step` is awaited before each step.
+    pub fn new(
+        store: TransferStore,
+        peers: Peers,
+        clock: Clock,
+        before_step: Option<StepHook>,
+    ) -> Self {
+        Self {
+            store,
+            peers,
+            clock,
+            before_step,
+        }
+    }
+
+    async fn execute(&self, message: &PendingMessage) -> Delivery {
+        let id = match std::str::from_utf8(&message.payload)
+            .ok()
+            .and_then(|text| Uuid::parse_str(text).ok())
+        {
+            Some(id) => id,
+            None => return Delivery::Failed("unreadable transfer request id".into()),
+        };
+        for _ in 0..MAX_STEPS_PER_DELIVERY {
+            let request = match self.store.transfer_request(id).await {
+                Ok(Some(request)) => request,
+                Ok(None) => return Delivery::Failed(format!("no transfer request {id}")),
+                Err(error) => return Delivery::Retry(format!("reading the request: {error}")),
+            };
+            if request.state != pb::TransferRequestState::Accepted {
+                return Delivery::Delivered; // completed or failed, by us or another executor
+            }
+            let step = request.execution.step;
+            if let Some(hook) = &self.before_step {
+                hook(step).await;
+            }
+            let now = self.clock.now_micros();
+            let outcome = match step {
+                pb::TransferStep::CheckPreconditions => {
+                    self.check_preconditions(&request, now).await
+                }
+                pb::TransferStep::MoveSubscriptions => self.move_subscriptions(&request, now).await,
+                pb::TransferStep::Done | pb::TransferStep::Unspecified => {
+                    return Delivery::Failed(format!("accepted request {id} has no step to run"));
+                }
+            };
+            if let Some(delivery) = outcome {
+                return delivery;
+            }
+            tracing::info!(transfer_request = %request.name(), step = step.as_str_name(), "transfer step done");
+        }
+        Delivery::Retry("more steps than a transfer has: looking again".into())
+    }
+
+    /// Step 1: the preconditions, asked again (they may have changed since the request).
+    /// `None` when the step passed and the next one may run.
+    async fn check_preconditions(
+        &self,
+        request: &crate::domain::TransferRequest,
+        now: i64,
+    ) -> Option<Delivery> {
+        let parties = match self
+            .peers
+            .parties(request.source_customer(), request.provider_tenant_id)
+            .await
+        {
+            Ok(parties) => parties,
+            Err(refusal) => {
+                let error = format!("checking preconditions: {refusal}");
+                if request
+                    .execution
+                    .deadline
+                    .is_some_and(|deadline| now >= deadline)
+                {
+                    return Some(self.fail(request, DEADLINE_PASSED, &error, now).await);
+                }
+                let next = request.retried(&error, now);
+                return Some(
+                    match self
+                        .store
+                        .record_step(request, &next, "RETRY", &error)
+                        .await
+                    {
+                        Ok(_) => Delivery::Retry(error),
+                        Err(store) => Delivery::Retry(format!("{error}; recording it: {store}")),
+                    },
+                );
+            }
+        };
+        let unmet = unmet_preconditions(
+            request.source_customer(),
+            request.provider_tenant_id,
+            &parties,
+        );
+        if let Some(first) = unmet.first() {
+            let error = format!("{}: {}", first.kind, first.description);
+            return Some(self.fail(request, &first.kind, &error, now).await);
+        }
+        let next = request.advanced(pb::TransferStep::MoveSubscriptions, now);
+        match self.store.record_step(request, &next, "PASSED", "").await {
+            Ok(_) => None, // advanced, or another executor did: read again either way
+            Err(error) => Some(Delivery::Retry(format!("recording the check: {error}"))),
+        }
+    }
+
+    /// Step 2: the move, one transaction.
+    async fn move_subscriptions(
+        &self,
+        request: &crate::domain::TransferRequest,
+        now: i64,
+    ) -> Option<Delivery> {
+        match self.store.move_subscriptions(request, now).await {
+            Ok(MoveOutcome::Completed | MoveOutcome::Superseded) => None,
+            Err(Error::Store(StoreError::Corrupt(detail))) => {
+                Some(self.fail(request, SUBSCRIPTION_CHANGED, &detail, now).await)
+            }
+            Err(error) => Some(Delivery::Retry(format!(
+                "moving the subscriptions: {error}"
+            ))),
+        }
+    }
+
+    async fn fail(
+        &self,
+        request: &crate::domain::TransferRequest,
+        reason: &str,
+        error: &str,
+        now: i64,
+    ) -> Delivery {
+        match self.store.fail_transfer(request, reason, error, now).await {
+            Ok(_) => {
+                tracing::warn!(transfer_request = %request.name(), reason, "transfer failed");
+                Delivery::Delivered
+            }
+            Err(store) => Delivery::Retry(format!("recording the failure: {store}")),
+        }
+    }
+}
+
+impl Deliverer for Executor {
+    fn topics(&self) -> &'static [&'static str] {
+        &[EXECUTE_TOPIC]
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        message: &'a PendingMessage,
+    ) -> Pin<Box<dyn Future<Output = Delivery> + Send + 'a>> {
+        Box::pin(self.execute(message))
+    }
+}

@@ -1,0 +1,244 @@
+//! The durable record of a transfer's execution: each step's outcome is written in the
+//! transaction of its effect, and saved only from the version the executor read, so two
+//! executors of one transfer (a replica whose lease ran out, say) never apply a step twice.
+
+use std::collections::HashMap;
+
+use prost::Message;
+use suite_auth::Caller;
+use suite_db::{AuditEvent, StoreError, Tx};
+use suite_proto::transfer::v1 as pb;
+use uuid::Uuid;
+
+use super::TransferStore;
+use super::subscriptions::{fetch_subscription, insert_subscription};
+use super::transfers::{current_quantities, fetch_request, record_transition, save_request};
+use crate::domain::TransferRequest;
+use crate::error::Error;
+
+/// How the move of a transfer's subscriptions ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveOutcome {
+    /// Every subscription is the provider's.
+    Completed,
+    /// Another executor changed the request first; nothing was done.
+    Superseded,
+}
+
+impl TransferStore {
+    /// Request `id`, as the executor reads it.
+    pub async fn transfer_request(&self, id: Uuid) -> Result<Option<TransferRequest>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let request = fetch_request(&mut tx, id, "").await?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    /// Records `next`, the request after an attempt at `current`'s step (`outcome` with
+    /// `detail`); false when another executor changed the request first.
+    pub async fn record_step(
+        &self,
+        current: &TransferRequest,
+        next: &TransferRequest,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin().await?;
+        if !save_or_superseded(&mut tx, current, next).await? {
+            return Ok(false);
+        }
+        insert_step(&mut tx, current, next, outcome, detail).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends `current` as FAILED for `reason`: nothing moved, its subscriptions are free
+    /// again, both sides are told. False when another executor changed it first.
+    pub async fn fail_transfer(
+        &self,
+        current: &TransferRequest,
+        reason: &str,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let next = current.failed(reason, error, now);
+        let mut tx = self.db.begin().await?;
+        if !save_or_superseded(&mut tx, current, &next).await? {
+            return Ok(false);
+        }
+        insert_step(&mut tx, current, &next, "FAILED", error).await?;
+        let quantities = current_quantities(&mut tx, &next).await?;
+        record_transition(
+            &mut tx,
+            &Caller::service(crate::SERVICE),
+            None,
+            Some(&current.to_proto(&quantities)),
+            &next.to_proto(&quantities),
+            &next,
+            "ExecuteTransfer",
+            "transfer.v1.transfer_request.failed",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Moves `current`'s subscriptions to the provider in one transaction: each gets a
+    /// successor under the provider with the quantity of the request (an Azure one keeps
+    /// its Azure subscription id); the source's Azure pay-as-you-go subscriptions leave its
+    /// list and its licence-based ones stay listed as SUSPENDED; the request completes. A
+    /// crash before the commit leaves all of it undone, after it all done.
+    pub async fn move_subscriptions(
+        &self,
+        current: &TransferRequest,
+        now: i64,
+    ) -> Result<MoveOutcome, Error> {
+        let mut tx = self.db.begin().await?;
+        let lock = suite_db::for_update(&tx);
+        // The request row first: a second executor waits here, then sees the new version.
+        let fresh = fetch_request(&mut tx, current.id, lock).await?;
+        if fresh.as_ref().map(|r| r.version) != Some(current.version) {
+            return Ok(MoveOutcome::Superseded);
+        }
+        let source = current.source_customer();
+        let provider = current.provider_customer();
+        let executor = Caller::service(crate::SERVICE);
+        let mut moved: HashMap<Uuid, Uuid> = HashMap::new();
+        for item in &current.line_items {
+            let original = fetch_subscription(&mut tx, source, item.subscription_id, lock)
+                .await?
+                .filter(|s| s.status == pb::SubscriptionStatus::Active)
+                .ok_or_else(|| {
+                    Error::Store(StoreError::Corrupt(format!(
+                        "subscription {} of an open transfer request is no longer ACTIVE with its source",
+                        item.subscription_id
+                    )))
+                })?;
+            let mut successor = original.clone();
+            successor.id = Uuid::now_v7();
+            successor.partner_tenant_id = provider.partner_tenant_id;
+            // The quantity of the request, not a later change at the source.
+            successor.quantity = item.quantity;
+            successor.base_subscription_id = item
+                .base_subscription_id
+                .and_then(|base| moved.get(&base).copied());
+            successor.transferred_from = original.name();
+            successor.transferred_to = String::new();
+            successor.create_time = now;
+            successor.update_time = now;
+            successor.version = 1;
+            insert_subscription(&mut tx, &successor).await?;
+
+            let mut left = original.clone();
+            left.status = match original.offer_kind {
+                pb::OfferKind::AzurePayAsYouGo => pb::SubscriptionStatus::Transferred,
+                _ => pb::SubscriptionStatus::Suspended,
+            };
+            left.transferred_to = successor.name();
+            left.update_time = now;
+            left.version = original.version + 1;
+            let saved = sqlx::query(
+                "UPDATE subscriptions SET status = $1, transferred_to = $2, update_time = $3, version = $4 \
+                 WHERE id = $5 AND version = $6",
+            )
+            .bind(left.status.as_str_name())
+            .bind(&left.transferred_to)
+            .bind(now)
+            .bind(left.version)
+            .bind(original.id.to_string())
+            .bind(original.version)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+            if saved.rows_affected() == 0 {
+                return Err(Error::ConcurrentChange(original.name()));
+            }
+            for (tenant_id, before, after) in [
+                (
+                    source.partner_tenant_id,
+                    Some(pb::Subscription::from(&original).encode_to_vec()),
+                    pb::Subscription::from(&left),
+                ),
+                (
+                    provider.partner_tenant_id,
+                    None,
+                    pb::Subscription::from(&successor),
+                ),
+            ] {
+                suite_db::record_audit(
+                    &mut tx,
+                    &executor,
+                    AuditEvent {
+                        tenant_id,
+                        resource_name: &after.name,
+                        action: "ExecuteTransfer",
+                        request_id: None,
+                        before,
+                        after: Some(after.encode_to_vec()),
+                    },
+                )
+                .await?;
+            }
+            moved.insert(original.id, successor.id);
+        }
+        let next = current.completed(&moved, now);
+        save_request(&mut tx, current, &next).await?;
+        insert_step(
+            &mut tx,
+            current,
+            &next,
+            "COMPLETED",
+            &format!("{} subscription(s) moved", moved.len()),
+        )
+        .await?;
+        let quantities = current_quantities(&mut tx, &next).await?;
+        record_transition(
+            &mut tx,
+            &executor,
+            None,
+            Some(&current.to_proto(&quantities)),
+            &next.to_proto(&quantities),
+            &next,
+            "ExecuteTransfer",
+            "transfer.v1.transfer_request.completed",
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(MoveOutcome::Completed)
+    }
+}
+
+/// Saves `next` unless another executor changed the request first (then false).
+async fn save_or_superseded(
+    tx: &mut Tx,
+    current: &TransferRequest,
+    next: &TransferRequest,
+) -> Result<bool, StoreError> {
+    match save_request(tx, current, next).await {
+        Ok(()) => Ok(true),
+        Err(Error::ConcurrentChange(_)) => Ok(false),
+        Err(Error::Store(error)) => Err(error),
+        Err(other) => Err(StoreError::Corrupt(other.to_string())),
+    }
+}
+
+async fn insert_step(
+    tx: &mut Tx,
+    current: &TransferRequest,
+    next: &TransferRequest,
+    outcome: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO transfer_steps (request_id, version, step, outcome, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(current.id.to_string())
+    .bind(next.version)
+    .bind(current.execution.step.as_str_name())
+    .bind(outcome)
+    .bind(detail)
+    .bind(next.update_time)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! Subscriptions: orders, changes, reads.
+
+use std::collections::HashSet;
+
+use prost::Message;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use suite_auth::Caller;
+use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx, columns};
+use suite_proto::transfer::v1 as pb;
+use uuid::Uuid;
+
+use super::TransferStore;
+use crate::domain::subscription::{Price, parse_offer_kind};
+use crate::domain::{CustomerRef, NewSubscription, Subscription, SubscriptionUpdate};
+use crate::error::Error;
+
+pub(super) const SUBSCRIPTION_COLUMNS: &str = "id, partner_tenant_id, customer_tenant_id, offer_id, offer_kind, quantity, \
+     base_subscription_id, status, auto_renew, billing_period, currency_code, unit_price_minor, azure_subscription_id, \
+     transferred_from, transferred_to, create_time, update_time, version";
+
+impl TransferStore {
+    /// Records `subscription` ordered for `customer`, or replays an earlier identical
+    /// request. An add-on's base is checked inside the transaction.
+    pub async fn create_subscription(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        customer: CustomerRef,
+        subscription: NewSubscription,
+        now: i64,
+    ) -> Result<pb::Subscription, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::Subscription>(&mut tx).await? {
+            return Ok(response);
+        }
+        if let Some(base_id) = subscription.base_subscription_id {
+            let lock = suite_db::for_update(&tx);
+            let base = fetch_subscription(&mut tx, customer, base_id, lock).await?;
+            subscription.check_base(
+                base.as_ref(),
+                &crate::domain::subscription::subscription_name(customer, base_id),
+            )?;
+        }
+        let created = Subscription {
+            id: Uuid::now_v7(),
+            partner_tenant_id: customer.partner_tenant_id,
+            customer_tenant_id: customer.customer_tenant_id,
+            offer_id: subscription.offer_id,
+            offer_kind: subscription.offer_kind,
+            quantity: subscription.quantity,
+            base_subscription_id: subscription.base_subscription_id,
+            status: pb::SubscriptionStatus::Active,
+            auto_renew: subscription.auto_renew,
+            billing_period: subscription.billing_period,
+            unit_price: subscription.unit_price,
+            azure_subscription_id: subscription.azure_subscription_id,
+            transferred_from: String::new(),
+            transferred_to: String::new(),
+            create_time: now,
+            update_time: now,
+            version: 1,
+        };
+        insert_subscription(&mut tx, &created).await?;
+        let name = created.name();
+        let response = pb::Subscription::from(&created);
+        let change = Change {
+            tenant_id: customer.partner_tenant_id,
+            resource_name: &name,
+            action: "CreateSubscription",
+            topic: "transfer.v1.subscription.created",
+            before: None,
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Applies `update` to subscription `id` of `customer`.
+    pub async fn update_subscription(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        customer: CustomerRef,
+        id: Uuid,
+        update: &SubscriptionUpdate,
+        now: i64,
+    ) -> Result<pb::Subscription, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::Subscription>(&mut tx).await? {
+            return Ok(response);
+        }
+        let lock = suite_db::for_update(&tx);
+        let current = fetch_subscription(&mut tx, customer, id, lock)
+            .await?
+            .filter(|s| s.status != pb::SubscriptionStatus::Transferred)
+            .ok_or_else(|| {
+                Error::SubscriptionNotFound(crate::domain::subscription::subscription_name(
+                    customer, id,
+                ))
+            })?;
+        let next = update.apply(&current, now)?;
+        let saved = sqlx::query(
+            "UPDATE subscriptions SET quantity = $1, auto_renew = $2, update_time = $3, version = $4 \
+             WHERE id = $5 AND version = $6",
+        )
+        .bind(i64::from(next.quantity))
+        .bind(i64::from(next.auto_renew))
+        .bind(next.update_time)
+        .bind(next.version)
+        .bind(id.to_string())
+        .bind(current.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if saved.rows_affected() == 0 {
+            return Err(Error::ConcurrentChange(current.name()));
+        }
+        let name = next.name();
+        let response = pb::Subscription::from(&next);
+        let change = Change {
+            tenant_id: customer.partner_tenant_id,
+            resource_name: &name,
+            action: "UpdateSubscription",
+            topic: "transfer.v1.subscription.updated",
+            before: Some(pb::Subscription::from(&current).encode_to_vec()),
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Subscription `id` of `customer`, if recorded.
+    pub async fn get_subscription(
+        &self,
+        customer: CustomerRef,
+        id: Uuid,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_tenant_id = $2 AND id = $3"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(customer.partner_tenant_id.to_string())
+            .bind(customer.customer_tenant_id.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        row.as_ref().map(subscription_from_row).transpose()
+    }
+
+    /// One page of `customer`'s subscriptions, oldest first; those that left by transfer
+    /// are not listed.
+    pub async fn list_subscriptions(
+        &self,
+        customer: CustomerRef,
+        page: &PageRequest,
+    ) -> Result<Page<Subscription>, StoreError> {
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_tenant_id = $2 \
+             AND status <> 'SUBSCRIPTION_STATUS_TRANSFERRED' AND id > $3 ORDER BY id LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(customer.partner_tenant_id.to_string())
+            .bind(customer.customer_tenant_id.to_string())
+            .bind(page.after_key())
+            .bind(page.fetch_limit())
+            .fetch_all(self.db.pool())
+            .await?;
+        let subscriptions = rows
+            .iter()
+            .map(subscription_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.pages.page(page, subscriptions, |s| s.id.to_string()))
+    }
+
+    /// Which of `subscriptions` are in an open transfer request.
+    pub async fn in_open_requests(
+        &self,
+        subscriptions: &[Subscription],
+    ) -> Result<HashSet<Uuid>, StoreError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let mut open = HashSet::new();
+        for subscription in subscriptions {
+            let row = sqlx::query(
+                "SELECT 1 FROM transfer_line_items WHERE subscription_id = $1 AND open = 1",
+            )
+            .bind(subscription.id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+            if row.is_some() {
+                open.insert(subscription.id);
+            }
+        }
+        Ok(open)
+    }
+}
+
+/// Subscription `id` of `customer` read inside `tx`, locked with `lock` where the backend
+/// locks rows.
+pub(super) async fn fetch_subscription(
+    tx: &mut Tx,
+    customer: CustomerRef,
+    id: Uuid,
+    lock: &str,
+) -> Result<Option<Subscription>, StoreError> {
+    let sql = format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_tenant_id = $2 AND id = $3{lock}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(customer.partner_tenant_id.to_string())
+        .bind(customer.customer_tenant_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(subscription_from_row).transpose()
+}
+
+/// Every subscription of `customer` still with it (not transferred away), read in `tx`.
+pub(super) async fn customer_subscriptions(
+    tx: &mut Tx,
+    customer: CustomerRef,
+) -> Result<Vec<Subscription>, StoreError> {
+    let lock = suite_db::for_update(tx);
+    let sql = format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_tenant_id = $2 \
+         AND status <> 'SUBSCRIPTION_STATUS_TRANSFERRED' ORDER BY id{lock}"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(customer.partner_tenant_id.to_string())
+        .bind(customer.customer_tenant_id.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(subscription_from_row).collect()
+}
+
+pub(super) async fn insert_subscription(
+    tx: &mut Tx,
+    subscription: &Subscription,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(subscription.id.to_string())
+        .bind(subscription.partner_tenant_id.to_string())
+        .bind(subscription.customer_tenant_id.to_string())
+        .bind(&subscription.offer_id)
+        .bind(subscription.offer_kind.as_str_name())
+        .bind(i64::from(subscription.quantity))
+        .bind(optional_id(subscription.base_subscription_id))
+        .bind(subscription.status.as_str_name())
+        .bind(i64::from(subscription.auto_renew))
+        .bind(subscription.billing_period.as_str_name())
+        .bind(&subscription.unit_price.currency_code)
+        .bind(subscription.unit_price.amount_minor)
+        .bind(optional_id(subscription.azure_subscription_id))
+        .bind(&subscription.transferred_from)
+        .bind(&subscription.transferred_to)
+        .bind(subscription.create_time)
+        .bind(subscription.update_time)
+        .bind(subscription.version)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// An optional id as stored: the empty string for none.
+pub(super) fn optional_id(id: Option<Uuid>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_default()
+}
+
+pub(super) fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreError> {
+    let uuid = |column: &str| columns::uuid(row, column);
+    let enum_column = |column: &str| -> Result<String, StoreError> { Ok(row.try_get(column)?) };
+    let offer_kind = enum_column("offer_kind")?;
+    let offer_kind = pb::OfferKind::from_str_name(&offer_kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("offer_kind {offer_kind}")))?;
+    let status = enum_column("status")?;
+    let status = pb::SubscriptionStatus::from_str_name(&status)
+        .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?;
+    let billing_period = enum_column("billing_period")?;
+    let billing_period = pb::BillingPeriod::from_str_name(&billing_period)
+        .ok_or_else(|| StoreError::Corrupt(format!("billing_period {billing_period}")))?;
+    let quantity: i64 = row.try_get("quantity")?;
+    Ok(Subscription {
+        id: uuid("id")?,
+        partner_tenant_id: uuid("partner_tenant_id")?,
+        customer_tenant_id: uuid("customer_tenant_id")?,
+        offer_id: row.try_get("offer_id")?,
+        offer_kind: parse_offer_kind(offer_kind as i32).map_err(StoreError::Corrupt)?,
+        quantity: i32::try_from(quantity)
+            .map_err(|e| StoreError::Corrupt(format!("quantity: {e}")))?,
+        base_subscription_id: columns::optional_uuid(row, "base_subscription_id")?,
+        status,
+        auto_renew: columns::flag(row, "auto_renew")?,
+        billing_period,
+        unit_price: Price {
+            currency_code: row.try_get("currency_code")?,
+            amount_minor: row.try_get("unit_price_minor")?,
+        },
+        azure_subscription_id: columns::optional_uuid(row, "azure_subscription_id")?,
+        transferred_from: row.try_get("transferred_from")?,
+        transferred_to: row.try_get("transferred_to")?,
+        create_time: row.try_get("create_time")?,
+        update_time: row.try_get("update_time")?,
+        version: row.try_get("version")?,
+    })
+}

@@ -1,0 +1,531 @@
+//! Transfer requests: creation with their line items, decisions, expiry, reads.
+
+use std::collections::{HashMap, HashSet};
+
+use prost::Message;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use suite_auth::Caller;
+use suite_db::{
+    AuditEvent, IdempotencyKey, OutboxMessage, Page, PageRequest, Replay, StoreError, Tx, columns,
+};
+use suite_proto::transfer::v1 as pb;
+use uuid::Uuid;
+
+use super::TransferStore;
+use super::subscriptions::{customer_subscriptions, optional_id};
+use crate::domain::subscription::parse_offer_kind;
+use crate::domain::transfer::{Execution, select_line_items};
+use crate::domain::{LineItem, NewTransferRequest, TransferRequest};
+use crate::error::Error;
+
+/// Outbox topic of the message that runs an accepted transfer.
+pub const EXECUTE_TOPIC: &str = "transfer.v1.transfer_request.execute";
+
+/// Most ACTIVE requests one expiry sweep ends; a backlog is worked off over the next ones.
+const EXPIRY_BATCH: i64 = 500;
+
+const REQUEST_COLUMNS: &str = "id, source_tenant_id, customer_tenant_id, provider_tenant_id, state, create_time, \
+     expire_time, update_time, end_time, rejection_note, step, step_attempts, last_error, last_attempt_time, deadline, \
+     failure_reason, version";
+
+/// A transfer request with its source subscriptions' current quantities (to show drift).
+pub type RequestView = (TransferRequest, HashMap<Uuid, i32>);
+
+impl TransferStore {
+    /// Creates the request `new`, choosing its line items inside the transaction from the
+    /// customer's subscriptions as they are now; a subscription that another open request
+    /// holds is refused, also when that request commits concurrently.
+    pub async fn create_transfer_request(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        new: &NewTransferRequest,
+        now: i64,
+        expire_time: i64,
+    ) -> Result<pb::TransferRequest, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::TransferRequest>(&mut tx).await? {
+            return Ok(response);
+        }
+        let subscriptions = customer_subscriptions(&mut tx, new.customer).await?;
+        let open = open_among(&mut tx, subscriptions.iter().map(|s| s.id)).await?;
+        let line_items =
+            select_line_items(new.customer, &new.subscription_ids, &subscriptions, &open)?;
+        let request = TransferRequest {
+            id: Uuid::now_v7(),
+            source_tenant_id: new.customer.partner_tenant_id,
+            customer_tenant_id: new.customer.customer_tenant_id,
+            provider_tenant_id: new.provider_tenant_id,
+            state: pb::TransferRequestState::Active,
+            line_items,
+            create_time: now,
+            expire_time,
+            update_time: now,
+            end_time: None,
+            rejection_note: String::new(),
+            execution: Execution::not_started(),
+            version: 1,
+        };
+        insert_request(&mut tx, &request).await?;
+        for item in &request.line_items {
+            match insert_line_item(&mut tx, request.id, item).await {
+                Err(StoreError::UniqueViolation(_)) => return Err(Error::AlreadyInOpenRequest),
+                other => other?,
+            }
+        }
+        let quantities = quantities_of(&request);
+        let response = request.to_proto(&quantities);
+        record_transition(
+            &mut tx,
+            caller,
+            Some(key.request_id()),
+            None,
+            &response,
+            &request,
+            "CreateTransferRequest",
+            "transfer.v1.transfer_request.created",
+        )
+        .await?;
+        key.complete(&mut tx, &response).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Moves request `id` to the state `decide` computes from its current one, inside one
+    /// transaction with its line items, trail and events. Accepting it also enqueues its
+    /// execution, so an accepted transfer always runs.
+    pub async fn decide_transfer_request(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        id: Uuid,
+        action: &str,
+        decide: impl FnOnce(&TransferRequest) -> Result<TransferRequest, Error>,
+    ) -> Result<pb::TransferRequest, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::TransferRequest>(&mut tx).await? {
+            return Ok(response);
+        }
+        let lock = suite_db::for_update(&tx);
+        let Some(current) = fetch_request(&mut tx, id, lock).await? else {
+            return Err(Error::TransferRequestNotFound(id.to_string()));
+        };
+        let next = decide(&current)?;
+        save_request(&mut tx, &current, &next).await?;
+        let topic = match next.state {
+            pb::TransferRequestState::Accepted => {
+                suite_db::enqueue(
+                    &mut tx,
+                    OutboxMessage {
+                        topic: EXECUTE_TOPIC,
+                        key: &next.name(),
+                        payload: next.id.to_string().into_bytes(),
+                    },
+                )
+                .await?;
+                "transfer.v1.transfer_request.accepted"
+            }
+            pb::TransferRequestState::Rejected => "transfer.v1.transfer_request.rejected",
+            _ => "transfer.v1.transfer_request.cancelled",
+        };
+        let quantities = current_quantities(&mut tx, &next).await?;
+        let response = next.to_proto(&quantities);
+        let before = current.to_proto(&quantities);
+        record_transition(
+            &mut tx,
+            caller,
+            Some(key.request_id()),
+            Some(&before),
+            &response,
+            &next,
+            action,
+            topic,
+        )
+        .await?;
+        key.complete(&mut tx, &response).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Request `id` with its current quantities, if it exists.
+    pub async fn get_transfer_request(&self, id: Uuid) -> Result<Option<RequestView>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let Some(request) = fetch_request(&mut tx, id, "").await? else {
+            return Ok(None);
+        };
+        let quantities = current_quantities(&mut tx, &request).await?;
+        tx.commit().await?;
+        Ok(Some((request, quantities)))
+    }
+
+    /// One page, newest first, of the requests `partner` is a side of in `role`, in `state`
+    /// when one is given.
+    pub async fn list_transfer_requests(
+        &self,
+        partner: Uuid,
+        role: pb::TransferRole,
+        state: Option<pb::TransferRequestState>,
+        page: &PageRequest,
+    ) -> Result<Page<RequestView>, StoreError> {
+        let sides = match role {
+            pb::TransferRole::Source => "source_tenant_id = $1",
+            pb::TransferRole::Provider => "provider_tenant_id = $1",
+            pb::TransferRole::Unspecified => "(source_tenant_id = $1 OR provider_tenant_id = $1)",
+        };
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM transfer_requests WHERE {sides} AND ($2 = '' OR state = $2) \
+             AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
+        );
+        let mut tx = self.db.begin().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(partner.to_string())
+            .bind(state.map(|s| s.as_str_name()).unwrap_or_default())
+            .bind(page.after_key())
+            .bind(page.fetch_limit())
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut request = request_from_row(row)?;
+            request.line_items = fetch_line_items(&mut tx, request.id).await?;
+            let quantities = current_quantities(&mut tx, &request).await?;
+            views.push((request, quantities));
+        }
+        tx.commit().await?;
+        Ok(self
+            .pages
+            .page(page, views, |(request, _)| request.id.to_string()))
+    }
+
+    /// Expires up to a batch of ACTIVE requests due at `now`; returns how many it ended.
+    /// Replicas sweeping together end each request once: each is re-read under lock and
+    /// saved only from the version read.
+    pub async fn expire_transfer_requests(&self, now: i64) -> Result<usize, StoreError> {
+        let due = sqlx::query(
+            "SELECT id FROM transfer_requests WHERE state = 'TRANSFER_REQUEST_STATE_ACTIVE' AND expire_time <= $1 \
+             ORDER BY expire_time LIMIT $2",
+        )
+        .bind(now)
+        .bind(EXPIRY_BATCH)
+        .fetch_all(self.db.pool())
+        .await?;
+        let sweeper = Caller::service(crate::SERVICE);
+        let mut ended = 0;
+        for row in due {
+            let id = columns::uuid(&row, "id")?;
+            let mut tx = self.db.begin().await?;
+            let lock = suite_db::for_update(&tx);
+            let Some(current) = fetch_request(&mut tx, id, lock).await? else {
+                continue;
+            };
+            let Some(next) = current.expired(now) else {
+                continue; // accepted, cancelled or expired meanwhile
+            };
+            match save_request(&mut tx, &current, &next).await {
+                Err(Error::ConcurrentChange(_)) => continue,
+                Err(Error::Store(error)) => return Err(error),
+                Err(other) => return Err(StoreError::Corrupt(other.to_string())),
+                Ok(()) => {}
+            }
+            let quantities = current_quantities(&mut tx, &next).await?;
+            record_transition(
+                &mut tx,
+                &sweeper,
+                None,
+                Some(&current.to_proto(&quantities)),
+                &next.to_proto(&quantities),
+                &next,
+                "ExpireTransferRequest",
+                "transfer.v1.transfer_request.expired",
+            )
+            .await?;
+            tx.commit().await?;
+            ended += 1;
+        }
+        Ok(ended)
+    }
+}
+
+/// Which of `ids` are in an open request, read in `tx`.
+async fn open_among(
+    tx: &mut Tx,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashSet<Uuid>, StoreError> {
+    let mut open = HashSet::new();
+    for id in ids {
+        let held = sqlx::query(
+            "SELECT 1 FROM transfer_line_items WHERE subscription_id = $1 AND open = 1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if held.is_some() {
+            open.insert(id);
+        }
+    }
+    Ok(open)
+}
+
+/// The snapshot quantities, for a request just created.
+fn quantities_of(request: &TransferRequest) -> HashMap<Uuid, i32> {
+    request
+        .line_items
+        .iter()
+        .map(|item| (item.subscription_id, item.quantity))
+        .collect()
+}
+
+/// The current quantities of `request`'s source subscriptions.
+pub(super) async fn current_quantities(
+    tx: &mut Tx,
+    request: &TransferRequest,
+) -> Result<HashMap<Uuid, i32>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT s.id, s.quantity FROM transfer_line_items li JOIN subscriptions s ON s.id = li.subscription_id \
+         WHERE li.request_id = $1",
+    )
+    .bind(request.id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let quantity: i64 = row.try_get("quantity")?;
+            Ok((
+                columns::uuid(row, "id")?,
+                i32::try_from(quantity)
+                    .map_err(|e| StoreError::Corrupt(format!("quantity: {e}")))?,
+            ))
+        })
+        .collect()
+}
+
+async fn insert_request(tx: &mut Tx, request: &TransferRequest) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO transfer_requests ({REQUEST_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(request.id.to_string())
+        .bind(request.source_tenant_id.to_string())
+        .bind(request.customer_tenant_id.to_string())
+        .bind(request.provider_tenant_id.to_string())
+        .bind(request.state.as_str_name())
+        .bind(request.create_time)
+        .bind(request.expire_time)
+        .bind(request.update_time)
+        .bind(request.end_time)
+        .bind(&request.rejection_note)
+        .bind(request.execution.step.as_str_name())
+        .bind(i64::from(request.execution.attempts))
+        .bind(&request.execution.last_error)
+        .bind(request.execution.last_attempt_time)
+        .bind(request.execution.deadline)
+        .bind(&request.execution.failure_reason)
+        .bind(request.version)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn insert_line_item(
+    tx: &mut Tx,
+    request_id: Uuid,
+    item: &LineItem,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO transfer_line_items (request_id, position, subscription_id, offer_id, offer_kind, quantity, \
+         base_subscription_id, included_with_base, transferred_subscription_id, open) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)",
+    )
+    .bind(request_id.to_string())
+    .bind(i64::from(item.position))
+    .bind(item.subscription_id.to_string())
+    .bind(&item.offer_id)
+    .bind(item.offer_kind.as_str_name())
+    .bind(i64::from(item.quantity))
+    .bind(optional_id(item.base_subscription_id))
+    .bind(i64::from(item.included_with_base))
+    .bind(optional_id(item.transferred_subscription_id))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Saves `next` over `current` if nobody changed it since it was read; a request that
+/// ended frees its subscriptions, and one that completed records where each went.
+pub(super) async fn save_request(
+    tx: &mut Tx,
+    current: &TransferRequest,
+    next: &TransferRequest,
+) -> Result<(), Error> {
+    let saved = sqlx::query(
+        "UPDATE transfer_requests SET state = $1, update_time = $2, end_time = $3, rejection_note = $4, step = $5, \
+         step_attempts = $6, last_error = $7, last_attempt_time = $8, deadline = $9, failure_reason = $10, version = $11 \
+         WHERE id = $12 AND version = $13",
+    )
+    .bind(next.state.as_str_name())
+    .bind(next.update_time)
+    .bind(next.end_time)
+    .bind(&next.rejection_note)
+    .bind(next.execution.step.as_str_name())
+    .bind(i64::from(next.execution.attempts))
+    .bind(&next.execution.last_error)
+    .bind(next.execution.last_attempt_time)
+    .bind(next.execution.deadline)
+    .bind(&next.execution.failure_reason)
+    .bind(next.version)
+    .bind(next.id.to_string())
+    .bind(current.version)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    if saved.rows_affected() == 0 {
+        return Err(Error::ConcurrentChange(current.name()));
+    }
+    if !next.is_open() {
+        sqlx::query("UPDATE transfer_line_items SET open = 0 WHERE request_id = $1")
+            .bind(next.id.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from)?;
+    }
+    for item in &next.line_items {
+        if let Some(moved) = item.transferred_subscription_id {
+            sqlx::query(
+                "UPDATE transfer_line_items SET transferred_subscription_id = $1 WHERE request_id = $2 AND position = $3",
+            )
+            .bind(moved.to_string())
+            .bind(next.id.to_string())
+            .bind(i64::from(item.position))
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the trail of a request's change for both sides and its event, inside `tx`.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn record_transition(
+    tx: &mut Tx,
+    caller: &Caller,
+    request_id: Option<&str>,
+    before: Option<&pb::TransferRequest>,
+    after: &pb::TransferRequest,
+    request: &TransferRequest,
+    action: &str,
+    topic: &str,
+) -> Result<(), StoreError> {
+    let encoded = after.encode_to_vec();
+    // Both partners keep the request in their trail: each sees what happened to it.
+    for tenant_id in [request.source_tenant_id, request.provider_tenant_id] {
+        suite_db::record_audit(
+            tx,
+            caller,
+            AuditEvent {
+                tenant_id,
+                resource_name: &after.name,
+                action,
+                request_id,
+                before: before.map(Message::encode_to_vec),
+                after: Some(encoded.clone()),
+            },
+        )
+        .await?;
+    }
+    suite_db::enqueue(
+        tx,
+        OutboxMessage {
+            topic,
+            key: &after.name,
+            payload: encoded,
+        },
+    )
+    .await
+}
+
+/// Request `id` with its line items, read in `tx` with `lock`.
+pub(super) async fn fetch_request(
+    tx: &mut Tx,
+    id: Uuid,
+    lock: &str,
+) -> Result<Option<TransferRequest>, StoreError> {
+    let sql = format!("SELECT {REQUEST_COLUMNS} FROM transfer_requests WHERE id = $1{lock}");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut request = request_from_row(&row)?;
+    request.line_items = fetch_line_items(tx, id).await?;
+    Ok(Some(request))
+}
+
+async fn fetch_line_items(tx: &mut Tx, request_id: Uuid) -> Result<Vec<LineItem>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT position, subscription_id, offer_id, offer_kind, quantity, base_subscription_id, included_with_base, \
+         transferred_subscription_id FROM transfer_line_items WHERE request_id = $1 ORDER BY position",
+    )
+    .bind(request_id.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(line_item_from_row).collect()
+}
+
+fn line_item_from_row(row: &AnyRow) -> Result<LineItem, StoreError> {
+    let position: i64 = row.try_get("position")?;
+    let quantity: i64 = row.try_get("quantity")?;
+    let offer_kind: String = row.try_get("offer_kind")?;
+    let offer_kind = pb::OfferKind::from_str_name(&offer_kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("offer_kind {offer_kind}")))?;
+    Ok(LineItem {
+        position: i32::try_from(position).map_err(corrupt("position"))?,
+        subscription_id: columns::uuid(row, "subscription_id")?,
+        offer_id: row.try_get("offer_id")?,
+        offer_kind: parse_offer_kind(offer_kind as i32).map_err(StoreError::Corrupt)?,
+        quantity: i32::try_from(quantity).map_err(corrupt("quantity"))?,
+        base_subscription_id: columns::optional_uuid(row, "base_subscription_id")?,
+        included_with_base: columns::flag(row, "included_with_base")?,
+        transferred_subscription_id: columns::optional_uuid(row, "transferred_subscription_id")?,
+    })
+}
+
+fn corrupt(column: &'static str) -> impl Fn(std::num::TryFromIntError) -> StoreError {
+    move |e| StoreError::Corrupt(format!("{column}: {e}"))
+}
+
+fn request_from_row(row: &AnyRow) -> Result<TransferRequest, StoreError> {
+    let state: String = row.try_get("state")?;
+    let state = pb::TransferRequestState::from_str_name(&state)
+        .ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
+    let step: String = row.try_get("step")?;
+    let step = pb::TransferStep::from_str_name(&step)
+        .ok_or_else(|| StoreError::Corrupt(format!("step {step}")))?;
+    let attempts: i64 = row.try_get("step_attempts")?;
+    Ok(TransferRequest {
+        id: columns::uuid(row, "id")?,
+        source_tenant_id: columns::uuid(row, "source_tenant_id")?,
+        customer_tenant_id: columns::uuid(row, "customer_tenant_id")?,
+        provider_tenant_id: columns::uuid(row, "provider_tenant_id")?,
+        state,
+        line_items: Vec::new(),
+        create_time: row.try_get("create_time")?,
+        expire_time: row.try_get("expire_time")?,
+        update_time: row.try_get("update_time")?,
+        end_time: row.try_get("end_time")?,
+        rejection_note: row.try_get("rejection_note")?,
+        execution: Execution {
+            step,
+            attempts: i32::try_from(attempts).unwrap_or(i32::MAX),
+            last_error: row.try_get("last_error")?,
+            last_attempt_time: row.try_get("last_attempt_time")?,
+            deadline: row.try_get("deadline")?,
+            failure_reason: row.try_get("failure_reason")?,
+        },
+        version: row.try_get("version")?,
+    })
+}

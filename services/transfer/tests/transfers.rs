@@ -1,0 +1,1160 @@
+//! The self-service transfer over real gRPC with the four services running: a transitioning
+//! partner asks its indirect provider to take over a customer's subscriptions, the provider
+//! accepts, and the transfer runs as a durable workflow in the transfer service's database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost_types::FieldMask;
+use suite_config::{PeerUrls, Secret};
+use suite_db::RelaySettings;
+use suite_identity::Role;
+use suite_proto::enrollment::v1::Money;
+use suite_proto::transfer::v1 as pb;
+use suite_testkit::{
+    Actor, TestService, attest_customer_agreement, customer_joins_reseller_and_provider,
+    direct_bill_partner, direct_bill_sandbox_partner, enroll_indirect_reseller, eventually,
+    official_indirect_provider, partnership_between, publish_customer_agreement, reason,
+    record_customer, request_id, restrict_direct_bill, spawn_service, spawn_service_adjusted,
+    spawn_service_with,
+};
+use suite_time::Clock;
+use tokio::sync::Notify;
+use tonic::Code;
+use transfer::{StepHook, TransferOptions};
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Suite {
+    enrollment: TestService,
+    relationship: TestService,
+    /// `None` while a test has it stopped.
+    agreement: Option<TestService>,
+    transfer: Option<TestService>,
+}
+
+/// Fast relay, so that executions and retries happen within a test's patience.
+fn options() -> TransferOptions {
+    TransferOptions {
+        relay: RelaySettings {
+            interval: Duration::from_millis(50),
+            lease: Duration::from_secs(1),
+            first_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            batch: 50,
+        },
+        expiry_interval: Duration::from_millis(50),
+        ..TransferOptions::default()
+    }
+}
+
+fn peers_of(
+    suite_enrollment: &TestService,
+    relationship: &TestService,
+    agreement: &TestService,
+) -> PeerUrls {
+    PeerUrls {
+        enrollment: Some(suite_enrollment.url()),
+        relationship: Some(relationship.url()),
+        agreement: Some(agreement.url()),
+        transfer: None,
+    }
+}
+
+async fn start(options: TransferOptions) -> Suite {
+    let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
+    let relationship = spawn_service(
+        relationship::run,
+        PeerUrls {
+            enrollment: Some(enrollment.url()),
+            ..PeerUrls::default()
+        },
+    )
+    .await;
+    let agreement = spawn_service(
+        agreement::run,
+        PeerUrls {
+            enrollment: Some(enrollment.url()),
+            relationship: Some(relationship.url()),
+            ..PeerUrls::default()
+        },
+    )
+    .await;
+    publish_customer_agreement(&agreement).await;
+    let peers = peers_of(&enrollment, &relationship, &agreement);
+    let transfer = spawn_service(
+        move |config, listener, shutdown| transfer::run_with(options, config, listener, shutdown),
+        peers,
+    )
+    .await;
+    Suite {
+        enrollment,
+        relationship,
+        agreement: Some(agreement),
+        transfer: Some(transfer),
+    }
+}
+
+/// A transitioning partner's customer and its subscriptions, ordered while the partner was
+/// direct bill, then moved to the provider by invitation with an MCA the provider attested.
+struct World {
+    source: Uuid,
+    customer: Uuid,
+    provider: Uuid,
+    azure: pb::Subscription,
+    licences: pb::Subscription,
+    add_on: pb::Subscription,
+    new_commerce: pb::Subscription,
+    /// More Azure pay-as-you-go subscriptions, when asked for.
+    more_azure: Vec<pb::Subscription>,
+}
+
+impl World {
+    fn parent(&self) -> String {
+        format!("partners/{}/customers/{}", self.source, self.customer)
+    }
+
+    fn request(&self, subscriptions: &[&pb::Subscription]) -> pb::CreateTransferRequestRequest {
+        transfer_of(self.source, self.customer, self.provider, subscriptions)
+    }
+}
+
+/// A request from `source` to `provider` for `subscriptions` of `customer`.
+fn transfer_of(
+    source: Uuid,
+    customer: Uuid,
+    provider: Uuid,
+    subscriptions: &[&pb::Subscription],
+) -> pb::CreateTransferRequestRequest {
+    pb::CreateTransferRequestRequest {
+        request_id: request_id(),
+        parent: format!("partners/{source}/customers/{customer}"),
+        provider: format!("partners/{provider}"),
+        subscriptions: subscriptions.iter().map(|s| s.name.clone()).collect(),
+    }
+}
+
+fn price(minor: i64) -> Option<Money> {
+    Some(Money {
+        currency_code: "USD".into(),
+        amount_minor: minor,
+    })
+}
+
+fn azure_payg() -> pb::Subscription {
+    pb::Subscription {
+        offer_id: "MS-AZR-0145P".into(),
+        offer_kind: pb::OfferKind::AzurePayAsYouGo as i32,
+        quantity: 1,
+        billing_period: pb::BillingPeriod::Usage as i32,
+        unit_price: price(0),
+        azure_subscription_id: Uuid::new_v4().to_string(),
+        ..Default::default()
+    }
+}
+
+fn licence(kind: pb::OfferKind, offer: &str, quantity: i32, base: &str) -> pb::Subscription {
+    pb::Subscription {
+        offer_id: offer.into(),
+        offer_kind: kind as i32,
+        quantity,
+        billing_period: pb::BillingPeriod::Monthly as i32,
+        unit_price: price(2_300),
+        auto_renew: true,
+        base_subscription: base.into(),
+        ..Default::default()
+    }
+}
+
+async fn order(
+    transfer: &TestService,
+    partner: Uuid,
+    customer: Uuid,
+    subscription: pb::Subscription,
+) -> pb::Subscription {
+    transfer
+        .transfer(&Actor::admin_agent(partner))
+        .create_subscription(pb::CreateSubscriptionRequest {
+            request_id: request_id(),
+            parent: format!("partners/{partner}/customers/{customer}"),
+            subscription: Some(subscription),
+        })
+        .await
+        .expect("order a subscription")
+        .into_inner()
+}
+
+impl Suite {
+    fn transfer(&self) -> &TestService {
+        self.transfer
+            .as_ref()
+            .expect("the transfer service is running")
+    }
+
+    fn agreement(&self) -> &TestService {
+        self.agreement
+            .as_ref()
+            .expect("the agreement service is running")
+    }
+
+    /// A direct-bill partner with `customer` and four subscriptions for it.
+    async fn direct_bill_customer(&self, partner: Uuid) -> (Uuid, [pb::Subscription; 4]) {
+        let customer = Uuid::new_v4();
+        record_customer(&self.relationship, partner, customer).await;
+        let azure = order(self.transfer(), partner, customer, azure_payg()).await;
+        let licences = order(
+            self.transfer(),
+            partner,
+            customer,
+            licence(pb::OfferKind::LegacyLicense, "O365-E3", 25, ""),
+        )
+        .await;
+        let add_on = order(
+            self.transfer(),
+            partner,
+            customer,
+            licence(
+                pb::OfferKind::LegacyLicense,
+                "O365-AUDIO-CONF",
+                25,
+                &licences.name,
+            ),
+        )
+        .await;
+        let new_commerce = order(
+            self.transfer(),
+            partner,
+            customer,
+            licence(pb::OfferKind::NewCommerceLicense, "CFQ7TTC0LF8R", 10, ""),
+        )
+        .await;
+        (customer, [azure, licences, add_on, new_commerce])
+    }
+
+    /// The article's starting point for a transfer: every precondition holds.
+    async fn world(&self) -> World {
+        self.world_with(0).await
+    }
+
+    /// As [`Self::world`], with `more_azure` more Azure subscriptions.
+    async fn world_with(&self, more_azure: usize) -> World {
+        let source = direct_bill_partner(&self.enrollment).await;
+        let (customer, [azure, licences, add_on, new_commerce]) =
+            self.direct_bill_customer(source).await;
+        let mut more = Vec::new();
+        for _ in 0..more_azure {
+            more.push(order(self.transfer(), source, customer, azure_payg()).await);
+        }
+        restrict_direct_bill(&self.enrollment, source).await;
+        enroll_indirect_reseller(&self.enrollment, source).await;
+        let provider = official_indirect_provider(&self.enrollment).await;
+        partnership_between(&self.relationship, provider, source).await;
+        customer_joins_reseller_and_provider(&self.relationship, source, provider, customer).await;
+        attest_customer_agreement(self.agreement(), provider, customer).await;
+        World {
+            source,
+            customer,
+            provider,
+            azure,
+            licences,
+            add_on,
+            new_commerce,
+            more_azure: more,
+        }
+    }
+
+    fn transfers(
+        &self,
+        actor: &Actor,
+    ) -> suite_proto::transfer::v1::transfer_service_client::TransferServiceClient<
+        suite_testkit::AuthedChannel,
+    > {
+        self.transfer().transfer(actor)
+    }
+
+    async fn get(&self, actor: &Actor, name: &str) -> pb::TransferRequest {
+        self.transfers(actor)
+            .get_transfer_request(pb::GetTransferRequestRequest { name: name.into() })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn accept(&self, provider: Uuid, name: &str) -> pb::TransferRequest {
+        self.transfers(&Actor::user(provider, &[Role::SalesAgent]))
+            .accept_transfer_request(pb::AcceptTransferRequestRequest {
+                request_id: request_id(),
+                name: name.into(),
+                etag: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn wait_for_state(
+        &self,
+        actor: &Actor,
+        name: &str,
+        state: pb::TransferRequestState,
+    ) -> pb::TransferRequest {
+        let reached = Arc::new(std::sync::Mutex::new(None));
+        eventually(&format!("{name} {}", state.as_str_name()), WAIT, || {
+            let reached = reached.clone();
+            async move {
+                let request = self.get(actor, name).await;
+                let done = request.state == state as i32;
+                *reached.lock().unwrap() = Some(request);
+                done
+            }
+        })
+        .await;
+        reached.lock().unwrap().take().unwrap()
+    }
+
+    async fn subscriptions(&self, partner: Uuid, customer: Uuid) -> Vec<pb::Subscription> {
+        self.transfers(&Actor::admin_agent(partner))
+            .list_subscriptions(pb::ListSubscriptionsRequest {
+                parent: format!("partners/{partner}/customers/{customer}"),
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .subscriptions
+    }
+
+    /// How many partners bill each of `originals` as ACTIVE, following the transfer lineage.
+    async fn owners(&self, world: &World, originals: &[&pb::Subscription]) -> Vec<usize> {
+        let at_source = self.subscriptions(world.source, world.customer).await;
+        let at_provider = self.subscriptions(world.provider, world.customer).await;
+        originals
+            .iter()
+            .map(|original| {
+                let active =
+                    |s: &&pb::Subscription| s.status == pb::SubscriptionStatus::Active as i32;
+                at_source
+                    .iter()
+                    .filter(active)
+                    .filter(|s| s.name == original.name)
+                    .count()
+                    + at_provider
+                        .iter()
+                        .filter(active)
+                        .filter(|s| s.transferred_from == original.name)
+                        .count()
+            })
+            .collect()
+    }
+}
+
+fn precondition_kinds(status: &tonic::Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .precondition_failure()
+        .map(|failure| {
+            failure
+                .violations
+                .iter()
+                .map(|v| (v.r#type.clone(), v.subject.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_mixed_request_moves_in_four_steps() {
+    let suite = start(options()).await;
+    let world = suite.world().await;
+    let source_agent = Actor::admin_agent(world.source);
+
+    // Eligibility says, for each subscription, whether it moves and why not.
+    let eligibilities = suite
+        .transfers(&source_agent)
+        .list_transfer_eligibilities(pb::ListTransferEligibilitiesRequest {
+            parent: world.parent(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .eligibilities;
+    let nce = eligibilities
+        .iter()
+        .find(|e| e.subscription == world.new_commerce.name)
+        .unwrap();
+    assert!(!nce.eligible);
+    assert_eq!(nce.reason(), pb::IneligibilityReason::NewCommerceLicense);
+    assert!(nce.advice.contains("auto-renew off"), "{}", nce.advice);
+    assert_eq!(eligibilities.iter().filter(|e| e.eligible).count(), 3);
+
+    // A request naming the New Commerce subscription is refused with a result per line item.
+    let refused = suite
+        .transfers(&source_agent)
+        .create_transfer_request(world.request(&[
+            &world.azure,
+            &world.licences,
+            &world.new_commerce,
+        ]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "SUBSCRIPTION_NOT_TRANSFERABLE");
+    assert_eq!(
+        precondition_kinds(&refused),
+        [(
+            "INELIGIBILITY_REASON_NEW_COMMERCE_LICENSE".to_owned(),
+            world.new_commerce.name.clone()
+        )]
+    );
+    assert_eq!(suite.transfer().count_rows("transfer_requests").await, 0);
+
+    // Step 1: the request, with the add-on included after its base.
+    let created = suite
+        .transfers(&source_agent)
+        .create_transfer_request(world.request(&[&world.azure, &world.licences]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.state(), pb::TransferRequestState::Active);
+    let items: Vec<_> = created
+        .line_items
+        .iter()
+        .map(|i| (i.subscription.clone(), i.included_with_base))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            (world.azure.name.clone(), false),
+            (world.licences.name.clone(), false),
+            (world.add_on.name.clone(), true)
+        ]
+    );
+    // The provider is notified, and both sides list it as active.
+    assert_eq!(
+        suite
+            .transfer()
+            .database
+            .outbox("transfer.v1.transfer_request.created")
+            .await
+            .len(),
+        1
+    );
+    for (partner, role) in [
+        (world.source, pb::TransferRole::Source),
+        (world.provider, pb::TransferRole::Provider),
+    ] {
+        let listed = suite
+            .transfers(&Actor::admin_agent(partner))
+            .list_transfer_requests(pb::ListTransferRequestsRequest {
+                parent: format!("partners/{partner}"),
+                role: role as i32,
+                state: pb::TransferRequestState::Active as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .transfer_requests;
+        assert_eq!(listed.len(), 1, "listed for {role:?}");
+        assert_eq!(listed[0].name, created.name);
+    }
+
+    // Steps 2 and 3: the provider's sales agent accepts; the transfer runs.
+    let accepted = suite.accept(world.provider, &created.name).await;
+    assert_eq!(accepted.state(), pb::TransferRequestState::Accepted);
+    let completed = suite
+        .wait_for_state(
+            &source_agent,
+            &created.name,
+            pb::TransferRequestState::Completed,
+        )
+        .await;
+    assert_eq!(
+        completed.execution.as_ref().unwrap().step(),
+        pb::TransferStep::Done
+    );
+    assert!(
+        completed
+            .line_items
+            .iter()
+            .all(|i| !i.transferred_subscription.is_empty())
+    );
+
+    // Step 4: Azure left the source's list, licences stay as SUSPENDED.
+    let at_source = suite.subscriptions(world.source, world.customer).await;
+    assert!(at_source.iter().all(|s| s.name != world.azure.name));
+    for name in [&world.licences.name, &world.add_on.name] {
+        let left = at_source.iter().find(|s| &s.name == name).unwrap();
+        assert_eq!(left.status(), pb::SubscriptionStatus::Suspended);
+    }
+    let new_commerce = at_source
+        .iter()
+        .find(|s| s.name == world.new_commerce.name)
+        .unwrap();
+    assert_eq!(new_commerce.status(), pb::SubscriptionStatus::Active);
+
+    // The provider holds the three, the Azure one under a new name with its Azure id, the
+    // add-on linked to the provider's copy of its base.
+    let at_provider = suite.subscriptions(world.provider, world.customer).await;
+    assert_eq!(at_provider.len(), 3);
+    let azure = at_provider
+        .iter()
+        .find(|s| s.transferred_from == world.azure.name)
+        .unwrap();
+    assert_ne!(azure.name, world.azure.name);
+    assert_eq!(
+        azure.azure_subscription_id,
+        world.azure.azure_subscription_id
+    );
+    let base = at_provider
+        .iter()
+        .find(|s| s.transferred_from == world.licences.name)
+        .unwrap();
+    let add_on = at_provider
+        .iter()
+        .find(|s| s.transferred_from == world.add_on.name)
+        .unwrap();
+    assert_eq!(add_on.base_subscription, base.name);
+    assert_eq!(base.quantity, 25);
+    assert_eq!(
+        suite
+            .owners(
+                &world,
+                &[
+                    &world.azure,
+                    &world.licences,
+                    &world.add_on,
+                    &world.new_commerce
+                ]
+            )
+            .await,
+        [1, 1, 1, 1]
+    );
+    // Both sides are told it completed, and each keeps it in its trail.
+    assert_eq!(
+        suite
+            .transfer()
+            .database
+            .outbox("transfer.v1.transfer_request.completed")
+            .await
+            .len(),
+        1
+    );
+    let trail = suite.transfer().database.audit_actions(&created.name).await;
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|a| a.as_str() == "ExecuteTransfer")
+            .count(),
+        2,
+        "{trail:?}"
+    );
+}
+
+#[tokio::test]
+async fn each_unmet_precondition_is_refused_with_its_reason() {
+    let suite = start(options()).await;
+    let world = suite.world().await;
+    let create = |actor: Actor, request: pb::CreateTransferRequestRequest| {
+        let mut client = suite.transfers(&actor);
+        async move { client.create_transfer_request(request).await.unwrap_err() }
+    };
+
+    // A provider the customer has no reseller relationship with (nor an MCA with).
+    let stranger = official_indirect_provider(&suite.enrollment).await;
+    let mut request = world.request(&[&world.azure]);
+    request.provider = format!("partners/{stranger}");
+    let refused = create(Actor::admin_agent(world.source), request).await;
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "RESELLER_RELATIONSHIP_REQUIRED");
+    let kinds: Vec<_> = precondition_kinds(&refused)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "RESELLER_RELATIONSHIP_REQUIRED",
+            "CUSTOMER_AGREEMENT_REQUIRED"
+        ]
+    );
+
+    // A customer of the source that was never moved to the provider.
+    let unmoved = Uuid::new_v4();
+    record_customer_as_operator(&suite, world.source, unmoved).await;
+    let mut request = world.request(&[&world.azure]);
+    request.parent = format!("partners/{}/customers/{unmoved}", world.source);
+    request.subscriptions = vec![];
+    request.subscriptions.push(format!(
+        "partners/{}/customers/{unmoved}/subscriptions/{}",
+        world.source,
+        Uuid::new_v4()
+    ));
+    let refused = create(Actor::admin_agent(world.source), request).await;
+    assert_eq!(reason(&refused), "RESELLER_RELATIONSHIP_REQUIRED");
+    let kinds: Vec<_> = precondition_kinds(&refused)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        kinds.contains(&"INDIRECT_RESELLER_REQUIRED".to_owned()),
+        "{kinds:?}"
+    );
+
+    // A direct-bill partner that is not transitioning.
+    let direct = direct_bill_partner(&suite.enrollment).await;
+    let (customer, [azure, ..]) = suite.direct_bill_customer(direct).await;
+    let request = transfer_of(direct, customer, world.provider, &[&azure]);
+    let refused = create(Actor::admin_agent(direct), request).await;
+    assert_eq!(reason(&refused), "TRANSITIONING_PARTNER_REQUIRED");
+
+    // An integration sandbox.
+    let sandbox = direct_bill_sandbox_partner(&suite.enrollment).await;
+    let (customer, [azure, ..]) = suite.direct_bill_customer(sandbox).await;
+    let request = transfer_of(sandbox, customer, world.provider, &[&azure]);
+    let refused = create(Actor::admin_agent(sandbox), request).await;
+    assert_eq!(reason(&refused), "SANDBOX_TENANT");
+
+    // The MCA not valid with the provider: another world without the attestation.
+    let source = direct_bill_partner(&suite.enrollment).await;
+    let (customer, [azure, ..]) = suite.direct_bill_customer(source).await;
+    restrict_direct_bill(&suite.enrollment, source).await;
+    enroll_indirect_reseller(&suite.enrollment, source).await;
+    partnership_between(&suite.relationship, world.provider, source).await;
+    customer_joins_reseller_and_provider(&suite.relationship, source, world.provider, customer)
+        .await;
+    let request = transfer_of(source, customer, world.provider, &[&azure]);
+    let refused = create(Actor::admin_agent(source), request).await;
+    assert_eq!(reason(&refused), "CUSTOMER_AGREEMENT_REQUIRED");
+    assert!(
+        refused.message().contains("REQUIRED_ACTION_ACCEPT_MCA"),
+        "{}",
+        refused.message()
+    );
+
+    // An add-on without its base, and a sales agent (not an admin agent) of the source.
+    let refused = create(
+        Actor::admin_agent(world.source),
+        world.request(&[&world.add_on]),
+    )
+    .await;
+    assert_eq!(reason(&refused), "SUBSCRIPTION_NOT_TRANSFERABLE");
+    assert_eq!(
+        precondition_kinds(&refused)[0].0,
+        "INELIGIBILITY_REASON_ADD_ON_WITHOUT_BASE"
+    );
+    let refused = create(
+        Actor::user(world.source, &[Role::SalesAgent]),
+        world.request(&[&world.azure]),
+    )
+    .await;
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    // Another partner cannot even see the customer.
+    let refused = create(Actor::admin_agent(stranger), world.request(&[&world.azure])).await;
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(suite.transfer().count_rows("transfer_requests").await, 0);
+}
+
+/// The operator records a customer of `partner` (a RESTRICTED partner adds none itself).
+async fn record_customer_as_operator(suite: &Suite, partner: Uuid, customer: Uuid) {
+    use suite_proto::relationship::v1 as rel;
+    suite
+        .relationship
+        .relationship(&Actor::operator())
+        .create_customer(rel::CreateCustomerRequest {
+            request_id: request_id(),
+            parent: format!("partners/{partner}"),
+            customer: Some(rel::Customer {
+                customer_tenant_id: customer.to_string(),
+                display_name: "Northwind Traders".into(),
+                domain: "northwind.onmicrosoft.com".into(),
+                country_code: "US".into(),
+                ..Default::default()
+            }),
+            indirect_reseller: String::new(),
+        })
+        .await
+        .expect("record the customer");
+}
+
+#[tokio::test]
+async fn a_subscription_is_in_one_open_request_even_under_concurrent_creates() {
+    let suite = start(options()).await;
+    let world = suite.world().await;
+    let mut first = suite.transfers(&Actor::admin_agent(world.source));
+    let mut second = suite.transfers(&Actor::admin_agent(world.source));
+    // Both are polled together, so their transactions overlap.
+    let (one, other) = tokio::join!(
+        first.create_transfer_request(world.request(&[&world.azure])),
+        second.create_transfer_request(world.request(&[&world.azure])),
+    );
+    let results = [one, other];
+    let won: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    let lost = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+    assert_eq!(lost.code(), Code::FailedPrecondition);
+    assert!(
+        [
+            "SUBSCRIPTION_NOT_TRANSFERABLE",
+            "SUBSCRIPTION_IN_OPEN_TRANSFER_REQUEST"
+        ]
+        .contains(&reason(lost).as_str()),
+        "{lost:?}"
+    );
+
+    // Cancelling the request frees the subscription for a new one.
+    let first = won[0].get_ref().name.clone();
+    let cancelled = suite
+        .transfers(&Actor::admin_agent(world.source))
+        .cancel_transfer_request(pb::CancelTransferRequestRequest {
+            request_id: request_id(),
+            name: first,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cancelled.state(), pb::TransferRequestState::Cancelled);
+    suite
+        .transfers(&Actor::admin_agent(world.source))
+        .create_transfer_request(world.request(&[&world.azure]))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_quantity_changed_after_creation_is_not_carried_over_and_shows_as_drift() {
+    let suite = start(options()).await;
+    let world = suite.world().await;
+    let source_agent = Actor::admin_agent(world.source);
+    let created = suite
+        .transfers(&source_agent)
+        .create_transfer_request(world.request(&[&world.licences]))
+        .await
+        .unwrap()
+        .into_inner();
+    suite
+        .transfers(&source_agent)
+        .update_subscription(pb::UpdateSubscriptionRequest {
+            request_id: request_id(),
+            subscription: Some(pb::Subscription {
+                name: world.licences.name.clone(),
+                quantity: 30,
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["quantity".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let read = suite.get(&source_agent, &created.name).await;
+    let item = &read.line_items[0];
+    assert_eq!(
+        (item.quantity, item.current_quantity, item.quantity_drift),
+        (25, 30, true)
+    );
+
+    suite.accept(world.provider, &created.name).await;
+    suite
+        .wait_for_state(
+            &source_agent,
+            &created.name,
+            pb::TransferRequestState::Completed,
+        )
+        .await;
+    let at_provider = suite.subscriptions(world.provider, world.customer).await;
+    let moved = at_provider
+        .iter()
+        .find(|s| s.transferred_from == world.licences.name)
+        .unwrap();
+    assert_eq!(moved.quantity, 25);
+}
+
+#[tokio::test]
+async fn rejected_cancelled_and_expired_requests_free_their_subscriptions() {
+    let (clock, hands) = Clock::manual(suite_time::now_micros());
+    let suite = start(TransferOptions {
+        clock,
+        request_lifetime: Duration::from_secs(3_600),
+        ..options()
+    })
+    .await;
+    let world = suite.world().await;
+    let source_agent = Actor::admin_agent(world.source);
+    let provider_agent = Actor::admin_agent(world.provider);
+    let create = || async {
+        suite
+            .transfers(&source_agent)
+            .create_transfer_request(world.request(&[&world.azure]))
+            .await
+            .unwrap()
+            .into_inner()
+    };
+
+    // Each side does only its own part; another partner sees nothing.
+    let first = create().await;
+    let refused = suite
+        .transfers(&source_agent)
+        .accept_transfer_request(pb::AcceptTransferRequestRequest {
+            request_id: request_id(),
+            name: first.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::PermissionDenied, "PROVIDER_REQUIRED")
+    );
+    let refused = suite
+        .transfers(&provider_agent)
+        .cancel_transfer_request(pb::CancelTransferRequestRequest {
+            request_id: request_id(),
+            name: first.name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::PermissionDenied, "SOURCE_REQUIRED")
+    );
+    let stranger = Actor::admin_agent(Uuid::new_v4());
+    let hidden = suite
+        .transfers(&stranger)
+        .get_transfer_request(pb::GetTransferRequestRequest {
+            name: first.name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(hidden.code(), Code::NotFound);
+
+    // Rejected with a note.
+    let rejected = suite
+        .transfers(&provider_agent)
+        .reject_transfer_request(pb::RejectTransferRequestRequest {
+            request_id: request_id(),
+            name: first.name.clone(),
+            note: "Please include the Azure plan first".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rejected.state(), pb::TransferRequestState::Rejected);
+    assert_eq!(
+        rejected.rejection_note,
+        "Please include the Azure plan first"
+    );
+
+    // Expired unaccepted: the clock passes the hour.
+    let second = create().await;
+    hands.advance(Duration::from_secs(3_601));
+    suite
+        .wait_for_state(
+            &source_agent,
+            &second.name,
+            pb::TransferRequestState::Expired,
+        )
+        .await;
+    let late = suite
+        .transfers(&provider_agent)
+        .accept_transfer_request(pb::AcceptTransferRequestRequest {
+            request_id: request_id(),
+            name: second.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&late), "TRANSFER_REQUEST_NOT_ACTIVE");
+    assert_eq!(
+        suite
+            .transfer()
+            .database
+            .outbox("transfer.v1.transfer_request.expired")
+            .await
+            .len(),
+        1
+    );
+
+    // Still free: a third request takes it.
+    create().await;
+}
+
+#[tokio::test]
+async fn a_downstream_outage_during_execution_is_retried_until_the_peer_is_back() {
+    let mut suite = start(options()).await;
+    let world = suite.world().await;
+    let source_agent = Actor::admin_agent(world.source);
+    let created = suite
+        .transfers(&source_agent)
+        .create_transfer_request(world.request(&[&world.azure]))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // The agreement service goes down between the request and the acceptance.
+    let agreement = suite.agreement.take().unwrap();
+    let agreement_peers = PeerUrls {
+        enrollment: Some(suite.enrollment.url()),
+        relationship: Some(suite.relationship.url()),
+        ..PeerUrls::default()
+    };
+    let (addr, database) = agreement.stop_keeping_database().await;
+    suite.accept(world.provider, &created.name).await;
+    eventually("the execution retries the outage", WAIT, || async {
+        let request = suite.get(&source_agent, &created.name).await;
+        request
+            .execution
+            .as_ref()
+            .is_some_and(|e| e.attempts >= 2 && !e.last_error.is_empty())
+            && request.state() == pb::TransferRequestState::Accepted
+    })
+    .await;
+    assert_eq!(suite.owners(&world, &[&world.azure]).await, [1]);
+
+    // Back up: the transfer resumes and completes.
+    let restarted = spawn_service_with(agreement::run, agreement_peers, database, addr).await;
+    suite.agreement = Some(restarted);
+    let completed = suite
+        .wait_for_state(
+            &source_agent,
+            &created.name,
+            pb::TransferRequestState::Completed,
+        )
+        .await;
+    assert!(completed.execution.unwrap().last_error.is_empty());
+    assert_eq!(suite.owners(&world, &[&world.azure]).await, [1]);
+}
+
+#[tokio::test]
+async fn an_outage_past_the_deadline_fails_the_transfer_and_moves_nothing() {
+    let mut suite = start(TransferOptions {
+        execution_deadline: Duration::ZERO,
+        ..options()
+    })
+    .await;
+    let world = suite.world().await;
+    let source_agent = Actor::admin_agent(world.source);
+    let created = suite
+        .transfers(&source_agent)
+        .create_transfer_request(world.request(&[&world.azure, &world.licences]))
+        .await
+        .unwrap()
+        .into_inner();
+    suite.agreement.take().unwrap().stop().await;
+    suite.accept(world.provider, &created.name).await;
+    let failed = suite
+        .wait_for_state(
+            &source_agent,
+            &created.name,
+            pb::TransferRequestState::Failed,
+        )
+        .await;
+    let execution = failed.execution.unwrap();
+    assert_eq!(execution.failure_reason, "EXECUTION_DEADLINE_PASSED");
+    assert!(
+        execution.last_error.contains("agreement"),
+        "{}",
+        execution.last_error
+    );
+    assert_eq!(
+        suite
+            .owners(&world, &[&world.azure, &world.licences, &world.add_on])
+            .await,
+        [1, 1, 1]
+    );
+    assert!(
+        suite
+            .subscriptions(world.provider, world.customer)
+            .await
+            .is_empty()
+    );
+    // The subscriptions are free again.
+    let eligibilities = suite
+        .transfers(&source_agent)
+        .list_transfer_eligibilities(pb::ListTransferEligibilitiesRequest {
+            parent: world.parent(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .eligibilities;
+    assert!(
+        eligibilities
+            .iter()
+            .any(|e| e.subscription == world.azure.name && e.eligible)
+    );
+}
+
+/// A hook that halts the execution for good at `step` and tells the test it got there.
+fn halt_at(step: pb::TransferStep, reached: Arc<Notify>) -> StepHook {
+    Arc::new(move |at| {
+        let reached = reached.clone();
+        Box::pin(async move {
+            if at == step {
+                reached.notify_one();
+                std::future::pending::<()>().await;
+            }
+        })
+    })
+}
+
+#[tokio::test]
+async fn a_transfer_service_stopped_at_each_step_resumes_after_restart_and_ends_consistent() {
+    for step in [
+        pb::TransferStep::CheckPreconditions,
+        pb::TransferStep::MoveSubscriptions,
+    ] {
+        let reached = Arc::new(Notify::new());
+        let mut suite = start(TransferOptions {
+            before_step: Some(halt_at(step, reached.clone())),
+            ..options()
+        })
+        .await;
+        let world = suite.world().await;
+        let source_agent = Actor::admin_agent(world.source);
+        let created = suite
+            .transfers(&source_agent)
+            .create_transfer_request(world.request(&[&world.azure, &world.licences]))
+            .await
+            .unwrap()
+            .into_inner();
+        suite.accept(world.provider, &created.name).await;
+        tokio::time::timeout(WAIT, reached.notified())
+            .await
+            .expect("the step is reached");
+
+        // The service dies in the middle of the step, with the message leased.
+        let peers = peers_of(&suite.enrollment, &suite.relationship, suite.agreement());
+        let transfer = suite.transfer.take().unwrap();
+        let (addr, database) = transfer.stop_keeping_database().await;
+        let request = suite_db_request_state(&database, &created.name).await;
+        assert_eq!(
+            request,
+            (
+                "TRANSFER_REQUEST_STATE_ACCEPTED".to_owned(),
+                step.as_str_name().to_owned()
+            )
+        );
+
+        let restarted = spawn_service_with(
+            |config, listener, shutdown| transfer::run_with(options(), config, listener, shutdown),
+            peers,
+            database,
+            addr,
+        )
+        .await;
+        suite.transfer = Some(restarted);
+        suite
+            .wait_for_state(
+                &source_agent,
+                &created.name,
+                pb::TransferRequestState::Completed,
+            )
+            .await;
+        assert_eq!(
+            suite
+                .owners(&world, &[&world.azure, &world.licences, &world.add_on])
+                .await,
+            [1, 1, 1],
+            "after a stop at {step:?}"
+        );
+        assert_eq!(
+            suite
+                .subscriptions(world.provider, world.customer)
+                .await
+                .len(),
+            3
+        );
+    }
+}
+
+/// The state and step of the request named `name`, read from the stopped service's database.
+async fn suite_db_request_state(
+    database: &suite_testkit::TestDatabase,
+    name: &str,
+) -> (String, String) {
+    use sqlx::Row;
+    let id = name.rsplit('/').next().unwrap();
+    let row = sqlx::query("SELECT state, step FROM transfer_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(database.database().pool())
+        .await
+        .unwrap();
+    (row.get("state"), row.get("step"))
+}
+
+#[tokio::test]
+async fn two_replicas_execute_each_accepted_transfer_exactly_once() {
+    const TRANSFERS: usize = 6;
+    let suite = start(options()).await;
+    let second = spawn_service_adjusted(
+        |config, listener, shutdown| transfer::run_with(options(), config, listener, shutdown),
+        {
+            let url = suite.transfer().database.url().to_owned();
+            let peers = peers_of(&suite.enrollment, &suite.relationship, suite.agreement());
+            move |config| {
+                config.database_url = Secret::new(url);
+                config.peers = peers;
+            }
+        },
+    )
+    .await;
+    let world = suite.world_with(TRANSFERS).await;
+    let source_agent = Actor::admin_agent(world.source);
+    let mut names = Vec::new();
+    for azure in &world.more_azure {
+        let created = suite
+            .transfers(&source_agent)
+            .create_transfer_request(world.request(&[azure]))
+            .await
+            .unwrap()
+            .into_inner();
+        names.push(created.name);
+    }
+    // Half are accepted through one replica, half through the other; both run executors.
+    for (index, name) in names.iter().enumerate() {
+        let replica = if index % 2 == 0 {
+            suite.transfer()
+        } else {
+            &second
+        };
+        replica
+            .transfer(&Actor::admin_agent(world.provider))
+            .accept_transfer_request(pb::AcceptTransferRequestRequest {
+                request_id: request_id(),
+                name: name.clone(),
+                etag: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    for name in &names {
+        suite
+            .wait_for_state(&source_agent, name, pb::TransferRequestState::Completed)
+            .await;
+    }
+    // Side effects, counted: one provider subscription per transfer, one completion each.
+    let at_provider = suite.subscriptions(world.provider, world.customer).await;
+    assert_eq!(at_provider.len(), TRANSFERS);
+    let origins: HashSet<_> = at_provider
+        .iter()
+        .map(|s| s.transferred_from.clone())
+        .collect();
+    assert_eq!(origins.len(), TRANSFERS);
+    let completions =
+        sqlx::query("SELECT COUNT(*) AS n FROM transfer_steps WHERE outcome = 'COMPLETED'")
+            .fetch_one(suite.transfer().database.database().pool())
+            .await
+            .map(|row| sqlx::Row::get::<i64, _>(&row, "n"))
+            .unwrap();
+    assert_eq!(completions, TRANSFERS as i64);
+    second.stop().await;
+}
