@@ -33,6 +33,8 @@ struct World {
     partner: Uuid,
     customer: String,
     subscription: String,
+    /// A second subscription of the customer, which the table cancels.
+    cancelled_subscription: String,
     /// A transitioned partner (indirect reseller on its restricted direct-bill tenant) with
     /// an accepted partner agreement.
     reseller: Uuid,
@@ -72,6 +74,14 @@ async fn world() -> World {
         .into_inner()
         .name;
     let subscription = suite
+        .transfer
+        .transfer(&agent)
+        .create_subscription(subscription_request(&customer))
+        .await
+        .unwrap()
+        .into_inner()
+        .name;
+    let cancelled_subscription = suite
         .transfer
         .transfer(&agent)
         .create_subscription(subscription_request(&customer))
@@ -168,6 +178,7 @@ async fn world() -> World {
         partner,
         customer,
         subscription,
+        cancelled_subscription,
         reseller,
         acceptance,
         mpa_version,
@@ -636,6 +647,11 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             }),
         }
         .encode_to_vec(),
+        "CancelSubscription" => transfer::CancelSubscriptionRequest {
+            request_id: request_id(),
+            name: world.cancelled_subscription.clone(),
+        }
+        .encode_to_vec(),
         "ListTransferEligibilities" => transfer::ListTransferEligibilitiesRequest {
             parent: world.customer.clone(),
             ..Default::default()
@@ -816,6 +832,8 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("ListSubscriptions",          ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     // Changing a subscription: ADMIN_AGENT of its partner, or the operator.
     ("UpdateSubscription",         ["PermissionDenied", "OK", "PermissionDenied", "NotFound", "OK", "PermissionDenied", "PermissionDenied"]),
+    // Cancelling: the ADMIN_AGENT's cancellation comes first, the operator's finds it done.
+    ("CancelSubscription",         ["PermissionDenied", "OK", "PermissionDenied", "NotFound", "FailedPrecondition", "PermissionDenied", "PermissionDenied"]),
     ("ListTransferEligibilities",  ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     // Transfers: ADMIN_AGENT of a transitioning partner asks (this partner is not one);
     // requests are listed to either side, and one that does not exist is NOT_FOUND to all.

@@ -55,6 +55,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "transfer requests",
         sql: include_str!("../migrations/0103_transfer_requests.sql"),
     },
+    MigrationFile {
+        version: 104,
+        description: "cancellations",
+        sql: include_str!("../migrations/0104_cancellations.sql"),
+    },
 ];
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);

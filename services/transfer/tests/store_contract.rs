@@ -147,4 +147,19 @@ async fn the_database_holds_a_subscription_in_one_open_request_at_most() {
     .execute(database.database().pool())
     .await
     .unwrap();
+
+    // Nor does the subscription gain add-ons or end while the request is open.
+    let cancelled = store
+        .cancel_subscription(&agent.caller(), &key(&agent), customer, id, 2)
+        .await;
+    assert!(
+        matches!(
+            cancelled,
+            Err(transfer::Error::Precondition {
+                reason: "SUBSCRIPTION_IN_OPEN_TRANSFER_REQUEST",
+                ..
+            })
+        ),
+        "{cancelled:?}"
+    );
 }

@@ -1158,3 +1158,111 @@ async fn two_replicas_execute_each_accepted_transfer_exactly_once() {
     assert_eq!(completions, TRANSFERS as i64);
     second.stop().await;
 }
+
+async fn cancel(
+    suite: &Suite,
+    partner: Uuid,
+    name: &str,
+) -> Result<pb::Subscription, tonic::Status> {
+    suite
+        .transfers(&Actor::admin_agent(partner))
+        .cancel_subscription(pb::CancelSubscriptionRequest {
+            request_id: request_id(),
+            name: name.into(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn cancelling_credits_the_unused_days_and_new_commerce_only_within_72_hours() {
+    // 2026-01-01 09:00 UTC: January has 31 days.
+    let (clock, hands) = Clock::manual(1_767_258_000_000_000);
+    let suite = start(TransferOptions { clock, ..options() }).await;
+    let partner = direct_bill_partner(&suite.enrollment).await;
+    let customer = Uuid::new_v4();
+    record_customer(&suite.relationship, partner, customer).await;
+    let mut base = licence(pb::OfferKind::LegacyLicense, "O365-E3", 10, "");
+    base.unit_price = price(3_100);
+    let base = order(suite.transfer(), partner, customer, base).await;
+    let mut add_on = licence(
+        pb::OfferKind::LegacyLicense,
+        "O365-AUDIO-CONF",
+        10,
+        &base.name,
+    );
+    add_on.unit_price = price(3_100);
+    let add_on = order(suite.transfer(), partner, customer, add_on).await;
+    let mut nce = licence(pb::OfferKind::NewCommerceLicense, "CFQ7TTC0LF8R", 5, "");
+    nce.unit_price = price(2_000);
+    let early = order(suite.transfer(), partner, customer, nce.clone()).await;
+    let late = order(suite.transfer(), partner, customer, nce).await;
+
+    // A base with an ACTIVE add-on is not cancelled; the add-on first.
+    let refused = cancel(&suite, partner, &base.name).await.unwrap_err();
+    assert_eq!(reason(&refused), "ADD_ONS_ACTIVE");
+
+    // Exactly one day in: one day used, 30 of 31 credited.
+    hands.advance(Duration::from_secs(86_400));
+    let cancelled = cancel(&suite, partner, &add_on.name).await.unwrap();
+    assert_eq!(cancelled.status(), pb::SubscriptionStatus::Cancelled);
+    assert_eq!(cancelled.cancellation_credit.unwrap().amount_minor, 30_000);
+    // One microsecond later a second day has started: 29 of 31.
+    hands.advance(Duration::from_micros(1));
+    let cancelled = cancel(&suite, partner, &base.name).await.unwrap();
+    assert_eq!(cancelled.cancellation_credit.unwrap().amount_minor, 29_000);
+    assert!(!cancelled.auto_renew);
+    let again = cancel(&suite, partner, &base.name).await.unwrap_err();
+    assert_eq!(reason(&again), "SUBSCRIPTION_NOT_ACTIVE");
+
+    // New Commerce: the whole fee within 72 hours, no cancellation after.
+    let credited = cancel(&suite, partner, &early.name).await.unwrap();
+    assert_eq!(credited.cancellation_credit.unwrap().amount_minor, 10_000);
+    hands.advance(Duration::from_secs(2 * 86_400));
+    let closed = cancel(&suite, partner, &late.name).await.unwrap_err();
+    assert_eq!(closed.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&closed), "CANCELLATION_WINDOW_CLOSED");
+    // What the partner does instead: turn auto-renew off.
+    let renewal_off = suite
+        .transfers(&Actor::admin_agent(partner))
+        .update_subscription(pb::UpdateSubscriptionRequest {
+            request_id: request_id(),
+            subscription: Some(pb::Subscription {
+                name: late.name.clone(),
+                auto_renew: false,
+                etag: late.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["auto_renew".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!renewal_off.auto_renew);
+    assert_eq!(
+        suite
+            .transfer()
+            .database
+            .outbox("transfer.v1.subscription.cancelled")
+            .await
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_in_an_open_request_is_not_cancelled() {
+    let suite = start(options()).await;
+    let world = suite.world().await;
+    suite
+        .transfers(&Actor::admin_agent(world.source))
+        .create_transfer_request(world.request(&[&world.azure, &world.licences]))
+        .await
+        .unwrap();
+    let refused = cancel(&suite, world.source, &world.azure.name)
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "SUBSCRIPTION_IN_OPEN_TRANSFER_REQUEST");
+}

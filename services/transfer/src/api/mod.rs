@@ -99,6 +99,19 @@ impl TransferService for TransferApi {
         .await
     }
 
+    async fn cancel_subscription(
+        &self,
+        request: Request<pb::CancelSubscriptionRequest>,
+    ) -> Result<Response<pb::Subscription>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.cancel_subscription(&caller, message).await },
+        )
+        .await
+    }
+
     async fn list_transfer_eligibilities(
         &self,
         request: Request<pb::ListTransferEligibilitiesRequest>,

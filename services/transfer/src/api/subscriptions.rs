@@ -172,6 +172,31 @@ impl TransferApi {
             .await
     }
 
+    pub(super) async fn cancel_subscription(
+        &self,
+        caller: &Caller,
+        request: pb::CancelSubscriptionRequest,
+    ) -> Result<pb::Subscription, Error> {
+        caller.require_role_or_operator(Role::AdminAgent)?;
+        let mut violations = FieldViolations::new();
+        let key = violations.check(
+            "request_id",
+            IdempotencyKey::new(caller, "CancelSubscription", &request.request_id, &request),
+        );
+        let name = violations.check("name", parse_subscription_name(&request.name));
+        let (Some(key), Some((customer, id))) = (key, name) else {
+            return Err(Error::Invalid(violations));
+        };
+        if !subscription::may_read(caller, customer.partner_tenant_id) {
+            return Err(Error::SubscriptionNotFound(subscription_name(customer, id)));
+        }
+        // Ending a subscription the partner bills is no purchase: a RESTRICTED direct-bill
+        // partner may still do it for its existing customers.
+        self.store
+            .cancel_subscription(caller, &key, customer, id, self.now())
+            .await
+    }
+
     pub(super) async fn list_transfer_eligibilities(
         &self,
         caller: &Caller,

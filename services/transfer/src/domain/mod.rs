@@ -1,5 +1,6 @@
 //! The transfer service's rules, free of transport and storage.
 
+pub mod credit;
 pub mod eligibility;
 pub mod subscription;
 pub mod transfer;

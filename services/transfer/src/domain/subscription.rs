@@ -43,6 +43,10 @@ pub struct Subscription {
     pub create_time: i64,
     /// Last change.
     pub update_time: i64,
+    /// When it was cancelled.
+    pub cancel_time: Option<i64>,
+    /// What its cancellation credited, in minor units of its currency.
+    pub cancellation_credit: Option<i64>,
     /// Incremented on every change; the etag.
     pub version: i64,
 }
@@ -168,6 +172,11 @@ impl From<&Subscription> for pb::Subscription {
             transferred_from: subscription.transferred_from.clone(),
             transferred_to: subscription.transferred_to.clone(),
             update_time: Some(suite_time::timestamp(subscription.update_time)),
+            cancel_time: subscription.cancel_time.map(suite_time::timestamp),
+            cancellation_credit: subscription.cancellation_credit.map(|amount| Money {
+                currency_code: subscription.unit_price.currency_code.clone(),
+                amount_minor: amount,
+            }),
         }
     }
 }
@@ -302,8 +311,14 @@ impl NewSubscription {
         }
     }
 
-    /// Checks that `base`, the subscription named as base, can carry this add-on.
-    pub fn check_base(&self, base: Option<&Subscription>, name: &str) -> Result<(), Error> {
+    /// Checks that `base`, the subscription named as base, can carry this add-on;
+    /// `base_in_transfer` when it is in an open transfer request, whose line items are fixed.
+    pub fn check_base(
+        &self,
+        base: Option<&Subscription>,
+        name: &str,
+        base_in_transfer: bool,
+    ) -> Result<(), Error> {
         let Some(base) = base else {
             return Err(Error::SubscriptionNotFound(name.to_owned()));
         };
@@ -312,6 +327,14 @@ impl NewSubscription {
                 "subscription.base_subscription",
                 "must be an ACTIVE subscription that is not itself an add-on",
             )));
+        }
+        if base_in_transfer {
+            return Err(Error::Precondition {
+                reason: "SUBSCRIPTION_IN_OPEN_TRANSFER_REQUEST",
+                message: format!(
+                    "{name} is in an open transfer request: add the add-on once the request has ended"
+                ),
+            });
         }
         if base.offer_kind != self.offer_kind {
             return Err(Error::Invalid(FieldViolations::single(
@@ -485,4 +508,51 @@ pub fn authorize_change(caller: &Caller, customer: CustomerRef) -> Result<(), Er
         return Err(Error::CustomerNotFound(customer.name()));
     }
     Ok(())
+}
+
+/// The subscription cancelled at `now` with `credit`; only an ACTIVE subscription that is in
+/// no open transfer request and carries no ACTIVE add-on is cancelled.
+pub fn cancelled(
+    current: &Subscription,
+    in_transfer: bool,
+    active_add_ons: usize,
+    now: i64,
+) -> Result<Subscription, Error> {
+    if current.status != pb::SubscriptionStatus::Active {
+        return Err(Error::Precondition {
+            reason: "SUBSCRIPTION_NOT_ACTIVE",
+            message: format!(
+                "{} is {}: only an ACTIVE subscription is cancelled",
+                current.name(),
+                current.status.as_str_name()
+            ),
+        });
+    }
+    if in_transfer {
+        return Err(Error::Precondition {
+            reason: "SUBSCRIPTION_IN_OPEN_TRANSFER_REQUEST",
+            message: format!(
+                "{} is in an open transfer request: cancel that request first",
+                current.name()
+            ),
+        });
+    }
+    if active_add_ons > 0 {
+        return Err(Error::Precondition {
+            reason: "ADD_ONS_ACTIVE",
+            message: format!(
+                "{} carries {active_add_ons} ACTIVE add-on(s): cancel them first",
+                current.name()
+            ),
+        });
+    }
+    let credit = super::credit::cancellation_credit(current, now)?;
+    let mut next = current.clone();
+    next.status = pb::SubscriptionStatus::Cancelled;
+    next.auto_renew = false;
+    next.cancel_time = Some(now);
+    next.cancellation_credit = Some(credit);
+    next.update_time = now;
+    next.version = current.version + 1;
+    Ok(next)
 }

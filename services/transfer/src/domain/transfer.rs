@@ -645,6 +645,8 @@ mod tests {
             transferred_to: String::new(),
             create_time: 0,
             update_time: 0,
+            cancel_time: None,
+            cancellation_credit: None,
             version: 1,
         }
     }

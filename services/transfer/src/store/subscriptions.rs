@@ -17,7 +17,7 @@ use crate::error::Error;
 
 pub(super) const SUBSCRIPTION_COLUMNS: &str = "id, partner_tenant_id, customer_tenant_id, offer_id, offer_kind, quantity, \
      base_subscription_id, status, auto_renew, billing_period, currency_code, unit_price_minor, azure_subscription_id, \
-     transferred_from, transferred_to, create_time, update_time, version";
+     transferred_from, transferred_to, create_time, update_time, cancel_time, cancellation_credit_minor, version";
 
 impl TransferStore {
     /// Records `subscription` ordered for `customer`, or replays an earlier identical
@@ -37,9 +37,11 @@ impl TransferStore {
         if let Some(base_id) = subscription.base_subscription_id {
             let lock = suite_db::for_update(&tx);
             let base = fetch_subscription(&mut tx, customer, base_id, lock).await?;
+            let base_in_transfer = !open_among(&mut tx, vec![base_id]).await?.is_empty();
             subscription.check_base(
                 base.as_ref(),
                 &crate::domain::subscription::subscription_name(customer, base_id),
+                base_in_transfer,
             )?;
         }
         let created = Subscription {
@@ -59,6 +61,8 @@ impl TransferStore {
             transferred_to: String::new(),
             create_time: now,
             update_time: now,
+            cancel_time: None,
+            cancellation_credit: None,
             version: 1,
         };
         insert_subscription(&mut tx, &created).await?;
@@ -132,6 +136,75 @@ impl TransferStore {
         Ok(response)
     }
 
+    /// Cancels subscription `id` of `customer` at `now`, crediting what the rules give.
+    pub async fn cancel_subscription(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        customer: CustomerRef,
+        id: Uuid,
+        now: i64,
+    ) -> Result<pb::Subscription, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::Subscription>(&mut tx).await? {
+            return Ok(response);
+        }
+        let lock = suite_db::for_update(&tx);
+        let current = fetch_subscription(&mut tx, customer, id, lock)
+            .await?
+            .filter(|s| s.status != pb::SubscriptionStatus::Transferred)
+            .ok_or_else(|| {
+                Error::SubscriptionNotFound(crate::domain::subscription::subscription_name(
+                    customer, id,
+                ))
+            })?;
+        let in_transfer = !open_among(&mut tx, vec![id]).await?.is_empty();
+        let add_ons = sqlx::query(
+            "SELECT COUNT(*) AS n FROM subscriptions WHERE base_subscription_id = $1 AND status = 'SUBSCRIPTION_STATUS_ACTIVE'",
+        )
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        let add_ons: i64 = add_ons.try_get("n").map_err(StoreError::from)?;
+        let next = crate::domain::subscription::cancelled(
+            &current,
+            in_transfer,
+            usize::try_from(add_ons).unwrap_or(usize::MAX),
+            now,
+        )?;
+        let saved = sqlx::query(
+            "UPDATE subscriptions SET status = $1, auto_renew = 0, cancel_time = $2, cancellation_credit_minor = $3, \
+             update_time = $4, version = $5 WHERE id = $6 AND version = $7",
+        )
+        .bind(next.status.as_str_name())
+        .bind(next.cancel_time)
+        .bind(next.cancellation_credit)
+        .bind(next.update_time)
+        .bind(next.version)
+        .bind(id.to_string())
+        .bind(current.version)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if saved.rows_affected() == 0 {
+            return Err(Error::ConcurrentChange(current.name()));
+        }
+        let name = next.name();
+        let response = pb::Subscription::from(&next);
+        let change = Change {
+            tenant_id: customer.partner_tenant_id,
+            resource_name: &name,
+            action: "CancelSubscription",
+            topic: "transfer.v1.subscription.cancelled",
+            before: Some(pb::Subscription::from(&current).encode_to_vec()),
+            after: &response,
+        };
+        suite_db::record_change(&mut tx, caller, key, change).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
     /// Subscription `id` of `customer`, if recorded.
     pub async fn get_subscription(
         &self,
@@ -181,21 +254,28 @@ impl TransferStore {
         &self,
         subscriptions: &[Subscription],
     ) -> Result<HashSet<Uuid>, StoreError> {
-        let mut conn = self.db.pool().acquire().await?;
-        let mut open = HashSet::new();
-        for subscription in subscriptions {
-            let row = sqlx::query(
-                "SELECT 1 FROM transfer_line_items WHERE subscription_id = $1 AND open = 1",
-            )
-            .bind(subscription.id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-            if row.is_some() {
-                open.insert(subscription.id);
-            }
-        }
+        let mut tx = self.db.begin().await?;
+        let open = open_among(&mut tx, subscriptions.iter().map(|s| s.id).collect()).await?;
+        tx.commit().await?;
         Ok(open)
     }
+}
+
+/// Which of `ids` are in an open transfer request, read in `tx`.
+pub(super) async fn open_among(tx: &mut Tx, ids: Vec<Uuid>) -> Result<HashSet<Uuid>, StoreError> {
+    let mut open = HashSet::new();
+    for id in ids {
+        let held = sqlx::query(
+            "SELECT 1 FROM transfer_line_items WHERE subscription_id = $1 AND open = 1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if held.is_some() {
+            open.insert(id);
+        }
+    }
+    Ok(open)
 }
 
 /// Subscription `id` of `customer` read inside `tx`, locked with `lock` where the backend
@@ -242,7 +322,7 @@ pub(super) async fn insert_subscription(
 ) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(subscription.id.to_string())
@@ -262,6 +342,8 @@ pub(super) async fn insert_subscription(
         .bind(&subscription.transferred_to)
         .bind(subscription.create_time)
         .bind(subscription.update_time)
+        .bind(subscription.cancel_time)
+        .bind(subscription.cancellation_credit)
         .bind(subscription.version)
         .execute(&mut **tx)
         .await?;
@@ -307,6 +389,8 @@ pub(super) fn subscription_from_row(row: &AnyRow) -> Result<Subscription, StoreE
         transferred_to: row.try_get("transferred_to")?,
         create_time: row.try_get("create_time")?,
         update_time: row.try_get("update_time")?,
+        cancel_time: row.try_get("cancel_time")?,
+        cancellation_credit: row.try_get("cancellation_credit_minor")?,
         version: row.try_get("version")?,
     })
 }

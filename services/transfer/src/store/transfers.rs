@@ -1,6 +1,6 @@
 //! Transfer requests: creation with their line items, decisions, expiry, reads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use prost::Message;
 use sqlx::Row;
@@ -13,7 +13,7 @@ use suite_proto::transfer::v1 as pb;
 use uuid::Uuid;
 
 use super::TransferStore;
-use super::subscriptions::{customer_subscriptions, optional_id};
+use super::subscriptions::{customer_subscriptions, open_among, optional_id};
 use crate::domain::subscription::parse_offer_kind;
 use crate::domain::transfer::{Execution, select_line_items};
 use crate::domain::{LineItem, NewTransferRequest, TransferRequest};
@@ -49,7 +49,7 @@ impl TransferStore {
             return Ok(response);
         }
         let subscriptions = customer_subscriptions(&mut tx, new.customer).await?;
-        let open = open_among(&mut tx, subscriptions.iter().map(|s| s.id)).await?;
+        let open = open_among(&mut tx, subscriptions.iter().map(|s| s.id).collect()).await?;
         let line_items =
             select_line_items(new.customer, &new.subscription_ids, &subscriptions, &open)?;
         let request = TransferRequest {
@@ -245,26 +245,6 @@ impl TransferStore {
         }
         Ok(ended)
     }
-}
-
-/// Which of `ids` are in an open request, read in `tx`.
-async fn open_among(
-    tx: &mut Tx,
-    ids: impl Iterator<Item = Uuid>,
-) -> Result<HashSet<Uuid>, StoreError> {
-    let mut open = HashSet::new();
-    for id in ids {
-        let held = sqlx::query(
-            "SELECT 1 FROM transfer_line_items WHERE subscription_id = $1 AND open = 1",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?;
-        if held.is_some() {
-            open.insert(id);
-        }
-    }
-    Ok(open)
 }
 
 /// The snapshot quantities, for a request just created.
