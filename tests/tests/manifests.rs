@@ -34,7 +34,12 @@ use tonic::server::NamedService;
 const OVERLAYS: &[(&str, i64)] = &[("dev", 1), ("production", 2)];
 
 /// Variables that must never be written in a ConfigMap or a manifest.
-const SECRET_VARIABLES: &[&str] = &["DATABASE_URL", "AUTH_HS256_SECRET", "PAGE_TOKEN_SECRET"];
+const SECRET_VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "AUTH_HS256_SECRET",
+    "PAGE_TOKEN_SECRET",
+    "SMTP_URL",
+];
 
 /// Where the image puts the binaries (Dockerfile).
 const BINARY_DIR: &str = "/usr/local/bin";
@@ -256,6 +261,7 @@ fn placeholder(service: &str, variable: &str) -> String {
     match variable {
         "DATABASE_URL" => format!("postgresql://{service}:password@{service}-db-rw:5432/{service}"),
         "AUTH_SIGNING_KEY_ID" => service.to_owned(),
+        "SMTP_URL" => "smtps://suite:password@smtp.example.com".to_owned(),
         _ => "placeholder-secret-of-more-than-32-bytes".to_owned(),
     }
 }

@@ -60,3 +60,49 @@ async fn a_service_that_calls_a_peer_does_not_start_without_its_address() {
         .unwrap_err();
     assert!(error.to_string().contains("ENROLLMENT_URL"), "{error}");
 }
+
+#[tokio::test]
+async fn a_services_e_mails_leave_its_outbox_as_files_when_a_mail_directory_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = dir.path().join("mail");
+    let enrollment = suite_testkit::spawn_service_adjusted(enrollment::run, {
+        let mail = mail.clone();
+        move |config| config.mail.directory = Some(mail)
+    })
+    .await;
+    // The approval of an indirect reseller enrollment e-mails the primary contact.
+    suite_testkit::indirect_reseller_partner(&enrollment).await;
+    let files = || {
+        std::fs::read_dir(&mail)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.path())
+                    .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    suite_testkit::eventually(
+        "the approval e-mail is written",
+        std::time::Duration::from_secs(20),
+        || {
+            let found = !files().is_empty();
+            async move { found }
+        },
+    )
+    .await;
+    let text = std::fs::read_to_string(&files()[0]).unwrap();
+    assert!(text.contains("is approved"), "{text}");
+    assert!(text.contains("Message-ID: <"), "{text}");
+    // Delivered once: the outbox row is marked, so no later pass writes it again.
+    let delivered = sqlx::query(
+        "SELECT COUNT(*) AS n FROM outbox_messages WHERE topic = 'email' AND delivered_at IS NOT NULL",
+    )
+    .fetch_one(enrollment.database.database().pool())
+    .await
+    .map(|row| sqlx::Row::get::<i64, _>(&row, "n"))
+    .unwrap();
+    assert!(delivered >= 1);
+    enrollment.stop().await;
+}

@@ -217,6 +217,8 @@ async fn run(args: &RunArgs) -> Result<(), String> {
         let mut config =
             ServiceConfig::development(addr, &format!("sqlite://{}", database.display()), &secret);
         config.peers = peers.clone();
+        // No SMTP server in the embedded suite: each e-mail is a file a person can open.
+        config.mail.directory = Some(args.data_dir.join(MAIL_DIR));
         let mut stop = stop_rx.clone();
         let shutdown = async move {
             let _ = stop.changed().await;
@@ -250,6 +252,9 @@ async fn run(args: &RunArgs) -> Result<(), String> {
     }
 }
 
+/// Where, under the data directory, the embedded suite writes its e-mails.
+const MAIL_DIR: &str = "mail";
+
 fn print_welcome(members: &[Member], data_dir: &Path, secret: &Secret) -> Result<(), String> {
     let tenant = Uuid::new_v4();
     let token = mint(
@@ -271,6 +276,11 @@ fn print_welcome(members: &[Member], data_dir: &Path, secret: &Secret) -> Result
             member.name, member.port, member.grpc_service
         );
     }
+    println!();
+    println!(
+        "E-mails are written to {}/ (one .eml file each; the newest sorts last: ls | tail -1).",
+        data_dir.join(MAIL_DIR).display()
+    );
     println!();
     println!("Try it (a GLOBAL_ADMIN + ADMIN_AGENT token of a new tenant {tenant}, valid 12 h):");
     println!("  grpcurl -plaintext 127.0.0.1:{} list", members[0].port);

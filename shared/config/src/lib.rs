@@ -131,7 +131,25 @@ pub struct ServiceConfig {
     pub capability_cache_ttl: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Where e-mails go.
+    pub mail: MailConfig,
 }
+
+/// Where the service's e-mails go: an SMTP server, a directory (one file per message, for
+/// the embedded suite), or nowhere yet (they wait in the outbox until one is configured).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MailConfig {
+    /// `smtp://host:port` or `smtps://user:password@host` (TLS); `?tls=required` asks for
+    /// STARTTLS on `smtp://`.
+    pub smtp_url: Option<Secret>,
+    /// A directory to write each message to instead.
+    pub directory: Option<std::path::PathBuf>,
+    /// The sender, e.g. `CSP suite <no-reply@partners.example.com>`.
+    pub from: String,
+}
+
+/// Sender of e-mails when `MAIL_FROM` is not set.
+pub const DEFAULT_MAIL_FROM: &str = "CSP suite <no-reply@csp-suite.invalid>";
 
 /// Every problem found in the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +304,22 @@ impl ServiceConfig {
             keys_reload_interval,
         };
 
+        let smtp_url = get("SMTP_URL");
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            problems.push("SMTP_URL: must start with smtp:// or smtps://".to_owned());
+        }
+        let mail_dir = get("MAIL_DIR");
+        if smtp_url.is_some() && mail_dir.is_some() {
+            problems.push("MAIL_DIR: set either SMTP_URL or MAIL_DIR, not both".to_owned());
+        }
+        let mail = MailConfig {
+            smtp_url: smtp_url.map(Secret::new),
+            directory: mail_dir.map(std::path::PathBuf::from),
+            from: get("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned()),
+        };
+
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -299,6 +333,7 @@ impl ServiceConfig {
             peers,
             capability_cache_ttl,
             log_format,
+            mail,
         })
     }
 
@@ -318,6 +353,10 @@ impl ServiceConfig {
             peers: PeerUrls::default(),
             capability_cache_ttl: Duration::from_millis(DEFAULT_CAPABILITY_CACHE_TTL_MS),
             log_format: LogFormat::Text,
+            mail: MailConfig {
+                from: DEFAULT_MAIL_FROM.to_owned(),
+                ..MailConfig::default()
+            },
         }
     }
 }

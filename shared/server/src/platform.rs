@@ -50,6 +50,7 @@ pub struct Platform {
     capability_cache_ttl: Duration,
     domain: &'static str,
     settings: ServerSettings,
+    mailer: Option<suite_mail::Mailer>,
 }
 
 impl Platform {
@@ -72,6 +73,8 @@ impl Platform {
             capability_cache_ttl: config.capability_cache_ttl,
             domain,
             settings: ServerSettings::from(config),
+            mailer: suite_mail::Mailer::from_config(domain, &config.mail)
+                .map_err(|e| StartError::Setting(e.to_string()))?,
         })
     }
 
@@ -125,15 +128,35 @@ impl Platform {
             migrations,
             migrated: AtomicBool::new(false),
         });
+        // The service's e-mails leave through its outbox while it serves.
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let mail = match self.mailer {
+            Some(mailer) => {
+                if let Some(directory) = mailer.directory() {
+                    tracing::info!(directory = %directory.display(), "e-mails are written to files");
+                }
+                Some(suite_mail::spawn(self.db.clone(), mailer, stopping_rx))
+            }
+            None => {
+                tracing::warn!("no SMTP_URL nor MAIL_DIR: e-mails wait in the outbox");
+                None
+            }
+        };
         let served = crate::serve(
             self.settings,
             listener,
             service_name,
             routes,
             readiness,
-            shutdown,
+            async move {
+                shutdown.await;
+                let _ = stopping_tx.send(true);
+            },
         )
         .await;
+        if let Some(mail) = mail {
+            mail.abort();
+        }
         self.db.close().await;
         Ok(served?)
     }

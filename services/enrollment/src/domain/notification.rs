@@ -1,24 +1,10 @@
 //! The e-mails the enrollment service sends, through the outbox.
 
-use serde::Serialize;
-
 use super::calendar::DAY_MICROS;
 use super::partner::Partner;
 use super::program::{Enrollment, program_slug};
 
-/// Outbox topic of e-mails; the relay delivers them over SMTP.
-pub const EMAIL_TOPIC: &str = "email";
-
-/// One e-mail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Email {
-    /// Recipient.
-    pub to: String,
-    /// Subject line.
-    pub subject: String,
-    /// Plain-text body.
-    pub body: String,
-}
+pub use suite_mail::Email;
 
 /// To the primary contact when an enrollment is approved.
 pub fn enrollment_approved(partner: &Partner, enrollment: &Enrollment) -> Email {

@@ -8,10 +8,10 @@ use suite_db::{
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
+use super::EnrollmentStore;
 use super::partners::lock_partner;
 use super::policy::fetch_policy;
 use super::revenue::fetch_counted_revenue;
-use super::{EnrollmentStore, enqueue_email};
 use crate::domain::notification;
 use crate::domain::partner::{Partner, partner_name};
 use crate::domain::program::{
@@ -182,7 +182,7 @@ impl EnrollmentStore {
             record_side_effect(&mut tx, caller, before, &other, action.rpc(), now).await?;
             if let (EnrollmentAction::Activate { .. }, Some(end)) = (&action, other.access_end_time)
             {
-                enqueue_email(
+                suite_mail::enqueue(
                     &mut tx,
                     &other.name(),
                     &notification::override_warning(&partner, end, now),
@@ -263,7 +263,7 @@ async fn on_approval(
     enrollment: &Enrollment,
     now: i64,
 ) -> Result<(), Error> {
-    enqueue_email(
+    suite_mail::enqueue(
         tx,
         &enrollment.name(),
         &notification::enrollment_approved(partner, enrollment),

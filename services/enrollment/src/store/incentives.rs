@@ -7,9 +7,9 @@ use suite_errors::PreconditionViolation;
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
+use super::EnrollmentStore;
 use super::enrollments::fetch_enrollments;
 use super::partners::lock_partner;
-use super::{EnrollmentStore, enqueue_email};
 use crate::domain::incentive::{
     IncentiveEnrollment, IncentiveProgram, IncentiveState, incentive_slug,
 };
@@ -175,7 +175,7 @@ pub(super) async fn invite_to_reseller_incentive(
         },
     )
     .await?;
-    enqueue_email(
+    suite_mail::enqueue(
         tx,
         &invitation.name(),
         &notification::incentive_invitation(partner, &to),

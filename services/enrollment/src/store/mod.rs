@@ -10,9 +10,7 @@ mod partners;
 mod policy;
 mod revenue;
 
-use suite_db::{Database, OutboxMessage, PageTokenCodec, StoreError, Tx};
-
-use crate::domain::notification::{EMAIL_TOPIC, Email};
+use suite_db::{Database, PageTokenCodec};
 
 pub use directory::ProviderSearch;
 pub use enrollments::EnrollmentAction;
@@ -34,19 +32,6 @@ impl EnrollmentStore {
     pub fn pages(&self) -> &PageTokenCodec {
         &self.pages
     }
-}
-
-async fn enqueue_email(tx: &mut Tx, key: &str, email: &Email) -> Result<(), StoreError> {
-    let payload = serde_json::to_vec(email).map_err(|e| StoreError::Other(e.to_string()))?;
-    suite_db::enqueue(
-        tx,
-        OutboxMessage {
-            topic: EMAIL_TOPIC,
-            key,
-            payload,
-        },
-    )
-    .await
 }
 
 /// The `etag` a client sent, or `None` when it sent none; a malformed one never matches.
