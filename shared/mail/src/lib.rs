@@ -9,8 +9,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::Mailbox;
+use lettre::message::header::ContentTransferEncoding;
 use lettre::message::header::ContentType;
+use lettre::message::{Body, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use suite_config::MailConfig;
@@ -119,7 +120,7 @@ impl Mailer {
             .to(to)
             .subject(email.subject)
             .header(ContentType::TEXT_PLAIN)
-            .body(email.body)
+            .body(readable_body(email.body))
             .map_err(|e| format!("cannot build the message: {e}"))
     }
 
@@ -144,6 +145,25 @@ impl Mailer {
             }
         }
     }
+}
+
+/// The body as written, so that a person reading the file or the raw message can copy a
+/// link out of it: 7- or 8-bit with the lines as they are (SMTP allows 998 bytes a line),
+/// where the default would switch to quoted-printable at 76. Quoted-printable only for a
+/// body that 8-bit transport cannot carry.
+fn readable_body(text: String) -> Body {
+    const MAX_LINE_BYTES: usize = 998;
+    let carried = !text.contains('\0') && text.lines().all(|line| line.len() <= MAX_LINE_BYTES);
+    if !carried {
+        return Body::new(text);
+    }
+    let encoding = if text.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    };
+    let crlf = text.lines().collect::<Vec<_>>().join("\r\n");
+    Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
 }
 
 /// Writes one message as `{outbox id}-{service}.eml`: outbox ids start with their time, so
@@ -215,7 +235,11 @@ mod tests {
             payload: serde_json::to_vec(&Email {
                 to: to.into(),
                 subject: "Your enrollment is approved".into(),
-                body: "Hello".into(),
+                body: format!(
+                    "Hello,\n\nhttps://partners.example.com/accept?name=partners/{}&token={}\n",
+                    "7".repeat(36),
+                    "f".repeat(64)
+                ),
             })
             .unwrap(),
             attempts: 0,
@@ -238,6 +262,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("To: ops@contoso.example"), "{text}");
+        // A link longer than a 76-character line stays whole, to be copied from the file.
+        assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
+        assert!(
+            text.contains(&format!("&token={}", "f".repeat(64))),
+            "{text}"
+        );
         // Delivered twice (a redelivery after a crash), it is the same message.
         mailer
             .deliver_email(&pending(id, "ops@contoso.example"))
