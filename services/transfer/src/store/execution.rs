@@ -11,7 +11,7 @@ use suite_proto::transfer::v1 as pb;
 use uuid::Uuid;
 
 use super::TransferStore;
-use super::subscriptions::{fetch_subscription, insert_subscription};
+use super::subscriptions::{fetch_subscription, insert_subscription, save_subscription};
 use super::transfers::{current_quantities, fetch_request, record_transition, save_request};
 use crate::domain::TransferRequest;
 use crate::error::Error;
@@ -137,22 +137,7 @@ impl TransferStore {
             left.transferred_to = successor.name();
             left.update_time = now;
             left.version = original.version + 1;
-            let saved = sqlx::query(
-                "UPDATE subscriptions SET status = $1, transferred_to = $2, update_time = $3, version = $4 \
-                 WHERE id = $5 AND version = $6",
-            )
-            .bind(left.status.as_str_name())
-            .bind(&left.transferred_to)
-            .bind(now)
-            .bind(left.version)
-            .bind(original.id.to_string())
-            .bind(original.version)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-            if saved.rows_affected() == 0 {
-                return Err(Error::ConcurrentChange(original.name()));
-            }
+            save_subscription(&mut tx, &original, &left).await?;
             for (tenant_id, before, after) in [
                 (
                     source.partner_tenant_id,

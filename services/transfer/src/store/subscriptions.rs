@@ -95,43 +95,18 @@ impl TransferStore {
         if let Replay::Previous(response) = key.claim::<pb::Subscription>(&mut tx).await? {
             return Ok(response);
         }
-        let lock = suite_db::for_update(&tx);
-        let current = fetch_subscription(&mut tx, customer, id, lock)
-            .await?
-            .filter(|s| s.status != pb::SubscriptionStatus::Transferred)
-            .ok_or_else(|| {
-                Error::SubscriptionNotFound(crate::domain::subscription::subscription_name(
-                    customer, id,
-                ))
-            })?;
+        let current = fetch_billed(&mut tx, customer, id).await?;
         let next = update.apply(&current, now)?;
-        let saved = sqlx::query(
-            "UPDATE subscriptions SET quantity = $1, auto_renew = $2, update_time = $3, version = $4 \
-             WHERE id = $5 AND version = $6",
+        save_subscription(&mut tx, &current, &next).await?;
+        let response = record_subscription_change(
+            &mut tx,
+            caller,
+            key,
+            (&current, &next),
+            "UpdateSubscription",
+            "transfer.v1.subscription.updated",
         )
-        .bind(i64::from(next.quantity))
-        .bind(i64::from(next.auto_renew))
-        .bind(next.update_time)
-        .bind(next.version)
-        .bind(id.to_string())
-        .bind(current.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        if saved.rows_affected() == 0 {
-            return Err(Error::ConcurrentChange(current.name()));
-        }
-        let name = next.name();
-        let response = pb::Subscription::from(&next);
-        let change = Change {
-            tenant_id: customer.partner_tenant_id,
-            resource_name: &name,
-            action: "UpdateSubscription",
-            topic: "transfer.v1.subscription.updated",
-            before: Some(pb::Subscription::from(&current).encode_to_vec()),
-            after: &response,
-        };
-        suite_db::record_change(&mut tx, caller, key, change).await?;
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(response)
     }
@@ -149,15 +124,7 @@ impl TransferStore {
         if let Replay::Previous(response) = key.claim::<pb::Subscription>(&mut tx).await? {
             return Ok(response);
         }
-        let lock = suite_db::for_update(&tx);
-        let current = fetch_subscription(&mut tx, customer, id, lock)
-            .await?
-            .filter(|s| s.status != pb::SubscriptionStatus::Transferred)
-            .ok_or_else(|| {
-                Error::SubscriptionNotFound(crate::domain::subscription::subscription_name(
-                    customer, id,
-                ))
-            })?;
+        let current = fetch_billed(&mut tx, customer, id).await?;
         let in_transfer = !open_among(&mut tx, vec![id]).await?.is_empty();
         let add_ons = sqlx::query(
             "SELECT COUNT(*) AS n FROM subscriptions WHERE base_subscription_id = $1 AND status = 'SUBSCRIPTION_STATUS_ACTIVE'",
@@ -173,34 +140,16 @@ impl TransferStore {
             usize::try_from(add_ons).unwrap_or(usize::MAX),
             now,
         )?;
-        let saved = sqlx::query(
-            "UPDATE subscriptions SET status = $1, auto_renew = 0, cancel_time = $2, cancellation_credit_minor = $3, \
-             update_time = $4, version = $5 WHERE id = $6 AND version = $7",
+        save_subscription(&mut tx, &current, &next).await?;
+        let response = record_subscription_change(
+            &mut tx,
+            caller,
+            key,
+            (&current, &next),
+            "CancelSubscription",
+            "transfer.v1.subscription.cancelled",
         )
-        .bind(next.status.as_str_name())
-        .bind(next.cancel_time)
-        .bind(next.cancellation_credit)
-        .bind(next.update_time)
-        .bind(next.version)
-        .bind(id.to_string())
-        .bind(current.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        if saved.rows_affected() == 0 {
-            return Err(Error::ConcurrentChange(current.name()));
-        }
-        let name = next.name();
-        let response = pb::Subscription::from(&next);
-        let change = Change {
-            tenant_id: customer.partner_tenant_id,
-            resource_name: &name,
-            action: "CancelSubscription",
-            topic: "transfer.v1.subscription.cancelled",
-            before: Some(pb::Subscription::from(&current).encode_to_vec()),
-            after: &response,
-        };
-        suite_db::record_change(&mut tx, caller, key, change).await?;
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(response)
     }
@@ -296,6 +245,72 @@ pub(super) async fn fetch_subscription(
         .fetch_optional(&mut **tx)
         .await?;
     row.as_ref().map(subscription_from_row).transpose()
+}
+
+/// Subscription `id` of `customer`, still billed here (not transferred away), read in `tx`
+/// and locked; NOT_FOUND otherwise.
+async fn fetch_billed(tx: &mut Tx, customer: CustomerRef, id: Uuid) -> Result<Subscription, Error> {
+    let lock = suite_db::for_update(tx);
+    fetch_subscription(tx, customer, id, lock)
+        .await?
+        .filter(|s| s.status != pb::SubscriptionStatus::Transferred)
+        .ok_or_else(|| {
+            Error::SubscriptionNotFound(crate::domain::subscription::subscription_name(
+                customer, id,
+            ))
+        })
+}
+
+/// Saves `next` over `current` unless someone changed it since it was read.
+pub(super) async fn save_subscription(
+    tx: &mut Tx,
+    current: &Subscription,
+    next: &Subscription,
+) -> Result<(), Error> {
+    let saved = sqlx::query(
+        "UPDATE subscriptions SET quantity = $1, auto_renew = $2, status = $3, transferred_to = $4, cancel_time = $5, \
+         cancellation_credit_minor = $6, update_time = $7, version = $8 WHERE id = $9 AND version = $10",
+    )
+    .bind(i64::from(next.quantity))
+    .bind(i64::from(next.auto_renew))
+    .bind(next.status.as_str_name())
+    .bind(&next.transferred_to)
+    .bind(next.cancel_time)
+    .bind(next.cancellation_credit)
+    .bind(next.update_time)
+    .bind(next.version)
+    .bind(current.id.to_string())
+    .bind(current.version)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    if saved.rows_affected() == 0 {
+        return Err(Error::ConcurrentChange(current.name()));
+    }
+    Ok(())
+}
+
+/// The trail, event and idempotent answer of a change from `current` to `next`.
+async fn record_subscription_change(
+    tx: &mut Tx,
+    caller: &Caller,
+    key: &IdempotencyKey,
+    (current, next): (&Subscription, &Subscription),
+    action: &str,
+    topic: &str,
+) -> Result<pb::Subscription, Error> {
+    let name = next.name();
+    let response = pb::Subscription::from(next);
+    let change = Change {
+        tenant_id: next.partner_tenant_id,
+        resource_name: &name,
+        action,
+        topic,
+        before: Some(pb::Subscription::from(current).encode_to_vec()),
+        after: &response,
+    };
+    suite_db::record_change(tx, caller, key, change).await?;
+    Ok(response)
 }
 
 /// Every subscription of `customer` still with it (not transferred away), read in `tx`.
