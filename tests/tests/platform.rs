@@ -106,3 +106,86 @@ async fn a_services_e_mails_leave_its_outbox_as_files_when_a_mail_directory_is_s
     assert!(delivered >= 1);
     enrollment.stop().await;
 }
+
+/// A deliverer that answers each message with the outcome its payload names.
+struct Scripted;
+
+impl suite_db::Deliverer for Scripted {
+    fn topics(&self) -> &'static [&'static str] {
+        &["test.scripted"]
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        message: &'a suite_db::PendingMessage,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = suite_db::Delivery> + Send + 'a>> {
+        Box::pin(async move {
+            match message.payload.as_slice() {
+                b"fail" => suite_db::Delivery::Failed("refused for good".into()),
+                b"slow" => std::future::pending().await,
+                _ => suite_db::Delivery::Delivered,
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_relay_keeps_dead_letters_apart_and_cuts_off_an_attempt_before_its_lease_ends() {
+    let database = suite_testkit::migrated_database(&[]).await;
+    let db = database.database();
+    let mut tx = db.begin().await.unwrap();
+    for (key, payload) in [("a", "ok"), ("b", "fail"), ("c", "slow")] {
+        suite_db::enqueue(
+            &mut tx,
+            suite_db::OutboxMessage {
+                topic: "test.scripted",
+                key,
+                payload: payload.as_bytes().to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let settings = suite_db::RelaySettings {
+        lease: std::time::Duration::from_millis(300),
+        ..suite_db::RelaySettings::default()
+    };
+    let handled = suite_db::relay_once(&db, &Scripted, &settings)
+        .await
+        .unwrap();
+    assert_eq!(handled, 3);
+    let state = |key: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = sqlx::query(
+                "SELECT delivered_at, failed_at, last_error FROM outbox_messages WHERE message_key = $1",
+            )
+            .bind(key)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+            use sqlx::Row;
+            (
+                row.get::<Option<i64>, _>("delivered_at").is_some(),
+                row.get::<Option<i64>, _>("failed_at").is_some(),
+                row.get::<Option<String>, _>("last_error"),
+            )
+        }
+    };
+    assert_eq!(state("a").await, (true, false, None));
+    // A dead letter: kept, not delivered, with its reason.
+    assert_eq!(
+        state("b").await,
+        (false, true, Some("refused for good".to_owned()))
+    );
+    // The slow one was cut off at two thirds of the lease and is due again later.
+    let (delivered, failed, error) = state("c").await;
+    assert!(!delivered && !failed);
+    assert!(error.unwrap().contains("cut off"));
+    // Neither the delivered nor the dead letter is handed over again.
+    let again = suite_db::relay_once(&db, &Scripted, &suite_db::RelaySettings::default())
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}

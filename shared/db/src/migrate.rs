@@ -29,6 +29,13 @@ const PLATFORM_MIGRATIONS: &[MigrationFile] = &[
     },
 ];
 
+/// Platform migrations for both backends released after the PostgreSQL-only ones.
+const LATER_PLATFORM_MIGRATIONS: &[MigrationFile] = &[MigrationFile {
+    version: 4,
+    description: "outbox dead letters and retention",
+    sql: include_str!("../migrations/0004_outbox_dead_letters.sql"),
+}];
+
 /// Platform migrations for PostgreSQL alone, after the shared ones.
 const POSTGRES_MIGRATIONS: &[MigrationFile] = &[MigrationFile {
     version: 3,
@@ -49,6 +56,7 @@ impl Database {
         let migrations = PLATFORM_MIGRATIONS
             .iter()
             .chain(backend_only)
+            .chain(LATER_PLATFORM_MIGRATIONS)
             .chain(service)
             .map(|file| self.migration(file))
             .collect();

@@ -8,7 +8,9 @@ use crate::{StoreError, Tx, now_micros};
 pub struct OutboxMessage<'a> {
     /// What kind of message, e.g. `enrollment.v1.partner.created` or `email`.
     pub topic: &'a str,
-    /// What it is about (a resource name); messages with one key are delivered in order.
+    /// What it is about (a resource name). Messages are handed over in the order they were
+    /// written, but a message being retried does not hold back later ones with its key:
+    /// receivers do not rely on order.
     pub key: &'a str,
     /// Encoded body.
     pub payload: Vec<u8>,

@@ -30,7 +30,7 @@ pub enum Delivery {
     Delivered,
     /// Not now (the peer is down, say); try again after a back-off.
     Retry(String),
-    /// Never deliverable; kept with the reason, not retried.
+    /// Never deliverable: kept as a dead letter with the reason, not retried, not pruned.
     Failed(String),
 }
 
@@ -54,6 +54,8 @@ pub struct RelaySettings {
     /// How often it looks for due messages when not woken.
     pub interval: Duration,
     /// How long a claimed message is left to its claimer before another replica may take it.
+    /// An attempt is cut off at two thirds of it, so the lease outlasts every attempt; a
+    /// replica that dies holding a message delays it by at most this much.
     pub lease: Duration,
     /// First retry delay; doubled on each attempt.
     pub first_backoff: Duration,
@@ -67,9 +69,10 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(1),
-            lease: Duration::from_secs(30),
+            lease: Duration::from_secs(15),
             first_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(300),
+            // A peer back after an outage sees its messages again within half a minute.
+            max_backoff: Duration::from_secs(30),
             batch: 50,
         }
     }
@@ -80,6 +83,11 @@ fn micros(duration: Duration) -> i64 {
 }
 
 impl RelaySettings {
+    /// The longest one delivery attempt may take: two thirds of the lease.
+    pub fn attempt_timeout(&self) -> Duration {
+        self.lease.saturating_mul(2) / 3
+    }
+
     fn backoff(&self, attempts: i64) -> Duration {
         let exponent = u32::try_from(attempts.clamp(0, 20)).unwrap_or(20);
         self.first_backoff
@@ -100,7 +108,8 @@ pub async fn relay_once(
     let placeholders: Vec<String> = (0..topics.len()).map(|n| format!("${}", n + 3)).collect();
     let sql = format!(
         "SELECT id, topic, message_key, payload, attempts, next_attempt_at FROM outbox_messages \
-         WHERE delivered_at IS NULL AND next_attempt_at <= $1 AND topic IN ({}) ORDER BY id LIMIT $2",
+         WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND topic IN ({}) \
+         ORDER BY id LIMIT $2",
         placeholders.join(", ")
     );
     let now = now_micros();
@@ -126,7 +135,7 @@ pub async fn relay_once(
         let lease_until = now_micros() + micros(settings.lease);
         let claimed = sqlx::query(
             "UPDATE outbox_messages SET next_attempt_at = $1, attempts = attempts + 1 \
-             WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL",
+             WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL AND failed_at IS NULL",
         )
         .bind(lease_until)
         .bind(&message.id)
@@ -136,7 +145,16 @@ pub async fn relay_once(
         if claimed.rows_affected() == 0 {
             continue; // another replica holds it
         }
-        let outcome = deliverer.deliver(&message).await;
+        let outcome =
+            match tokio::time::timeout(settings.attempt_timeout(), deliverer.deliver(&message))
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Delivery::Retry(format!(
+                    "no outcome within {:?}: cut off before the lease ends",
+                    settings.attempt_timeout()
+                )),
+            };
         let finished = now_micros();
         // Each outcome is written only while this replica still holds the lease.
         let update = match &outcome {
@@ -154,14 +172,18 @@ pub async fn relay_once(
             .bind(&message.id)
             .bind(lease_until),
             Delivery::Failed(reason) => sqlx::query(
-                "UPDATE outbox_messages SET delivered_at = $1, last_error = $2 WHERE id = $3 AND next_attempt_at = $4",
+                "UPDATE outbox_messages SET failed_at = $1, last_error = $2 WHERE id = $3 AND next_attempt_at = $4",
             )
             .bind(finished)
-            .bind(format!("failed: {reason}"))
+            .bind(reason.clone())
             .bind(&message.id)
             .bind(lease_until),
         };
-        update.execute(db.pool()).await?;
+        if update.execute(db.pool()).await?.rows_affected() == 0 {
+            // The lease ran out and another replica took the message: its outcome stands,
+            // and this delivery happened once more (deliverers make repeats harmless).
+            tracing::warn!(message = %message.id, topic = %message.topic, "outcome not recorded: the lease was lost");
+        }
         match outcome {
             Delivery::Delivered => {
                 tracing::debug!(message = %message.id, topic = %message.topic, "delivered")
@@ -170,7 +192,7 @@ pub async fn relay_once(
                 tracing::info!(message = %message.id, topic = %message.topic, %reason, attempts = message.attempts + 1, "delivery will be retried")
             }
             Delivery::Failed(reason) => {
-                tracing::warn!(message = %message.id, topic = %message.topic, %reason, "delivery failed for good")
+                tracing::warn!(message = %message.id, topic = %message.topic, %reason, "delivery failed for good: kept as a dead letter")
             }
         }
         handled += 1;
@@ -227,5 +249,11 @@ mod tests {
         assert_eq!(settings.backoff(3), Duration::from_millis(800));
         assert_eq!(settings.backoff(4), Duration::from_secs(1));
         assert_eq!(settings.backoff(1_000), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_attempt_ends_before_its_lease() {
+        let settings = RelaySettings::default();
+        assert!(settings.attempt_timeout() < settings.lease);
     }
 }
