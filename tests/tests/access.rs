@@ -835,9 +835,10 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     // Cancelling: the ADMIN_AGENT's cancellation comes first, the operator's finds it done.
     ("CancelSubscription",         ["PermissionDenied", "OK", "PermissionDenied", "NotFound", "FailedPrecondition", "PermissionDenied", "PermissionDenied"]),
     ("ListTransferEligibilities",  ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
-    // Transfers: ADMIN_AGENT of a transitioning partner asks (this partner is not one);
-    // requests are listed to either side, and one that does not exist is NOT_FOUND to all.
-    ("CreateTransferRequest",      ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "FailedPrecondition", "PermissionDenied", "PermissionDenied"]),
+    // Transfers: ADMIN_AGENT of a transitioning partner asks (this partner is not one), never
+    // the operator for it; requests are listed to either side, and one that does not exist
+    // is NOT_FOUND to all.
+    ("CreateTransferRequest",      ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("GetTransferRequest",         ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
     ("ListTransferRequests",       ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     ("AcceptTransferRequest",      ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),

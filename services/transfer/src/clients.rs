@@ -68,8 +68,9 @@ impl Peers {
         customer: CustomerRef,
         provider: Uuid,
     ) -> Result<Parties, ApiError> {
-        let (source, provider_role, source_role, agreement) = tokio::try_join!(
+        let (source, provider_capabilities, provider_role, source_role, agreement) = tokio::try_join!(
             self.capabilities_of(customer.partner_tenant_id),
+            self.capabilities_of(provider),
             self.relationship_of(customer, provider),
             self.relationship_of(customer, customer.partner_tenant_id),
             self.agreement_with(customer, provider),
@@ -83,6 +84,9 @@ impl Peers {
             source_transitioning: source.as_ref().is_some_and(|s| s.transitioning_partner)
                 && has(enrollment::Capability::SelfServiceTransfer),
             source_sandbox: source.as_ref().is_some_and(|s| s.integration_sandbox),
+            provider_sandbox: provider_capabilities
+                .as_ref()
+                .is_some_and(|p| p.integration_sandbox),
             provider_related: provider_role == Some(relationship::PartnerRole::IndirectProvider),
             source_listed_as_reseller: source_role
                 == Some(relationship::PartnerRole::IndirectReseller),

@@ -1,27 +1,28 @@
 //! Runs accepted transfers: the outbox message their acceptance wrote is delivered here, at
 //! least once, by the one relay (leased, so one replica at a time holds it; retried with
-//! back-off while a peer is down). Each step's outcome is recorded with its effect
-//! (see `store::execution`), so a crash at any point resumes at the step it left, and an
-//! executor that lost its lease changes nothing.
+//! back-off while a peer is down). Each step's outcome is recorded with its effect, saved
+//! only from the version of the request the executor read (see `store::execution`): a crash
+//! at any point resumes at the step it left, and an executor that lost its lease, still
+//! running, finds the request moved on and applies nothing twice. A delivery ends as
+//! delivered only once the request is final.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use suite_db::{Deliverer, Delivery, PendingMessage, StoreError};
+use suite_db::{Deliverer, Delivery, PendingMessage};
 use suite_proto::transfer::v1 as pb;
 use suite_time::Clock;
 use uuid::Uuid;
 
 use crate::StepHook;
 use crate::clients::Peers;
+use crate::domain::TransferRequest;
 use crate::domain::transfer::unmet_preconditions;
 use crate::error::Error;
 use crate::store::{EXECUTE_TOPIC, MoveOutcome, TransferStore};
 
 /// Reason recorded when a downstream outage outlasts the execution deadline.
 const DEADLINE_PASSED: &str = "EXECUTION_DEADLINE_PASSED";
-/// Reason recorded when a subscription of the request is no longer the source's.
-const SUBSCRIPTION_CHANGED: &str = "SUBSCRIPTION_CHANGED";
 /// Most steps one delivery runs; a transfer has two.
 const MAX_STEPS_PER_DELIVERY: usize = 4;
 
@@ -90,38 +91,25 @@ impl Executor {
     }
 
     /// Step 1: the preconditions, asked again (they may have changed since the request).
-    /// `None` when the step passed and the next one may run.
-    async fn check_preconditions(
-        &self,
-        request: &crate::domain::TransferRequest,
-        now: i64,
-    ) -> Option<Delivery> {
+    /// `None` when the request changed (the step passed, or another executor moved it on)
+    /// and the loop reads it again.
+    async fn check_preconditions(&self, request: &TransferRequest, now: i64) -> Option<Delivery> {
         let parties = match self
             .peers
             .parties(request.source_customer(), request.provider_tenant_id)
             .await
         {
             Ok(parties) => parties,
-            Err(refusal) => {
+            // A refusal by a peer (a misconfigured key, a bug) will not pass by waiting: the
+            // transfer fails at once with the peer's reason.
+            Err(refusal) if !refusal.is_retryable() => {
                 let error = format!("checking preconditions: {refusal}");
-                if request
-                    .execution
-                    .deadline
-                    .is_some_and(|deadline| now >= deadline)
-                {
-                    return Some(self.fail(request, DEADLINE_PASSED, &error, now).await);
-                }
-                let next = request.retried(&error, now);
-                return Some(
-                    match self
-                        .store
-                        .record_step(request, &next, "RETRY", &error)
-                        .await
-                    {
-                        Ok(_) => Delivery::Retry(error),
-                        Err(store) => Delivery::Retry(format!("{error}; recording it: {store}")),
-                    },
-                );
+                return self.fail(request, refusal.reason(), &error, now).await;
+            }
+            Err(outage) => {
+                return self
+                    .retry_or_give_up(request, &format!("checking preconditions: {outage}"), now)
+                    .await;
             }
         };
         let unmet = unmet_preconditions(
@@ -131,7 +119,7 @@ impl Executor {
         );
         if let Some(first) = unmet.first() {
             let error = format!("{}: {}", first.kind, first.description);
-            return Some(self.fail(request, &first.kind, &error, now).await);
+            return self.fail(request, &first.kind, &error, now).await;
         }
         let next = request.advanced(pb::TransferStep::MoveSubscriptions, now);
         match self.store.record_step(request, &next, "PASSED", "").await {
@@ -141,35 +129,59 @@ impl Executor {
     }
 
     /// Step 2: the move, one transaction.
-    async fn move_subscriptions(
-        &self,
-        request: &crate::domain::TransferRequest,
-        now: i64,
-    ) -> Option<Delivery> {
+    async fn move_subscriptions(&self, request: &TransferRequest, now: i64) -> Option<Delivery> {
         match self.store.move_subscriptions(request, now).await {
             Ok(MoveOutcome::Completed | MoveOutcome::Superseded) => None,
-            Err(Error::Store(StoreError::Corrupt(detail))) => {
-                Some(self.fail(request, SUBSCRIPTION_CHANGED, &detail, now).await)
+            Err(Error::Precondition { reason, message }) => {
+                self.fail(request, reason, &message, now).await
             }
-            Err(error) => Some(Delivery::Retry(format!(
-                "moving the subscriptions: {error}"
-            ))),
+            Err(error) => {
+                self.retry_or_give_up(request, &format!("moving the subscriptions: {error}"), now)
+                    .await
+            }
         }
     }
 
+    /// Records an attempt that did not finish its step, to be retried; past the deadline
+    /// the transfer fails instead.
+    async fn retry_or_give_up(
+        &self,
+        request: &TransferRequest,
+        error: &str,
+        now: i64,
+    ) -> Option<Delivery> {
+        if request
+            .execution
+            .deadline
+            .is_some_and(|deadline| now >= deadline)
+        {
+            return self.fail(request, DEADLINE_PASSED, error, now).await;
+        }
+        let next = request.retried(error, now);
+        Some(
+            match self.store.record_step(request, &next, "RETRY", error).await {
+                Ok(_) => Delivery::Retry(error.to_owned()),
+                Err(store) => Delivery::Retry(format!("{error}; recording it: {store}")),
+            },
+        )
+    }
+
+    /// Ends the transfer as FAILED; `None` when another executor changed the request
+    /// first, so the loop reads it again rather than report an outcome it does not know.
     async fn fail(
         &self,
-        request: &crate::domain::TransferRequest,
+        request: &TransferRequest,
         reason: &str,
         error: &str,
         now: i64,
-    ) -> Delivery {
+    ) -> Option<Delivery> {
         match self.store.fail_transfer(request, reason, error, now).await {
-            Ok(_) => {
+            Ok(true) => {
                 tracing::warn!(transfer_request = %request.name(), reason, "transfer failed");
-                Delivery::Delivered
+                Some(Delivery::Delivered)
             }
-            Err(store) => Delivery::Retry(format!("recording the failure: {store}")),
+            Ok(false) => None,
+            Err(store) => Some(Delivery::Retry(format!("recording the failure: {store}"))),
         }
     }
 }

@@ -60,6 +60,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "cancellations",
         sql: include_str!("../migrations/0104_cancellations.sql"),
     },
+    MigrationFile {
+        version: 105,
+        description: "an Azure subscription billed once",
+        sql: include_str!("../migrations/0105_azure_subscription_once.sql"),
+    },
 ];
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);

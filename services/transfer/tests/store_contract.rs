@@ -163,3 +163,126 @@ async fn the_database_holds_a_subscription_in_one_open_request_at_most() {
         "{cancelled:?}"
     );
 }
+
+#[tokio::test]
+async fn a_move_refuses_a_base_whose_add_on_joined_after_the_request() {
+    let database = migrated_database(MIGRATIONS).await;
+    let store = TransferStore::new(database.database(), page_codec());
+    let agent = Actor::admin_agent(Uuid::new_v4());
+    let customer = CustomerRef {
+        partner_tenant_id: agent.tenant_id,
+        customer_tenant_id: Uuid::new_v4(),
+    };
+    let base = store
+        .create_subscription(
+            &agent.caller(),
+            &key(&agent),
+            customer,
+            NewSubscription {
+                offer_id: "O365-E3".into(),
+                offer_kind: pb::OfferKind::LegacyLicense,
+                quantity: 10,
+                base_subscription_id: None,
+                auto_renew: true,
+                billing_period: pb::BillingPeriod::Monthly,
+                unit_price: Price {
+                    currency_code: "USD".into(),
+                    amount_minor: 2_300,
+                },
+                azure_subscription_id: None,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let base_id = Uuid::parse_str(base.name.rsplit('/').next().unwrap()).unwrap();
+    let request = pb::CreateTransferRequestRequest {
+        request_id: request_id(),
+        ..Default::default()
+    };
+    let created = store
+        .create_transfer_request(
+            &agent.caller(),
+            &IdempotencyKey::new(
+                &agent.caller(),
+                "CreateTransferRequest",
+                &request.request_id,
+                &request,
+            )
+            .unwrap(),
+            &NewTransferRequest {
+                customer,
+                provider_tenant_id: Uuid::new_v4(),
+                subscription_ids: vec![base_id],
+            },
+            2,
+            1_000,
+        )
+        .await
+        .unwrap();
+    let id = Uuid::parse_str(created.name.rsplit('/').next().unwrap()).unwrap();
+    let accept = pb::AcceptTransferRequestRequest {
+        request_id: request_id(),
+        ..Default::default()
+    };
+    store
+        .decide_transfer_request(
+            &agent.caller(),
+            &IdempotencyKey::new(
+                &agent.caller(),
+                "AcceptTransferRequest",
+                &accept.request_id,
+                &accept,
+            )
+            .unwrap(),
+            id,
+            "AcceptTransferRequest",
+            |current| current.accepted(3, 10_000),
+        )
+        .await
+        .unwrap();
+    let accepted = store.transfer_request(id).await.unwrap().unwrap();
+    let moving = accepted.advanced(pb::TransferStep::MoveSubscriptions, 4);
+    assert!(
+        store
+            .record_step(&accepted, &moving, "PASSED", "")
+            .await
+            .unwrap()
+    );
+
+    // An add-on that slipped in after the request (a write the request's snapshot missed).
+    sqlx::query(
+        "INSERT INTO subscriptions (id, partner_tenant_id, customer_tenant_id, offer_id, offer_kind, quantity, \
+         base_subscription_id, status, auto_renew, billing_period, currency_code, unit_price_minor, \
+         azure_subscription_id, transferred_from, transferred_to, create_time, update_time, version) \
+         VALUES ($1, $2, $3, 'O365-AUDIO-CONF', 'OFFER_KIND_LEGACY_LICENSE', 10, $4, 'SUBSCRIPTION_STATUS_ACTIVE', 1, \
+         'BILLING_PERIOD_MONTHLY', 'USD', 400, '', '', '', 5, 5, 1)",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(customer.partner_tenant_id.to_string())
+    .bind(customer.customer_tenant_id.to_string())
+    .bind(base_id.to_string())
+    .execute(database.database().pool())
+    .await
+    .unwrap();
+
+    let current = store.transfer_request(id).await.unwrap().unwrap();
+    let refused = store.move_subscriptions(&current, 6).await;
+    assert!(
+        matches!(
+            refused,
+            Err(transfer::Error::Precondition {
+                reason: "SUBSCRIPTION_CHANGED",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    // Nothing moved: the base is still the source's.
+    let base = store
+        .get_subscription(customer, base_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(base.status, pb::SubscriptionStatus::Active);
+}

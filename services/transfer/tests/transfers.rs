@@ -774,7 +774,13 @@ async fn a_quantity_changed_after_creation_is_not_carried_over_and_shows_as_drif
         .iter()
         .find(|s| s.transferred_from == world.licences.name)
         .unwrap();
-    assert_eq!(moved.quantity, 25);
+    assert_eq!(moved.quantity, 25); // Once the request has ended, it shows the quantities it moved, not the source's later
+    // counts.
+    let ended = suite
+        .get(&Actor::admin_agent(world.provider), &created.name)
+        .await;
+    let item = &ended.line_items[0];
+    assert_eq!((item.current_quantity, item.quantity_drift), (25, false));
 }
 
 #[tokio::test]
@@ -1265,4 +1271,158 @@ async fn a_subscription_in_an_open_request_is_not_cancelled() {
         .await
         .unwrap_err();
     assert_eq!(reason(&refused), "SUBSCRIPTION_IN_OPEN_TRANSFER_REQUEST");
+}
+
+#[tokio::test]
+async fn nothing_about_another_partners_customer_leaks_through_a_transfer_request() {
+    let suite = start(options()).await;
+    let world = suite.world().await;
+    // Another partner names the source's customer under its own tenant, with the provider.
+    let prober = direct_bill_partner(&suite.enrollment).await;
+    let refused = suite
+        .transfers(&Actor::admin_agent(prober))
+        .create_transfer_request(pb::CreateTransferRequestRequest {
+            request_id: request_id(),
+            parent: format!("partners/{prober}/customers/{}", world.customer),
+            provider: format!("partners/{}", world.provider),
+            subscriptions: vec![format!(
+                "partners/{prober}/customers/{}/subscriptions/{}",
+                world.customer,
+                Uuid::new_v4()
+            )],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+    assert!(precondition_kinds(&refused).is_empty());
+    // The operator neither asks nor accepts for the partners.
+    let operator = suite
+        .transfers(&Actor::operator())
+        .create_transfer_request(world.request(&[&world.azure]))
+        .await
+        .unwrap_err();
+    assert_eq!(operator.code(), Code::PermissionDenied);
+    let created = suite
+        .transfers(&Actor::admin_agent(world.source))
+        .create_transfer_request(world.request(&[&world.azure]))
+        .await
+        .unwrap()
+        .into_inner();
+    let operator = suite
+        .transfers(&Actor::operator())
+        .accept_transfer_request(pb::AcceptTransferRequestRequest {
+            request_id: request_id(),
+            name: created.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(operator.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn each_named_subscription_gets_its_own_result_and_an_azure_id_is_billed_once() {
+    let suite = start(options()).await;
+    let world = suite.world().await;
+    let unknown = format!("{}/subscriptions/{}", world.parent(), Uuid::new_v4());
+    let mut request = world.request(&[&world.new_commerce]);
+    request.subscriptions.push(unknown.clone());
+    let refused = suite
+        .transfers(&Actor::admin_agent(world.source))
+        .create_transfer_request(request)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        precondition_kinds(&refused),
+        [
+            (
+                "INELIGIBILITY_REASON_NEW_COMMERCE_LICENSE".to_owned(),
+                world.new_commerce.name.clone()
+            ),
+            ("INELIGIBILITY_REASON_NOT_FOUND".to_owned(), unknown)
+        ]
+    );
+
+    // The transferred Azure subscription is the provider's; nobody orders it again.
+    let created = suite
+        .transfers(&Actor::admin_agent(world.source))
+        .create_transfer_request(world.request(&[&world.azure]))
+        .await
+        .unwrap()
+        .into_inner();
+    suite.accept(world.provider, &created.name).await;
+    suite
+        .wait_for_state(
+            &Actor::admin_agent(world.source),
+            &created.name,
+            pb::TransferRequestState::Completed,
+        )
+        .await;
+    let mut again = azure_payg();
+    again.azure_subscription_id = world.azure.azure_subscription_id.clone();
+    let refused = suite
+        .transfers(&Actor::admin_agent(world.provider))
+        .create_subscription(pb::CreateSubscriptionRequest {
+            request_id: request_id(),
+            parent: format!("partners/{}/customers/{}", world.provider, world.customer),
+            subscription: Some(again),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "AZURE_SUBSCRIPTION_ALREADY_BILLED");
+    // Only Azure pay-as-you-go is ordered as such.
+    let mut claimed = azure_payg();
+    claimed.offer_id = "DZH318Z0BPS6".into();
+    let refused = suite
+        .transfers(&Actor::admin_agent(world.provider))
+        .create_subscription(pb::CreateSubscriptionRequest {
+            request_id: request_id(),
+            parent: format!("partners/{}/customers/{}", world.provider, world.customer),
+            subscription: Some(claimed),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_sandbox_is_declared_by_the_operator_and_refused_on_either_side() {
+    let suite = start(options()).await;
+    let world = suite.world().await;
+    let tenant = Uuid::new_v4();
+    let refused = suite
+        .enrollment
+        .enrollment(&Actor::global_admin(tenant))
+        .create_partner(suite_proto::enrollment::v1::CreatePartnerRequest {
+            request_id: request_id(),
+            partner: Some(suite_proto::enrollment::v1::Partner {
+                legal_name: "Sandbox Ltd".into(),
+                country_code: "US".into(),
+                primary_contact_email: "ops@sandbox.example".into(),
+                integration_sandbox: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let sandbox_provider = direct_bill_sandbox_partner(&suite.enrollment).await;
+    let refused = suite
+        .transfers(&Actor::admin_agent(world.source))
+        .create_transfer_request(transfer_of(
+            world.source,
+            world.customer,
+            sandbox_provider,
+            &[&world.azure],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "SANDBOX_TENANT");
+    assert_eq!(
+        precondition_kinds(&refused)[0],
+        (
+            "SANDBOX_TENANT".to_owned(),
+            format!("partners/{sandbox_provider}")
+        )
+    );
 }

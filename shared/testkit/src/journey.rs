@@ -27,11 +27,18 @@ async fn direct_bill_tenant(enrollment: &TestService, integration_sandbox: bool)
     let name = format!("partners/{tenant}");
     let program_id = (Uuid::new_v4().as_u128() % 90_000_000 + 10_000_000).to_string();
 
+    // The operator registers integration sandboxes; partners register themselves.
+    let registrar = if integration_sandbox {
+        &operator
+    } else {
+        &admin
+    };
     enrollment
-        .enrollment(&admin)
+        .enrollment(registrar)
         .create_partner(pb::CreatePartnerRequest {
             request_id: request_id(),
             partner: Some(pb::Partner {
+                tenant_id: tenant.to_string(),
                 legal_name: "Fabrikam Cloud Ltd".into(),
                 country_code: "US".into(),
                 primary_contact_email: "ops@fabrikam.example".into(),

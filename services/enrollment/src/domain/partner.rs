@@ -134,8 +134,16 @@ impl NewPartner {
         })
     }
 
-    /// The tenant to register: the caller's own, or any for the operator.
+    /// The tenant to register: the caller's own, or any for the operator. Only the operator
+    /// registers an integration sandbox: a partner cannot make its own tenant one, nor
+    /// vouch that it is none.
     pub fn tenant(&self, caller: &Caller) -> Result<Uuid, Error> {
+        if self.integration_sandbox && !caller.is_operator() {
+            return Err(Error::Invalid(FieldViolations::single(
+                "partner.integration_sandbox",
+                "set by the operator, who registers integration sandboxes",
+            )));
+        }
         let tenant_id = match self.tenant_id {
             Some(tenant_id) => tenant_id,
             // The operator has no tenant of its own to register.

@@ -22,7 +22,9 @@ impl TransferApi {
         caller: &Caller,
         request: pb::CreateTransferRequestRequest,
     ) -> Result<pb::TransferRequest, Error> {
-        caller.require_role_or_operator(Role::AdminAgent)?;
+        // The partners decide a transfer: the source asks, the provider accepts. The operator
+        // does neither for them.
+        caller.require_role(Role::AdminAgent)?;
         let mut violations = FieldViolations::new();
         let key = violations.check(
             "request_id",
@@ -42,6 +44,16 @@ impl TransferApi {
         }
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
+        }
+        // Only a customer the source has: the checks below run as this service and would
+        // otherwise tell anyone about another partner's customers.
+        if self
+            .peers
+            .customer(caller, &new.customer.name())
+            .await?
+            .is_none()
+        {
+            return Err(Error::CustomerNotFound(new.customer.name()));
         }
         let parties = self
             .peers

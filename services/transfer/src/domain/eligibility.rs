@@ -52,13 +52,14 @@ pub fn advice(reason: Reason) -> &'static str {
             "not transferable by self-service: cancel it and buy the offer anew through the indirect provider"
         }
         Reason::NewCommerceLicense => {
-            "New Commerce licences do not move by self-service: turn auto-renew off here and buy from the provider, or use the New Commerce partner-to-partner transfer"
+            "New Commerce licences do not move by self-service: turn auto-renew off here and buy from the provider"
         }
         Reason::InOpenTransferRequest => {
             "already in an open transfer request: cancel that request first"
         }
         Reason::NotActive => "only an ACTIVE subscription of this partner moves",
         Reason::AddOnWithoutBase => "name its base subscription: the add-ons follow their base",
+        Reason::NotFound => "no such subscription of this customer is billed by this partner",
     }
 }
 

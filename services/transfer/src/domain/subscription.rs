@@ -182,6 +182,8 @@ impl From<&Subscription> for pb::Subscription {
 }
 
 const MAX_OFFER_ID: usize = 100;
+/// The Azure pay-as-you-go offer, the only Azure offer that moves by self-service.
+pub const AZURE_PAY_AS_YOU_GO_OFFER: &str = "MS-AZR-0145P";
 const MAX_QUANTITY: i32 = 1_000_000;
 /// Highest unit price accepted: ten million in major units of a two-decimal currency.
 const MAX_UNIT_PRICE_MINOR: i64 = 1_000_000_000;
@@ -289,6 +291,16 @@ impl NewSubscription {
             violations.add(
                 "subscription.quantity",
                 "must be 1 for a usage-based Azure offer",
+            );
+        }
+        // Only Azure pay-as-you-go moves by self-service: the kind must not be claimed for
+        // another offer.
+        if self.offer_kind == pb::OfferKind::AzurePayAsYouGo
+            && self.offer_id != AZURE_PAY_AS_YOU_GO_OFFER
+        {
+            violations.add(
+                "subscription.offer_id",
+                format!("must be {AZURE_PAY_AS_YOU_GO_OFFER} for OFFER_KIND_AZURE_PAY_AS_YOU_GO"),
             );
         }
         if usage_based && self.azure_subscription_id.is_none() {

@@ -158,9 +158,12 @@ impl TransferRequest {
                 .line_items
                 .iter()
                 .map(|item| {
+                    // Drift matters while the request is open; afterwards the source's counts are its
+                    // own business again.
                     let current = current_quantities
                         .get(&item.subscription_id)
                         .copied()
+                        .filter(|_| self.is_open())
                         .unwrap_or(item.quantity);
                     pb::TransferLineItem {
                         subscription: subscription_name(source, item.subscription_id),
@@ -385,27 +388,32 @@ pub fn select_line_items(
     let by_id: HashMap<Uuid, &Subscription> = subscriptions.iter().map(|s| (s.id, s)).collect();
     let mut blockers = Vec::new();
     let mut items: Vec<LineItem> = Vec::new();
-    let mut block = |subscription: &Subscription, reason: pb::IneligibilityReason| {
+    let mut block = |subject: String, reason: pb::IneligibilityReason| {
         blockers.push(PreconditionViolation {
             kind: reason.as_str_name().to_owned(),
-            subject: subscription.name(),
+            subject,
             description: eligibility::advice(reason).to_owned(),
         });
     };
     for id in named {
         let Some(subscription) = by_id.get(id) else {
-            return Err(Error::SubscriptionNotFound(subscription_name(
-                customer, *id,
-            )));
+            block(
+                subscription_name(customer, *id),
+                pb::IneligibilityReason::NotFound,
+            );
+            continue;
         };
         if let Some(base) = subscription.base_subscription_id
             && !named.contains(&base)
         {
-            block(subscription, pb::IneligibilityReason::AddOnWithoutBase);
+            block(
+                subscription.name(),
+                pb::IneligibilityReason::AddOnWithoutBase,
+            );
             continue;
         }
         if let Some(reason) = eligibility::reason(subscription, open) {
-            block(subscription, reason);
+            block(subscription.name(), reason);
             continue;
         }
         if subscription.is_add_on() {
@@ -418,7 +426,7 @@ pub fn select_line_items(
         });
         for add_on in add_ons {
             match eligibility::reason(add_on, open) {
-                Some(reason) => block(add_on, reason),
+                Some(reason) => block(add_on.name(), reason),
                 None => items.push(line_item(add_on, !named.contains(&add_on.id))),
             }
         }
@@ -454,6 +462,8 @@ pub struct Parties {
     pub source_transitioning: bool,
     /// The source is an integration sandbox tenant.
     pub source_sandbox: bool,
+    /// The provider is an integration sandbox tenant.
+    pub provider_sandbox: bool,
     /// The provider is the customer's indirect provider (a reseller relationship exists).
     pub provider_related: bool,
     /// The source is listed as the customer's indirect reseller.
@@ -480,12 +490,18 @@ pub fn unmet_preconditions(
             description,
         });
     };
-    if parties.source_sandbox {
-        add(
-            "SANDBOX_TENANT",
-            &source,
-            "transfers cannot run in the integration sandbox: use the production tenant".into(),
-        );
+    for (sandbox, partner) in [
+        (parties.source_sandbox, &source),
+        (parties.provider_sandbox, &provider),
+    ] {
+        if sandbox {
+            add(
+                "SANDBOX_TENANT",
+                partner,
+                "transfers cannot run in the integration sandbox: use the production tenants"
+                    .into(),
+            );
+        }
     }
     if !parties.source_transitioning {
         add(
@@ -563,8 +579,8 @@ pub fn may_read(caller: &Caller, request: &TransferRequest) -> bool {
         || caller.can_access_tenant(request.provider_tenant_id)
 }
 
-/// The provider's ADMIN_AGENT or SALES_AGENT (or the operator) decides on a request;
-/// the source, which sees it, is told why it may not.
+/// The provider's ADMIN_AGENT or SALES_AGENT decides on a request (not the operator: the
+/// decision is the provider's); the source, which sees it, is told why it may not.
 pub fn authorize_decision(caller: &Caller, request: &TransferRequest) -> Result<(), Error> {
     if !may_read(caller, request) {
         return Err(Error::TransferRequestNotFound(request.name()));
@@ -574,9 +590,6 @@ pub fn authorize_decision(caller: &Caller, request: &TransferRequest) -> Result<
             "PROVIDER_REQUIRED",
             "only the indirect provider accepts or rejects a transfer request",
         )));
-    }
-    if caller.is_operator() {
-        return Ok(());
     }
     let roles = &caller.actor().roles;
     let agent = matches!(
@@ -592,8 +605,8 @@ pub fn authorize_decision(caller: &Caller, request: &TransferRequest) -> Result<
     Ok(())
 }
 
-/// The source's ADMIN_AGENT (or the operator) withdraws a request; the provider, which sees
-/// it, is told why it may not.
+/// The source's ADMIN_AGENT withdraws a request; the provider, which sees it, is told why it
+/// may not.
 pub fn authorize_cancel(caller: &Caller, request: &TransferRequest) -> Result<(), Error> {
     if !may_read(caller, request) {
         return Err(Error::TransferRequestNotFound(request.name()));
@@ -604,7 +617,7 @@ pub fn authorize_cancel(caller: &Caller, request: &TransferRequest) -> Result<()
             "only the partner that created a transfer request cancels it; the provider rejects it",
         )));
     }
-    caller.require_role_or_operator(Role::AdminAgent)?;
+    caller.require_role(Role::AdminAgent)?;
     Ok(())
 }
 
@@ -706,6 +719,7 @@ mod tests {
         let parties = Parties {
             source_transitioning: false,
             source_sandbox: false,
+            provider_sandbox: false,
             provider_related: true,
             source_listed_as_reseller: true,
             agreement_valid: false,

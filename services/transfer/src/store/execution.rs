@@ -14,6 +14,7 @@ use super::TransferStore;
 use super::subscriptions::{fetch_subscription, insert_subscription, save_subscription};
 use super::transfers::{current_quantities, fetch_request, record_transition, save_request};
 use crate::domain::TransferRequest;
+use crate::domain::subscription::subscription_name;
 use crate::error::Error;
 
 /// How the move of a transfer's subscriptions ended.
@@ -28,10 +29,8 @@ pub enum MoveOutcome {
 impl TransferStore {
     /// Request `id`, as the executor reads it.
     pub async fn transfer_request(&self, id: Uuid) -> Result<Option<TransferRequest>, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let request = fetch_request(&mut tx, id, "").await?;
-        tx.commit().await?;
-        Ok(request)
+        let mut conn = self.db.pool().acquire().await?;
+        fetch_request(&mut conn, id, "").await
     }
 
     /// Records `next`, the request after an attempt at `current`'s step (`outcome` with
@@ -103,17 +102,48 @@ impl TransferStore {
         let source = current.source_customer();
         let provider = current.provider_customer();
         let executor = Caller::service(crate::SERVICE);
-        let mut moved: HashMap<Uuid, Uuid> = HashMap::new();
-        for item in &current.line_items {
-            let original = fetch_subscription(&mut tx, source, item.subscription_id, lock)
+        // Every subscription of the request locked first, in id order as every other
+        // transaction that locks several takes them, so two never wait on each other.
+        let mut ids: Vec<Uuid> = current
+            .line_items
+            .iter()
+            .map(|i| i.subscription_id)
+            .collect();
+        ids.sort();
+        let mut originals = HashMap::new();
+        for id in ids {
+            let original = fetch_subscription(&mut tx, source, id, lock)
                 .await?
                 .filter(|s| s.status == pb::SubscriptionStatus::Active)
                 .ok_or_else(|| {
-                    Error::Store(StoreError::Corrupt(format!(
-                        "subscription {} of an open transfer request is no longer ACTIVE with its source",
-                        item.subscription_id
-                    )))
+                    changed(format!(
+                        "{} is no longer ACTIVE with its partner",
+                        subscription_name(source, id)
+                    ))
                 })?;
+            originals.insert(id, original);
+        }
+        // Add-ons travel with their base: one ordered after the request would stay behind.
+        for item in current
+            .line_items
+            .iter()
+            .filter(|i| i.base_subscription_id.is_none())
+        {
+            for add_on in active_add_ons(&mut tx, item.subscription_id).await? {
+                if !originals.contains_key(&add_on) {
+                    return Err(changed(format!(
+                        "{} gained the add-on {} after the request: cancel the request and create it again",
+                        subscription_name(source, item.subscription_id),
+                        subscription_name(source, add_on)
+                    )));
+                }
+            }
+        }
+        let mut moved: HashMap<Uuid, Uuid> = HashMap::new();
+        for item in &current.line_items {
+            let Some(original) = originals.get(&item.subscription_id).cloned() else {
+                continue; // locked above
+            };
             let mut successor = original.clone();
             successor.id = Uuid::now_v7();
             successor.partner_tenant_id = provider.partner_tenant_id;
@@ -127,7 +157,6 @@ impl TransferStore {
             successor.create_time = now;
             successor.update_time = now;
             successor.version = 1;
-            insert_subscription(&mut tx, &successor).await?;
 
             let mut left = original.clone();
             left.status = match original.offer_kind {
@@ -137,7 +166,10 @@ impl TransferStore {
             left.transferred_to = successor.name();
             left.update_time = now;
             left.version = original.version + 1;
+            // The source's copy leaves ACTIVE first: an Azure subscription id is ACTIVE under
+            // one partner at a time, which the database holds.
             save_subscription(&mut tx, &original, &left).await?;
+            insert_subscription(&mut tx, &successor).await?;
             for (tenant_id, before, after) in [
                 (
                     source.partner_tenant_id,
@@ -191,6 +223,30 @@ impl TransferStore {
         tx.commit().await.map_err(StoreError::from)?;
         Ok(MoveOutcome::Completed)
     }
+}
+
+/// The refusal of a move whose subscriptions changed since the request.
+fn changed(detail: String) -> Error {
+    Error::Precondition {
+        reason: SUBSCRIPTION_CHANGED,
+        message: detail,
+    }
+}
+
+/// Reason a transfer fails with when its subscriptions changed after the request.
+pub const SUBSCRIPTION_CHANGED: &str = "SUBSCRIPTION_CHANGED";
+
+/// The ACTIVE add-ons of `base`, read in `tx`.
+async fn active_add_ons(tx: &mut Tx, base: Uuid) -> Result<Vec<Uuid>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id FROM subscriptions WHERE base_subscription_id = $1 AND status = 'SUBSCRIPTION_STATUS_ACTIVE'",
+    )
+    .bind(base.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|row| suite_db::columns::uuid(row, "id"))
+        .collect()
 }
 
 /// Saves `next` unless another executor changed the request first (then false).

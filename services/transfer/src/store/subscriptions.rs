@@ -65,7 +65,15 @@ impl TransferStore {
             cancellation_credit: None,
             version: 1,
         };
-        insert_subscription(&mut tx, &created).await?;
+        match insert_subscription(&mut tx, &created).await {
+            Err(StoreError::UniqueViolation(_)) => {
+                return Err(Error::Precondition {
+                    reason: "AZURE_SUBSCRIPTION_ALREADY_BILLED",
+                    message: "this Azure subscription id is already billed by a partner: an Azure subscription moves by transfer, it is not ordered twice".into(),
+                });
+            }
+            other => other?,
+        }
         let name = created.name();
         let response = pb::Subscription::from(&created);
         let change = Change {

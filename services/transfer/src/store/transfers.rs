@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use prost::Message;
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use suite_auth::Caller;
@@ -150,12 +151,12 @@ impl TransferStore {
 
     /// Request `id` with its current quantities, if it exists.
     pub async fn get_transfer_request(&self, id: Uuid) -> Result<Option<RequestView>, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let Some(request) = fetch_request(&mut tx, id, "").await? else {
+        // A read: no transaction, which on SQLite would take the only write lock.
+        let mut conn = self.db.pool().acquire().await?;
+        let Some(request) = fetch_request(&mut conn, id, "").await? else {
             return Ok(None);
         };
-        let quantities = current_quantities(&mut tx, &request).await?;
-        tx.commit().await?;
+        let quantities = current_quantities(&mut conn, &request).await?;
         Ok(Some((request, quantities)))
     }
 
@@ -177,22 +178,21 @@ impl TransferStore {
             "SELECT {REQUEST_COLUMNS} FROM transfer_requests WHERE {sides} AND ($2 = '' OR state = $2) \
              AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
         );
-        let mut tx = self.db.begin().await?;
+        let mut conn = self.db.pool().acquire().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(partner.to_string())
             .bind(state.map(|s| s.as_str_name()).unwrap_or_default())
             .bind(page.after_key())
             .bind(page.fetch_limit())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut request = request_from_row(row)?;
-            request.line_items = fetch_line_items(&mut tx, request.id).await?;
-            let quantities = current_quantities(&mut tx, &request).await?;
+            request.line_items = fetch_line_items(&mut conn, request.id).await?;
+            let quantities = current_quantities(&mut conn, &request).await?;
             views.push((request, quantities));
         }
-        tx.commit().await?;
         Ok(self
             .pages
             .page(page, views, |(request, _)| request.id.to_string()))
@@ -258,7 +258,7 @@ fn quantities_of(request: &TransferRequest) -> HashMap<Uuid, i32> {
 
 /// The current quantities of `request`'s source subscriptions.
 pub(super) async fn current_quantities(
-    tx: &mut Tx,
+    conn: &mut AnyConnection,
     request: &TransferRequest,
 ) -> Result<HashMap<Uuid, i32>, StoreError> {
     let rows = sqlx::query(
@@ -266,7 +266,7 @@ pub(super) async fn current_quantities(
          WHERE li.request_id = $1",
     )
     .bind(request.id.to_string())
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|row| {
@@ -428,30 +428,33 @@ pub(super) async fn record_transition(
 
 /// Request `id` with its line items, read in `tx` with `lock`.
 pub(super) async fn fetch_request(
-    tx: &mut Tx,
+    conn: &mut AnyConnection,
     id: Uuid,
     lock: &str,
 ) -> Result<Option<TransferRequest>, StoreError> {
     let sql = format!("SELECT {REQUEST_COLUMNS} FROM transfer_requests WHERE id = $1{lock}");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?;
     let Some(row) = row else {
         return Ok(None);
     };
     let mut request = request_from_row(&row)?;
-    request.line_items = fetch_line_items(tx, id).await?;
+    request.line_items = fetch_line_items(conn, id).await?;
     Ok(Some(request))
 }
 
-async fn fetch_line_items(tx: &mut Tx, request_id: Uuid) -> Result<Vec<LineItem>, StoreError> {
+async fn fetch_line_items(
+    conn: &mut AnyConnection,
+    request_id: Uuid,
+) -> Result<Vec<LineItem>, StoreError> {
     let rows = sqlx::query(
         "SELECT position, subscription_id, offer_id, offer_kind, quantity, base_subscription_id, included_with_base, \
          transferred_subscription_id FROM transfer_line_items WHERE request_id = $1 ORDER BY position",
     )
     .bind(request_id.to_string())
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(line_item_from_row).collect()
 }
