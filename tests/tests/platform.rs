@@ -189,3 +189,66 @@ async fn the_relay_keeps_dead_letters_apart_and_cuts_off_an_attempt_before_its_l
         .unwrap();
     assert_eq!(again, 0);
 }
+
+#[tokio::test]
+async fn pruning_deletes_delivered_messages_and_old_keys_and_keeps_the_rest() {
+    let database = suite_testkit::migrated_database(&[]).await;
+    let db = database.database();
+    let hour: i64 = 3_600_000_000;
+    let now = suite_db::now_micros();
+    // (key, delivered_at, failed_at): old delivered, recent delivered, old dead letter, pending.
+    for (key, delivered, failed) in [
+        ("old", Some(now - 3 * hour), None),
+        ("recent", Some(now - 60_000_000), None),
+        ("dead", None, Some(now - 3 * hour)),
+        ("pending", None, None),
+    ] {
+        sqlx::query(
+            "INSERT INTO outbox_messages (id, created_at, topic, message_key, payload, next_attempt_at, delivered_at, failed_at) \
+             VALUES ($1, $2, 'test', $3, $4, $2, $5, $6)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(now - 4 * hour)
+        .bind(key)
+        .bind(Vec::<u8>::new())
+        .bind(delivered)
+        .bind(failed)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    for (request_id, created_at) in [("old", now - 3 * hour), ("recent", now)] {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (scope, request_id, method, fingerprint, response, created_at) \
+             VALUES ('operator', $1, 'M', $2, $2, $3)",
+        )
+        .bind(request_id)
+        .bind(Vec::<u8>::new())
+        .bind(created_at)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    let retention = suite_config::Retention {
+        delivered_messages: std::time::Duration::from_secs(3_600),
+        idempotency_keys: std::time::Duration::from_secs(3_600),
+    };
+    let pruned = suite_db::prune(&db, &retention, now).await.unwrap();
+    assert_eq!(
+        pruned,
+        suite_db::Pruned {
+            delivered_messages: 1,
+            idempotency_keys: 1
+        }
+    );
+    let left: Vec<String> =
+        sqlx::query("SELECT message_key FROM outbox_messages ORDER BY message_key")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| sqlx::Row::get(row, "message_key"))
+            .collect();
+    assert_eq!(left, ["dead", "pending", "recent"]);
+    assert_eq!(database.count_rows("idempotency_keys").await, 1);
+}

@@ -133,6 +133,31 @@ pub struct ServiceConfig {
     pub log_format: LogFormat,
     /// Where e-mails go.
     pub mail: MailConfig,
+    /// How long delivered outbox messages and idempotency keys are kept.
+    pub retention: Retention,
+}
+
+/// How long the platform tables keep what has served its purpose; audit events and dead
+/// letters are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Delivered outbox messages.
+    pub delivered_messages: Duration,
+    /// Idempotency keys: a retry later than this is a new request.
+    pub idempotency_keys: Duration,
+}
+
+/// A week, for both.
+const DEFAULT_RETENTION_HOURS: u64 = 168;
+
+impl Default for Retention {
+    fn default() -> Self {
+        let week = Duration::from_secs(DEFAULT_RETENTION_HOURS * 3_600);
+        Self {
+            delivered_messages: week,
+            idempotency_keys: week,
+        }
+    }
 }
 
 /// Where the service's e-mails go: an SMTP server, a directory (one file per message, for
@@ -314,6 +339,26 @@ impl ServiceConfig {
         if smtp_url.is_some() && mail_dir.is_some() {
             problems.push("MAIL_DIR: set either SMTP_URL or MAIL_DIR, not both".to_owned());
         }
+        let retention = Retention {
+            delivered_messages: Duration::from_secs(
+                parse_number(
+                    &get,
+                    "OUTBOX_RETENTION_HOURS",
+                    DEFAULT_RETENTION_HOURS,
+                    &mut problems,
+                )
+                .saturating_mul(3_600),
+            ),
+            idempotency_keys: Duration::from_secs(
+                parse_number(
+                    &get,
+                    "IDEMPOTENCY_RETENTION_HOURS",
+                    DEFAULT_RETENTION_HOURS,
+                    &mut problems,
+                )
+                .saturating_mul(3_600),
+            ),
+        };
         let mail = MailConfig {
             smtp_url: smtp_url.map(Secret::new),
             directory: mail_dir.map(std::path::PathBuf::from),
@@ -334,6 +379,7 @@ impl ServiceConfig {
             capability_cache_ttl,
             log_format,
             mail,
+            retention,
         })
     }
 
@@ -357,6 +403,7 @@ impl ServiceConfig {
                 from: DEFAULT_MAIL_FROM.to_owned(),
                 ..MailConfig::default()
             },
+            retention: Retention::default(),
         }
     }
 }

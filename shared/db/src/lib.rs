@@ -19,6 +19,7 @@ mod migrate;
 mod outbox;
 mod page;
 mod relay;
+mod retention;
 
 use std::str::FromStr;
 
@@ -39,6 +40,7 @@ pub use page::{Page, PageRequest, PageTokenCodec};
 pub use relay::{
     Deliverer, Delivery, PendingMessage, RelaySettings, RelayWaker, relay_once, run_relay,
 };
+pub use retention::{Pruned, prune, run_pruning};
 pub use suite_time::{Clock, ManualClock, now_micros};
 
 /// A transaction on either backend.

@@ -36,6 +36,9 @@ pub enum StartError {
     Serve(#[from] ServeError),
 }
 
+/// How often each replica prunes its platform tables.
+const PRUNING_INTERVAL: Duration = Duration::from_secs(3_600);
+
 /// What every service is built from: its database, token verification, its identity
 /// towards its peers, and the page-token codec, all from one validated configuration.
 pub struct Platform {
@@ -51,6 +54,7 @@ pub struct Platform {
     domain: &'static str,
     settings: ServerSettings,
     mailer: Option<suite_mail::Mailer>,
+    retention: suite_config::Retention,
 }
 
 impl Platform {
@@ -75,6 +79,7 @@ impl Platform {
             settings: ServerSettings::from(config),
             mailer: suite_mail::Mailer::from_config(domain, &config.mail)
                 .map_err(|e| StartError::Setting(e.to_string()))?,
+            retention: config.retention,
         })
     }
 
@@ -142,6 +147,13 @@ impl Platform {
                 None
             }
         };
+        // Delivered messages and old idempotency keys are pruned hourly in every replica.
+        let pruning = tokio::spawn(suite_db::run_pruning(
+            self.db.clone(),
+            self.retention,
+            PRUNING_INTERVAL,
+            stopping_tx.subscribe(),
+        ));
         let served = crate::serve(
             self.settings,
             listener,
@@ -157,6 +169,7 @@ impl Platform {
         if let Some(mail) = mail {
             mail.abort();
         }
+        pruning.abort();
         self.db.close().await;
         Ok(served?)
     }
