@@ -30,6 +30,19 @@ impl Activations {
                 return Delivery::Failed(format!("unreadable activation request: {error}"));
             }
         };
+        // A redelivery after the outcome was recorded (the relay's own write was lost) calls
+        // no one: activating after a recorded refusal would leave the enrollment ACTIVE and
+        // the acceptance FAILED.
+        match self.store.partner_acceptance(request.acceptance_id).await {
+            Ok(Some(acceptance)) if acceptance.activation_state != ActivationState::Pending => {
+                return Delivery::Delivered;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Delivery::Failed(format!("no acceptance {}", request.acceptance_id));
+            }
+            Err(error) => return Delivery::Retry(format!("reading the acceptance: {error}")),
+        }
         let (state, error) = match self.peers.activate(&request).await {
             Ok(()) => (ActivationState::Activated, None),
             // Only a refusal of the activation itself is final; anything else (an outage, a

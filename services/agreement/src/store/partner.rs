@@ -152,6 +152,15 @@ impl AgreementStore {
         Ok(())
     }
 
+    /// Acceptance `id` of any partner, for the activation relay.
+    pub async fn partner_acceptance(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<PartnerAcceptance>, StoreError> {
+        let mut connection = self.db.pool().acquire().await?;
+        fetch_acceptance(&mut connection, id).await
+    }
+
     /// Acceptance `id` of `partner_tenant_id`, if any.
     pub async fn get_partner_acceptance(
         &self,
