@@ -1085,3 +1085,93 @@ async fn a_relationship_past_its_end_grants_nothing_before_the_sweep_writes_it()
     );
     assert!(end < extended_end);
 }
+
+/// Writes a relationship row straight into the service's database, as a replica with a
+/// different release (or a damaged row) might have left it.
+async fn insert_raw_relationship(
+    suite: &Suite,
+    status: S,
+    roles: &str,
+    auto_extend: bool,
+    end_time: i64,
+) -> String {
+    let (partner, customer, id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    sqlx::query(
+        "INSERT INTO delegated_admin_relationships (id, partner_tenant_id, customer_tenant_id, display_name, roles, \
+         duration, duration_days, auto_extend, status, end_reason, ended_by, create_time, activate_time, end_time, \
+         update_time, version) VALUES ($1, $2, $3, $4, $5, 'P30D', 30, $6, $7, $8, '', $9, $9, $10, $9, 2)",
+    )
+    .bind(id.to_string())
+    .bind(partner.to_string())
+    .bind(customer.to_string())
+    .bind(format!("Raw {id}"))
+    .bind(roles)
+    .bind(i64::from(auto_extend))
+    .bind(status.as_str_name())
+    .bind(pb::DelegatedAdminEndReason::Unspecified.as_str_name())
+    .bind(suite.start)
+    .bind(end_time)
+    .execute(suite.relationship.database.database().pool())
+    .await
+    .unwrap();
+    format!("partners/{partner}/customers/{customer}/delegatedAdminRelationships/{id}")
+}
+
+#[tokio::test]
+async fn an_unreadable_relationship_does_not_stop_the_sweep() {
+    let suite = start().await;
+    let (partner, customer) = suite.partner_with_customer().await;
+    let good = suite
+        .active(partner, customer, ask("Good", "P30D", ""))
+        .await;
+    // Ended first, so read first: a role this release does not know.
+    insert_raw_relationship(
+        &suite,
+        S::Active,
+        "DELEGATED_ADMIN_ROLE_FROM_THE_FUTURE",
+        false,
+        suite.start + 86_400_000_000,
+    )
+    .await;
+
+    suite.hand.advance(DAY * 31);
+    eventually("the readable relationship is expired", SWEPT, || async {
+        suite.stored_lapses(&good.name).await == ["ExpireDelegatedAdminRelationship"]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn relationships_with_nothing_due_do_not_fill_the_sweeps_batch() {
+    let suite = start().await;
+    let (partner, customer) = suite.partner_with_customer().await;
+    let due = suite
+        .active(partner, customer, ask("Due", "P30D", ""))
+        .await;
+    // A sweep's batch (500) of relationships ending before it, none of them due at day 24:
+    // EXPIRING ones not ended yet, and ones that extend themselves within the notice.
+    let day = 86_400_000_000;
+    for index in 0..500 {
+        let (status, auto_extend) = match index % 2 {
+            0 => (S::Expiring, false),
+            _ => (S::Active, true),
+        };
+        let roles = R::UserAdministrator.as_str_name();
+        insert_raw_relationship(&suite, status, roles, auto_extend, suite.start + 25 * day).await;
+    }
+
+    suite.hand.advance(DAY * 24);
+    eventually("the due relationship is marked EXPIRING", SWEPT, || async {
+        suite.stored_lapses(&due.name).await == ["MarkDelegatedAdminRelationshipExpiring"]
+    })
+    .await;
+    assert_eq!(
+        suite
+            .relationship
+            .database
+            .outbox("relationship.v1.gdap.expiring")
+            .await
+            .len(),
+        1
+    );
+}

@@ -184,34 +184,51 @@ impl RelationshipStore {
     }
 
     /// Marks EXPIRING, extends or expires every relationship in force that is due at `now`,
-    /// each under a version check: a row another replica changed first is left to it.
-    /// At most [`SWEEP_BATCH`] at a time; returns how many this call changed.
+    /// each in its own transaction under a version check: a row another replica changed
+    /// first is left to it, and a row that cannot be read or written is skipped with a
+    /// warning while the others are swept. Only rows with something due are read (ended
+    /// ones, and ACTIVE ones that will not extend within the notice of their end), at most
+    /// [`SWEEP_BATCH`] at a time; returns how many this call changed.
     pub async fn sweep_gdap(&self, now: i64) -> Result<usize, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM delegated_admin_relationships \
-             WHERE status IN ($1, $2) AND end_time <= $3 ORDER BY end_time, id LIMIT $4"
+             WHERE (status IN ($1, $2) AND end_time <= $3) \
+             OR (status = $1 AND auto_extend = $4 AND end_time <= $5) \
+             ORDER BY end_time, id LIMIT $6"
         );
         let due = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(DelegatedAdminStatus::Active.as_str_name())
             .bind(DelegatedAdminStatus::Expiring.as_str_name())
+            .bind(now)
+            .bind(0_i64)
             .bind(gdap::sweep_horizon(now))
             .bind(SWEEP_BATCH)
             .fetch_all(self.db.pool())
             .await?;
         let mut changed = 0;
         for row in &due {
-            let current = from_row(row)?;
+            let current = match from_row(row) {
+                Ok(current) => current,
+                Err(error) => {
+                    let id: String = row.try_get("id").unwrap_or_default();
+                    tracing::warn!(relationship_id = %id, %error, "gdap relationship unreadable: not swept");
+                    continue;
+                }
+            };
             let Some((lapse, next)) = gdap::lapse(&current, now) else {
                 continue;
             };
+            let name = next.name();
             match self.sweep_one(&current, lapse, &next).await {
-                Ok(()) => {}
-                Err(Error::ConcurrentChange(_)) => continue,
-                Err(Error::Store(error)) => return Err(error),
-                Err(other) => return Err(StoreError::Other(other.to_string())),
+                Ok(()) => {
+                    tracing::info!(relationship = %name, action = lapse.action(), "gdap relationship swept");
+                    changed += 1;
+                }
+                Err(Error::ConcurrentChange(_)) => {}
+                Err(error) => {
+                    tracing::warn!(relationship = %name, %error, "gdap relationship not swept: the next sweep tries again");
+                }
             }
-            tracing::info!(relationship = %next.name(), action = lapse.action(), "gdap relationship swept");
-            changed += 1;
         }
         Ok(changed)
     }
