@@ -90,6 +90,27 @@ impl Suite {
             .map(|r| r.into_inner())
     }
 
+    async fn send(
+        &self,
+        reseller: Uuid,
+        invitation: &pb::CustomerInvitation,
+        body: &str,
+        link: &str,
+    ) -> Result<pb::CustomerInvitation, tonic::Status> {
+        self.relationship
+            .relationship(&Actor::admin_agent(reseller))
+            .send_customer_invitation(pb::SendCustomerInvitationRequest {
+                request_id: request_id(),
+                name: invitation.name.clone(),
+                to: "it@cohowinery.example".into(),
+                subject: invitation.email_subject.clone(),
+                body: body.into(),
+                link: link.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
     async fn partners_of(&self, customer: Uuid) -> Vec<(String, pb::PartnerRole, bool)> {
         self.relationship
             .relationship(&Actor::global_admin(customer))
@@ -278,4 +299,76 @@ async fn expired_foreign_and_misdirected_acceptances_are_refused_and_write_nothi
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "INVITATION_EXPIRED");
     assert_eq!(suite.relationship.count_rows("customers").await, customers);
+}
+
+/// The type of the resource a NOT_FOUND names.
+fn resource_type(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .resource_info()
+        .map(|info| info.resource_type.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_token_of_another_invitation_is_told_apart_from_a_token_of_none() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let other = suite.invite(reseller, provider).await;
+    let customer = Uuid::new_v4();
+    let customers = suite.relationship.count_rows("customers").await;
+
+    // The real token of the reseller's other invitation.
+    let crossed = pb::CustomerInvitation {
+        link: other.link.clone(),
+        ..invitation.clone()
+    };
+    let refused = suite.accept(customer, &crossed).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "INVITATION_TOKEN_MISMATCH");
+
+    // A token of no invitation, and an invitation that does not exist.
+    let forged = pb::CustomerInvitation {
+        link: format!(
+            "{LINK_BASE}?name={}&token={}",
+            invitation.name,
+            "cd".repeat(32)
+        ),
+        ..invitation.clone()
+    };
+    let refused = suite.accept(customer, &forged).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused), resource_type(&refused)),
+        (
+            Code::NotFound,
+            "INVITATION_NOT_FOUND".to_owned(),
+            "relationship.v1.CustomerInvitation".to_owned()
+        )
+    );
+    let missing = pb::CustomerInvitation {
+        name: format!("partners/{reseller}/customerInvitations/{}", Uuid::new_v4()),
+        ..invitation.clone()
+    };
+    let refused = suite.accept(customer, &missing).await.unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(
+        resource_type(&refused),
+        "relationship.v1.CustomerInvitation"
+    );
+    let refused = suite
+        .send(reseller, &missing, &missing.link, &missing.link)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(
+        resource_type(&refused),
+        "relationship.v1.CustomerInvitation"
+    );
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+
+    // Each link still works for its own invitation.
+    let accepted = suite.accept(customer, &invitation).await.unwrap();
+    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
 }

@@ -99,7 +99,7 @@ impl RelationshipApi {
         let (Some(key), Some((reseller, id))) = (key, names) else {
             return Err(Error::Invalid(violations));
         };
-        let not_found = || Error::InvitationNotFound(invitation_name(reseller, id));
+        let not_found = || Error::CustomerInvitationNotFound(invitation_name(reseller, id));
         if !domain::may_read(caller, reseller) {
             return Err(not_found());
         }

@@ -7,8 +7,8 @@ use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
 use super::customer::{BillingProfile, Customer, partner_name};
-use super::partnerships::InvitationToken;
-use crate::error::Error;
+use super::partnerships::{InvitationToken, PresentedToken};
+use crate::error::{Error, InvitationKind};
 
 /// A customer invitation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,12 +114,12 @@ impl CustomerInvitation {
         }
     }
 
-    /// Whether `customer_tenant_id`'s admin, presenting a token with `token_hash` at `now`,
-    /// may accept: the reason it may not otherwise.
+    /// Whether `customer_tenant_id`'s admin, presenting the `presented` token at `now`, may
+    /// accept: the reason it may not otherwise.
     pub fn check_acceptance(
         &self,
         customer_tenant_id: Uuid,
-        token_hash: &str,
+        presented: PresentedToken,
         now: i64,
     ) -> Result<(), Error> {
         let refuse = |reason: &'static str, message: &str| Error::Precondition {
@@ -127,12 +127,22 @@ impl CustomerInvitation {
             subject: self.name(),
             message: message.to_owned(),
         };
+        let not_found = || Error::InvitationNotFound(InvitationKind::Customer, self.name());
         if self
             .customer_tenant_id
             .is_some_and(|t| t != customer_tenant_id)
-            || self.token_hash != token_hash
         {
-            return Err(Error::InvitationNotFound(self.name()));
+            return Err(not_found());
+        }
+        match presented {
+            PresentedToken::ThisInvitations => {}
+            PresentedToken::AnotherInvitations => {
+                return Err(refuse(
+                    "INVITATION_TOKEN_MISMATCH",
+                    "this token belongs to another invitation: open the link of this invitation's e-mail",
+                ));
+            }
+            PresentedToken::Unknown => return Err(not_found()),
         }
         if self.state != pb::CustomerInvitationState::Pending {
             return Err(refuse(
@@ -195,7 +205,10 @@ impl InvitationEmail {
         let link_is_this_invitations = request
             .link
             .contains(&format!("?name={}&", invitation.name()))
-            && super::partnerships::token_hash(token) == invitation.token_hash;
+            && super::partnerships::token_matches(
+                &super::partnerships::token_hash(token),
+                &invitation.token_hash,
+            );
         if !link_is_this_invitations {
             violations.add("link", "must be the link this invitation was created with");
         }

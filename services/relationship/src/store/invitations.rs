@@ -12,8 +12,9 @@ use uuid::Uuid;
 use super::RelationshipStore;
 use super::customers::{claim_customer_tenant_if_new, fetch_customer, insert_customer, save_role};
 use crate::domain::invitations::{CustomerInvitation, InvitationEmail, invited_view};
+use crate::domain::partnerships::PresentedToken;
 use crate::domain::{NewCustomer, customer_name, partnerships};
-use crate::error::Error;
+use crate::error::{Error, InvitationKind};
 
 const INVITATION_COLUMNS: &str = "id, reseller_tenant_id, provider_tenant_id, customer_tenant_id, state, token_hash, \
      expire_time, accepted_customer_tenant_id, accept_time, create_time, version";
@@ -149,12 +150,14 @@ impl RelationshipStore {
         let invitation = fetch_invitation(&mut *tx, reseller_tenant_id, id, lock)
             .await?
             .ok_or_else(|| {
-                Error::InvitationNotFound(crate::domain::invitations::invitation_name(
-                    reseller_tenant_id,
-                    id,
-                ))
+                Error::InvitationNotFound(
+                    InvitationKind::Customer,
+                    crate::domain::invitations::invitation_name(reseller_tenant_id, id),
+                )
             })?;
-        invitation.check_acceptance(customer, token_hash, now)?;
+        let in_use = token_in_use(&mut *tx, token_hash).await?;
+        let presented = PresentedToken::classify(token_hash, &invitation.token_hash, in_use);
+        invitation.check_acceptance(customer, presented, now)?;
         let provider = invitation.provider_tenant_id;
         let partnership =
             super::partnerships::fetch_partnership(&mut *tx, provider, reseller_tenant_id, lock)
@@ -276,6 +279,19 @@ async fn fetch_invitation<'e>(
         .fetch_optional(executor)
         .await?;
     row.as_ref().map(invitation_from_row).transpose()
+}
+
+/// Whether some customer invitation has the token hashed as `hash`.
+async fn token_in_use<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    hash: &str,
+) -> Result<bool, StoreError> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM customer_invitations WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(executor)
+            .await?;
+    Ok(found.is_some())
 }
 
 fn invitation_from_row(row: &AnyRow) -> Result<CustomerInvitation, StoreError> {
