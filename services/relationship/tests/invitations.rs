@@ -372,3 +372,67 @@ async fn the_token_of_another_invitation_is_told_apart_from_a_token_of_none() {
     let accepted = suite.accept(customer, &invitation).await.unwrap();
     assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
 }
+
+#[tokio::test]
+async fn the_e_mail_carries_the_link_the_service_built_and_leaves_only_while_it_works() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let emails = suite.relationship.database.outbox("email").await.len();
+
+    // This invitation's name and token behind another host: refused, in the field and in
+    // the body alike.
+    let token = invitation.link.rsplit_once("&token=").unwrap().1;
+    let elsewhere = format!(
+        "https://partners.test.example/customers/accept?name={}&token={token}",
+        invitation.name
+    );
+    let body = |link: &str| format!("Dear customer,\n\nplease accept here: {link}\n");
+    let refused = suite
+        .send(reseller, &invitation, &body(&elsewhere), &elsewhere)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&refused), ["link"]);
+    let refused = suite
+        .send(reseller, &invitation, &body(&elsewhere), &invitation.link)
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&refused), ["body"]);
+    assert_eq!(
+        suite.relationship.database.outbox("email").await.len(),
+        emails
+    );
+
+    suite
+        .send(
+            reseller,
+            &invitation,
+            &body(&invitation.link),
+            &invitation.link,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        suite.relationship.database.outbox("email").await.len(),
+        emails + 1
+    );
+
+    // Once expired, its link no longer works: it is not sent again.
+    suite.clock.advance(DAY * 15);
+    let refused = suite
+        .send(
+            reseller,
+            &invitation,
+            &body(&invitation.link),
+            &invitation.link,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "INVITATION_EXPIRED");
+    assert_eq!(
+        suite.relationship.database.outbox("email").await.len(),
+        emails + 1
+    );
+}

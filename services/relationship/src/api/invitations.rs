@@ -108,17 +108,16 @@ impl RelationshipApi {
             .customer_invitation(reseller, id)
             .await?
             .ok_or_else(not_found)?;
-        let email = InvitationEmail::parse(&request, &invitation, &mut violations);
+        let email = InvitationEmail::parse(
+            &request,
+            &invitation,
+            &self.options.customer_invitation_link_base,
+            &mut violations,
+        );
         let (Some(email), true) = (email, violations.is_empty()) else {
             return Err(Error::Invalid(violations));
         };
-        if invitation.state != pb::CustomerInvitationState::Pending {
-            return Err(Error::Precondition {
-                reason: "INVITATION_ALREADY_USED",
-                subject: invitation.name(),
-                message: "this invitation was accepted already".into(),
-            });
-        }
+        invitation.check_sending(self.now())?;
         self.store
             .send_customer_invitation(caller, &key, &invitation, &email)
             .await

@@ -84,7 +84,33 @@ impl CustomerInvitation {
 
     /// The link a customer's admin opens: `base` with the invitation and its token.
     pub fn link(&self, base: &str, token: &InvitationToken) -> String {
-        format!("{base}?name={}&token={}", self.name(), token.expose())
+        self.link_with(base, token.expose())
+    }
+
+    fn link_with(&self, base: &str, token: &str) -> String {
+        format!("{base}?name={}&token={token}", self.name())
+    }
+
+    /// Whether its e-mail may be sent at `now`: only while it may still be accepted.
+    pub fn check_sending(&self, now: i64) -> Result<(), Error> {
+        let refuse = |reason: &'static str, message: &str| Error::Precondition {
+            reason,
+            subject: self.name(),
+            message: message.to_owned(),
+        };
+        if self.state != pb::CustomerInvitationState::Pending {
+            return Err(refuse(
+                "INVITATION_ALREADY_USED",
+                "this invitation was accepted already",
+            ));
+        }
+        if now >= self.expire_time {
+            return Err(refuse(
+                "INVITATION_EXPIRED",
+                "this invitation expired and its link no longer works: create a new invitation and send that one",
+            ));
+        }
+        Ok(())
     }
 
     /// The invitation on the wire; the link and the draft e-mail only when just created.
@@ -188,11 +214,13 @@ pub struct InvitationEmail {
 }
 
 impl InvitationEmail {
-    /// Validates `request` against the invitation's `token_hash`: the link given must be
-    /// this invitation's, and the body must carry it unchanged.
+    /// Validates `request` against `invitation`: the link given must be the one the service
+    /// built for it on `link_base` (this invitation's name and token, nothing else), and the
+    /// body must carry exactly that link.
     pub fn parse(
         request: &pb::SendCustomerInvitationRequest,
         invitation: &CustomerInvitation,
+        link_base: &str,
         violations: &mut FieldViolations,
     ) -> Option<Self> {
         let to = violations.check("to", fields::email(&request.to));
@@ -202,14 +230,13 @@ impl InvitationEmail {
             .rsplit_once("&token=")
             .map(|(_, token)| token)
             .unwrap_or_default();
-        let link_is_this_invitations = request
-            .link
-            .contains(&format!("?name={}&", invitation.name()))
-            && super::partnerships::token_matches(
-                &super::partnerships::token_hash(token),
-                &invitation.token_hash,
-            );
-        if !link_is_this_invitations {
+        let link = super::partnerships::token_matches(
+            &super::partnerships::token_hash(token),
+            &invitation.token_hash,
+        )
+        .then(|| invitation.link_with(link_base, token))
+        .filter(|expected| *expected == request.link);
+        if link.is_none() {
             violations.add("link", "must be the link this invitation was created with");
         }
         let body = request.body.trim();
@@ -217,7 +244,10 @@ impl InvitationEmail {
             violations.add("body", "required");
         } else if body.chars().count() > 10_000 {
             violations.add("body", "must be at most 10000 characters");
-        } else if link_is_this_invitations && !body.contains(request.link.as_str()) {
+        } else if link
+            .as_ref()
+            .is_some_and(|link| !body.contains(link.as_str()))
+        {
             violations.add("body", "must contain the invitation's link unchanged");
         }
         Some(Self {
