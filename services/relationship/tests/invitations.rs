@@ -12,7 +12,9 @@ use suite_config::PeerUrls;
 use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_testkit::{
-    Actor, TestService, active_partnership, bad_fields, reason, request_id, spawn_service,
+    Actor, TestService, active_partnership, bad_fields, direct_bill_partner,
+    enroll_indirect_reseller, official_indirect_provider, partnership_between, reason,
+    record_customer, request_id, restrict_direct_bill, spawn_service,
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -67,10 +69,47 @@ impl Suite {
             .into_inner()
     }
 
+    /// The reseller invites customer tenant `customer` alone.
+    async fn invite_tenant(
+        &self,
+        reseller: Uuid,
+        provider: Uuid,
+        customer: Uuid,
+    ) -> Result<pb::CustomerInvitation, tonic::Status> {
+        self.relationship
+            .relationship(&Actor::admin_agent(reseller))
+            .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+                request_id: request_id(),
+                parent: format!("partners/{reseller}"),
+                provider: format!("partners/{provider}"),
+                customer_tenant_id: customer.to_string(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The customer's GLOBAL_ADMIN accepts, giving its company details.
     async fn accept(
         &self,
         customer: Uuid,
         invitation: &pb::CustomerInvitation,
+    ) -> Result<pb::CustomerInvitation, tonic::Status> {
+        let details = pb::Customer {
+            display_name: "Coho Winery".into(),
+            domain: "cohowinery.onmicrosoft.com".into(),
+            country_code: "US".into(),
+            ..Default::default()
+        };
+        self.accept_giving(customer, invitation, Some(details))
+            .await
+    }
+
+    /// The customer's GLOBAL_ADMIN accepts with the link's token and `details`.
+    async fn accept_giving(
+        &self,
+        customer: Uuid,
+        invitation: &pb::CustomerInvitation,
+        details: Option<pb::Customer>,
     ) -> Result<pb::CustomerInvitation, tonic::Status> {
         let token = invitation.link.rsplit_once("&token=").unwrap().1.to_owned();
         self.relationship
@@ -79,12 +118,7 @@ impl Suite {
                 request_id: request_id(),
                 name: invitation.name.clone(),
                 invitation_token: token,
-                customer: Some(pb::Customer {
-                    display_name: "Coho Winery".into(),
-                    domain: "cohowinery.onmicrosoft.com".into(),
-                    country_code: "US".into(),
-                    ..Default::default()
-                }),
+                customer: details,
             })
             .await
             .map(|r| r.into_inner())
@@ -435,4 +469,71 @@ async fn the_e_mail_carries_the_link_the_service_built_and_leaves_only_while_it_
         suite.relationship.database.outbox("email").await.len(),
         emails + 1
     );
+}
+
+#[tokio::test]
+async fn a_customer_the_reseller_already_has_accepts_with_the_token_alone() {
+    let suite = start().await;
+    // A transitioning partner: a direct-bill customer on its books, now an indirect reseller
+    // in an ACTIVE partnership.
+    let reseller = direct_bill_partner(&suite.enrollment).await;
+    let customer = Uuid::new_v4();
+    record_customer(&suite.relationship, reseller, customer).await;
+    restrict_direct_bill(&suite.enrollment, reseller).await;
+    enroll_indirect_reseller(&suite.enrollment, reseller).await;
+    let provider = official_indirect_provider(&suite.enrollment).await;
+    partnership_between(&suite.relationship, provider, reseller).await;
+
+    let invitation = suite
+        .invite_tenant(reseller, provider, customer)
+        .await
+        .unwrap();
+    let accepted = suite
+        .accept_giving(customer, &invitation, None)
+        .await
+        .unwrap();
+    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+    assert_eq!(
+        suite.partners_of(customer).await,
+        [
+            (
+                format!("partners/{reseller}"),
+                pb::PartnerRole::IndirectReseller,
+                true
+            ),
+            (
+                format!("partners/{provider}"),
+                pb::PartnerRole::IndirectProvider,
+                true
+            ),
+        ]
+    );
+    // The provider's view carries the reseller's record of the customer.
+    let view = suite
+        .relationship
+        .relationship(&Actor::admin_agent(provider))
+        .get_customer(pb::GetCustomerRequest {
+            name: format!("partners/{provider}/customers/{customer}"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (view.display_name.as_str(), view.domain.as_str()),
+        ("Fourth Coffee", "fourthcoffee.onmicrosoft.com")
+    );
+
+    // A customer neither partner has gives its details: without them, nothing is written.
+    let newcomer = Uuid::new_v4();
+    let invitation = suite.invite(reseller, provider).await;
+    let customers = suite.relationship.count_rows("customers").await;
+    let refused = suite
+        .accept_giving(newcomer, &invitation, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&refused), ["customer"]);
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+    suite.accept(newcomer, &invitation).await.unwrap();
+    assert_eq!(suite.partners_of(newcomer).await.len(), 2);
 }

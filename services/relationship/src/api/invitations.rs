@@ -162,7 +162,8 @@ impl RelationshipApi {
                 reseller,
                 id,
                 &partnerships::token_hash(&token),
-                &details,
+                customer_tenant,
+                details.as_ref(),
                 self.now(),
             )
             .await

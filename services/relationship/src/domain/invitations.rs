@@ -258,53 +258,66 @@ impl InvitationEmail {
     }
 }
 
-/// A customer's company details given at acceptance, validated; a record of one of the two
-/// partners serves instead when it exists.
+/// A customer's company details given at acceptance, validated: `Some(None)` when none are
+/// given (a record of one of the two partners may serve), `None` when they are invalid.
 pub fn customer_details(
     customer: Option<&pb::Customer>,
     customer_tenant_id: Uuid,
     violations: &mut FieldViolations,
-) -> Option<super::NewCustomer> {
-    let mut given = customer.cloned().unwrap_or_default();
-    given.customer_tenant_id = customer_tenant_id.to_string();
-    super::NewCustomer::parse(Some(&given), violations)
+) -> Option<Option<super::NewCustomer>> {
+    let Some(given) = customer else {
+        return Some(None);
+    };
+    let given = pb::Customer {
+        customer_tenant_id: customer_tenant_id.to_string(),
+        ..given.clone()
+    };
+    super::NewCustomer::parse(Some(&given), violations).map(Some)
+}
+
+/// The company details both views of an accepted invitation carry: those of a record one of
+/// the two partners already has (with the billing profile given when it keeps none), or else
+/// those the customer's admin gave, which are then required.
+pub fn accepted_details(
+    customer_tenant_id: Uuid,
+    given: Option<&super::NewCustomer>,
+    existing: Option<&Customer>,
+) -> Result<super::NewCustomer, Error> {
+    match (existing, given) {
+        (Some(record), given) => Ok(super::NewCustomer {
+            customer_tenant_id,
+            display_name: record.display_name.clone(),
+            domain: record.domain.clone(),
+            country_code: record.country_code.clone(),
+            billing: match given {
+                Some(given) if record.billing == BillingProfile::default() => given.billing.clone(),
+                _ => record.billing.clone(),
+            },
+        }),
+        (None, Some(given)) => Ok(given.clone()),
+        (None, None) => Err(Error::Invalid(FieldViolations::single(
+            "customer",
+            "required: neither the reseller nor the provider has this customer yet, so give its company details",
+        ))),
+    }
 }
 
 /// The view `partner_tenant_id` gets of the customer through an accepted invitation, in
-/// `role`, from the customer's details or an existing record.
+/// `role`, with the customer's `details`.
 pub fn invited_view(
     details: &super::NewCustomer,
-    existing: Option<&Customer>,
     partner_tenant_id: Uuid,
     role: pb::PartnerRole,
     now: i64,
 ) -> Customer {
-    let (display_name, domain, country_code, billing) = match existing {
-        Some(record) => (
-            record.display_name.clone(),
-            record.domain.clone(),
-            record.country_code.clone(),
-            record.billing.clone(),
-        ),
-        None => (
-            details.display_name.clone(),
-            details.domain.clone(),
-            details.country_code.clone(),
-            details.billing.clone(),
-        ),
-    };
     Customer {
         id: Uuid::now_v7(),
         partner_tenant_id,
         customer_tenant_id: details.customer_tenant_id,
-        display_name,
-        domain,
-        country_code,
-        billing: if billing == BillingProfile::default() {
-            details.billing.clone()
-        } else {
-            billing
-        },
+        display_name: details.display_name.clone(),
+        domain: details.domain.clone(),
+        country_code: details.country_code.clone(),
+        billing: details.billing.clone(),
         partner_role: role,
         acquisition: pb::Acquisition::Invitation,
         admin_permissions: true,

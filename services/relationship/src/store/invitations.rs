@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use super::RelationshipStore;
 use super::customers::{claim_customer_tenant_if_new, fetch_customer, insert_customer, save_role};
-use crate::domain::invitations::{CustomerInvitation, InvitationEmail, invited_view};
+use crate::domain::invitations::{
+    CustomerInvitation, InvitationEmail, accepted_details, invited_view,
+};
 use crate::domain::partnerships::PresentedToken;
 use crate::domain::{NewCustomer, customer_name, partnerships};
 use crate::error::{Error, InvitationKind};
@@ -126,10 +128,11 @@ impl RelationshipStore {
         Ok(response)
     }
 
-    /// The customer's admin accepts invitation `id` of `reseller_tenant_id` with a token
+    /// The admin of `customer` accepts invitation `id` of `reseller_tenant_id` with a token
     /// hashing to `token_hash` at `now`: under the invitation's and the partnership's row
     /// locks, both relationships are written (an existing record of either partner becomes
-    /// its indirect role) and the invitation is marked accepted, all in one transaction.
+    /// its indirect role, and its company details serve both; otherwise `details` are
+    /// required) and the invitation is marked accepted, all in one transaction.
     #[allow(clippy::too_many_arguments)] // one acceptance, each part from the request
     pub async fn accept_customer_invitation(
         &self,
@@ -138,7 +141,8 @@ impl RelationshipStore {
         reseller_tenant_id: Uuid,
         id: Uuid,
         token_hash: &str,
-        details: &NewCustomer,
+        customer: Uuid,
+        details: Option<&NewCustomer>,
         now: i64,
     ) -> Result<pb::CustomerInvitation, Error> {
         let mut tx = self.db.begin().await?;
@@ -146,7 +150,6 @@ impl RelationshipStore {
             return Ok(previous);
         }
         let lock = suite_db::for_update(&tx);
-        let customer = details.customer_tenant_id;
         let invitation = fetch_invitation(&mut *tx, reseller_tenant_id, id, lock)
             .await?
             .ok_or_else(|| {
@@ -175,7 +178,7 @@ impl RelationshipStore {
             fetch_customer(&mut *tx, reseller_tenant_id, customer).await?,
             fetch_customer(&mut *tx, provider, customer).await?,
         ];
-        let record = existing.iter().flatten().next().cloned();
+        let details = accepted_details(customer, details, existing.iter().flatten().next())?;
         for (partner, role, current) in [
             (
                 reseller_tenant_id,
@@ -184,7 +187,7 @@ impl RelationshipStore {
             ),
             (provider, pb::PartnerRole::IndirectProvider, &existing[1]),
         ] {
-            let view = invited_view(details, record.as_ref(), partner, role, now);
+            let view = invited_view(&details, partner, role, now);
             let name = customer_name(partner, customer);
             let before = match current {
                 Some(current) => {
