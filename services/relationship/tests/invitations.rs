@@ -537,3 +537,32 @@ async fn a_customer_the_reseller_already_has_accepts_with_the_token_alone() {
     suite.accept(newcomer, &invitation).await.unwrap();
     assert_eq!(suite.partners_of(newcomer).await.len(), 2);
 }
+
+#[tokio::test]
+async fn neither_the_reseller_nor_the_provider_becomes_its_own_customer() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let customers = suite.relationship.count_rows("customers").await;
+
+    // The reseller created the link and holds its token; neither side accepts it itself.
+    for partner in [reseller, provider] {
+        let refused = suite.accept(partner, &invitation).await.unwrap_err();
+        assert_eq!(refused.code(), Code::FailedPrecondition);
+        assert_eq!(reason(&refused), "PARTNER_TENANT_CANNOT_ACCEPT");
+    }
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+    for partner in [reseller, provider] {
+        let refused = suite
+            .invite_tenant(reseller, provider, partner)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(bad_fields(&refused), ["customer_tenant_id"]);
+    }
+
+    // The customer still accepts it.
+    let customer = Uuid::new_v4();
+    suite.accept(customer, &invitation).await.unwrap();
+    assert_eq!(suite.partners_of(customer).await.len(), 2);
+}

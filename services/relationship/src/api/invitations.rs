@@ -39,8 +39,17 @@ impl RelationshipApi {
                 .check("customer_tenant_id", suite_errors::fields::uuid(tenant))
                 .map(Some),
         };
-        let (Some(key), Some(reseller), Some(provider), Some(customer)) =
-            (key, reseller, provider, customer)
+        if let (Some(reseller), Some(provider), Some(Some(customer))) =
+            (reseller, provider, customer)
+            && (customer == reseller || customer == provider)
+        {
+            violations.add(
+                "customer_tenant_id",
+                "must be the customer's tenant, not the reseller's or the provider's",
+            );
+        }
+        let (Some(key), Some(reseller), Some(provider), Some(customer), true) =
+            (key, reseller, provider, customer, violations.is_empty())
         else {
             return Err(Error::Invalid(violations));
         };

@@ -170,6 +170,14 @@ impl CustomerInvitation {
             }
             PresentedToken::Unknown => return Err(not_found()),
         }
+        if customer_tenant_id == self.reseller_tenant_id
+            || customer_tenant_id == self.provider_tenant_id
+        {
+            return Err(refuse(
+                "PARTNER_TENANT_CANNOT_ACCEPT",
+                "the reseller's and the provider's own tenants are not their customer: the invitation is accepted by a GLOBAL_ADMIN of the customer's tenant",
+            ));
+        }
         if self.state != pb::CustomerInvitationState::Pending {
             return Err(refuse(
                 "INVITATION_ALREADY_USED",
