@@ -13,8 +13,8 @@ use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_testkit::{
     Actor, TestService, active_partnership, bad_fields, direct_bill_partner,
-    enroll_indirect_reseller, official_indirect_provider, partnership_between, reason,
-    record_customer, request_id, restrict_direct_bill, spawn_service,
+    enroll_indirect_reseller, indirect_reseller_partner, official_indirect_provider,
+    partnership_between, reason, record_customer, request_id, restrict_direct_bill, spawn_service,
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -565,4 +565,107 @@ async fn neither_the_reseller_nor_the_provider_becomes_its_own_customer() {
     let customer = Uuid::new_v4();
     suite.accept(customer, &invitation).await.unwrap();
     assert_eq!(suite.partners_of(customer).await.len(), 2);
+}
+
+/// Whether the tests run on PostgreSQL, which spells triggers its own way.
+fn postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| url.starts_with("postgres"))
+}
+
+#[tokio::test]
+async fn a_provider_record_written_first_by_a_concurrent_acceptance_makes_this_one_retryable() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let customers = suite.relationship.count_rows("customers").await;
+
+    // Just before the provider's record is written, another acceptance's record of the same
+    // provider and customer appears, as when a concurrent transaction commits first.
+    let rival = "INSERT INTO customers (id, partner_tenant_id, customer_tenant_id, display_name, domain, \
+                 country_code, create_time, version) VALUES (NEW.id || '-rival', NEW.partner_tenant_id, \
+                 NEW.customer_tenant_id, 'Rival', NEW.domain, NEW.country_code, NEW.create_time, 1)";
+    let trap = if postgres() {
+        vec![
+            format!("CREATE FUNCTION rival_provider() RETURNS trigger AS $$ BEGIN {rival}; RETURN NEW; END $$ LANGUAGE plpgsql"),
+            "CREATE TRIGGER rival_provider BEFORE INSERT ON customers FOR EACH ROW \
+             WHEN (NEW.partner_role = 'PARTNER_ROLE_INDIRECT_PROVIDER') EXECUTE FUNCTION rival_provider()".to_owned(),
+        ]
+    } else {
+        vec![format!(
+            "CREATE TRIGGER rival_provider BEFORE INSERT ON customers \
+             WHEN NEW.partner_role = 'PARTNER_ROLE_INDIRECT_PROVIDER' BEGIN {rival}; END"
+        )]
+    };
+    let pool = suite.relationship.database.database();
+    for statement in trap {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(pool.pool())
+            .await
+            .unwrap();
+    }
+    let customer = Uuid::new_v4();
+    let refused = suite.accept(customer, &invitation).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Aborted);
+    assert_eq!(reason(&refused), "CONCURRENT_CHANGE");
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+
+    let drop = if postgres() {
+        "DROP TRIGGER rival_provider ON customers"
+    } else {
+        "DROP TRIGGER rival_provider"
+    };
+    sqlx::query(drop).execute(pool.pool()).await.unwrap();
+    let accepted = suite.accept(customer, &invitation).await.unwrap();
+    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+}
+
+#[tokio::test]
+async fn two_invitations_accepted_at_once_both_make_the_customers_partners() {
+    let suite = start().await;
+    let (provider, first) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let second = indirect_reseller_partner(&suite.enrollment).await;
+    partnership_between(&suite.relationship, provider, second).await;
+    for _ in 0..3 {
+        // A customer tenant the suite knows already (a direct-bill partner's customer),
+        // invited by two resellers of one provider, accepts both at once.
+        let direct = direct_bill_partner(&suite.enrollment).await;
+        let customer = Uuid::new_v4();
+        record_customer(&suite.relationship, direct, customer).await;
+        let by_first = suite.invite(first, provider).await;
+        let by_second = suite.invite(second, provider).await;
+        let (one, other) = tokio::join!(
+            suite.accept(customer, &by_first),
+            suite.accept(customer, &by_second)
+        );
+        for result in [one, other] {
+            let accepted = result.unwrap();
+            assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+        }
+        let mut partners = suite.partners_of(customer).await;
+        partners.sort();
+        let mut expected = vec![
+            (
+                format!("partners/{direct}"),
+                pb::PartnerRole::DirectBillPartner,
+                true,
+            ),
+            (
+                format!("partners/{first}"),
+                pb::PartnerRole::IndirectReseller,
+                true,
+            ),
+            (
+                format!("partners/{second}"),
+                pb::PartnerRole::IndirectReseller,
+                true,
+            ),
+            (
+                format!("partners/{provider}"),
+                pb::PartnerRole::IndirectProvider,
+                true,
+            ),
+        ];
+        expected.sort();
+        assert_eq!(partners, expected);
+    }
 }

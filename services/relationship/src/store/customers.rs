@@ -384,6 +384,24 @@ pub(super) async fn claim_customer_tenant_if_new(
     Ok(())
 }
 
+/// Locks customer tenant `customer_tenant_id` (on PostgreSQL) for the rest of the
+/// transaction: changes to who serves a customer indirectly (an acceptance, an extension)
+/// happen one at a time per customer, each reading what the one before wrote.
+pub(super) async fn lock_customer_tenant(
+    tx: &mut Tx,
+    customer_tenant_id: Uuid,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT tenant_id FROM customer_tenants WHERE tenant_id = $1{}",
+        suite_db::for_update(tx)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(customer_tenant_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Turns an existing view into `role` gained by invitation, with admin permissions, under a
 /// version check; returns the changed view.
 pub(super) async fn save_role(

@@ -10,7 +10,9 @@ use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
 use super::RelationshipStore;
-use super::customers::{claim_customer_tenant_if_new, fetch_customer, insert_customer, save_role};
+use super::customers::{
+    claim_customer_tenant_if_new, fetch_customer, insert_customer, lock_customer_tenant, save_role,
+};
 use crate::domain::invitations::{
     CustomerInvitation, InvitationEmail, accepted_details, invited_view,
 };
@@ -129,8 +131,8 @@ impl RelationshipStore {
     }
 
     /// The admin of `customer` accepts invitation `id` of `reseller_tenant_id` with a token
-    /// hashing to `token_hash` at `now`: under the invitation's and the partnership's row
-    /// locks, both relationships are written (an existing record of either partner becomes
+    /// hashing to `token_hash` at `now`: under the invitation's, the partnership's and the
+    /// customer tenant's row locks, both relationships are written (an existing record of either partner becomes
     /// its indirect role, and its company details serve both; otherwise `details` are
     /// required) and the invitation is marked accepted, all in one transaction.
     #[allow(clippy::too_many_arguments)] // one acceptance, each part from the request
@@ -174,6 +176,7 @@ impl RelationshipStore {
         }
 
         claim_customer_tenant_if_new(&mut tx, customer, reseller_tenant_id, now).await?;
+        lock_customer_tenant(&mut tx, customer).await?;
         let existing = [
             fetch_customer(&mut *tx, reseller_tenant_id, customer).await?,
             fetch_customer(&mut *tx, provider, customer).await?,
@@ -189,13 +192,25 @@ impl RelationshipStore {
         ] {
             let view = invited_view(&details, partner, role, now);
             let name = customer_name(partner, customer);
+            // A concurrent acceptance for the same customer that wrote first makes this one
+            // retryable, whichever write notices it.
+            let concurrent = |error: Error| match error {
+                Error::Store(StoreError::UniqueViolation(_)) => {
+                    Error::ConcurrentChange(name.clone())
+                }
+                other => other,
+            };
             let before = match current {
                 Some(current) => {
-                    let changed = save_role(&mut tx, current, role, now, &name).await?;
+                    let changed = save_role(&mut tx, current, role, now, &name)
+                        .await
+                        .map_err(concurrent)?;
                     Some((current.to_proto(true).encode_to_vec(), changed))
                 }
                 None => {
-                    insert_customer(&mut tx, &view).await?;
+                    insert_customer(&mut tx, &view)
+                        .await
+                        .map_err(|error| concurrent(error.into()))?;
                     None
                 }
             };
