@@ -1,6 +1,15 @@
 use suite_db::StoreError;
 use suite_errors::{ApiError, FieldViolations};
 
+/// The two kinds of invitation a link's token is presented for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationKind {
+    /// A provider's invitation to a reseller: a partnership.
+    Partnership,
+    /// A reseller's invitation to a customer.
+    Customer,
+}
+
 /// Everything the relationship service refuses or fails with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -25,9 +34,13 @@ pub enum Error {
     /// A partnership with the reseller already exists (INVITED, ACTIVE or SUSPENDED).
     #[error("partnership {0} already exists")]
     PartnershipExists(String),
-    /// The presented token belongs to no invitation.
-    #[error("no invitation of {0} has this token")]
-    InvitationNotFound(String),
+    /// The presented token belongs to no invitation of this kind, or the invitation named is
+    /// not one the caller may accept.
+    #[error("no invitation of {1} has this token")]
+    InvitationNotFound(InvitationKind, String),
+    /// No such customer invitation, or not one the caller may see.
+    #[error("customer invitation {0} not found")]
+    CustomerInvitationNotFound(String),
     /// A rule refuses the request.
     #[error("{message}")]
     Precondition {

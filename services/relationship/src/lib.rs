@@ -82,12 +82,14 @@ pub struct RelationshipOptions {
     /// Where customer invitation links point (the page a customer's admin accepts on);
     /// `CUSTOMER_INVITATION_URL` sets it. Customer invitations last `invitation_lifetime`.
     pub customer_invitation_link_base: String,
+    /// How often each replica looks for GDAP relationships to mark expiring, extend or
+    /// expire: one indexed read of the rows due, so a stored status lags the clock at most
+    /// this long (reads and changes apply the due lapse themselves meanwhile).
+    pub gdap_sweep_interval: Duration,
 }
 
 const DEFAULT_INVITATION_DAYS: u32 = 14;
-/// How often each replica looks for GDAP relationships to mark expiring, extend or expire:
-/// one indexed read of the rows due, so a relationship ends at most this late. A constant,
-/// not an option: tests build `RelationshipOptions` field by field.
+/// The default [`RelationshipOptions::gdap_sweep_interval`].
 const GDAP_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const DAY: Duration = Duration::from_secs(86_400);
 const DEFAULT_INVITATION_LINK_BASE: &str = "https://localhost/partnerships/accept";
@@ -100,6 +102,7 @@ impl Default for RelationshipOptions {
             invitation_lifetime: DAY * DEFAULT_INVITATION_DAYS,
             invitation_link_base: DEFAULT_INVITATION_LINK_BASE.to_owned(),
             customer_invitation_link_base: DEFAULT_CUSTOMER_INVITATION_LINK_BASE.to_owned(),
+            gdap_sweep_interval: GDAP_SWEEP_INTERVAL,
         }
     }
 }
@@ -169,6 +172,7 @@ pub async fn run_with(
     let sweep = tokio::spawn(sweep_gdap(
         store.clone(),
         options.clock.clone(),
+        options.gdap_sweep_interval,
         stopping_rx,
     ));
     let api = api::RelationshipApi::new(store, platform.capability_check()?).with_options(options);
@@ -187,10 +191,16 @@ pub async fn run_with(
     served
 }
 
-/// Marks GDAP relationships expiring, extends or expires them without anyone calling. Every
-/// replica runs it; the store's version checks make each change happen once.
-async fn sweep_gdap(store: RelationshipStore, clock: Clock, mut stopping: watch::Receiver<bool>) {
-    let mut interval = tokio::time::interval(GDAP_SWEEP_INTERVAL);
+/// Marks GDAP relationships expiring, extends or expires them without anyone calling, every
+/// `period`, the first time one period after start. Every replica runs it; the store's
+/// version checks make each change happen once.
+async fn sweep_gdap(
+    store: RelationshipStore,
+    clock: Clock,
+    period: Duration,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -199,7 +209,7 @@ async fn sweep_gdap(store: RelationshipStore, clock: Clock, mut stopping: watch:
         }
         if let Err(error) = store.sweep_gdap(clock.now_micros()).await {
             // Before migrations or during an outage; the next tick tries again.
-            tracing::debug!(%error, "gdap sweep skipped");
+            tracing::warn!(%error, "gdap sweep could not read the relationships due");
         }
     }
 }

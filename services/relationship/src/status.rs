@@ -3,7 +3,9 @@
 use suite_errors::{ApiError, Code};
 use tonic::Status;
 
-use crate::error::Error;
+use crate::error::{Error, InvitationKind};
+
+const CUSTOMER_INVITATION: &str = "relationship.v1.CustomerInvitation";
 
 /// The one mapping from relationship errors to gRPC statuses.
 pub fn to_status(error: Error) -> Status {
@@ -24,12 +26,19 @@ pub fn to_status(error: Error) -> Status {
         Error::PartnershipExists(name) => {
             ApiError::already_exists("relationship.v1.Partnership", &name)
         }
-        Error::InvitationNotFound(name) => ApiError::new(
+        Error::InvitationNotFound(invitation, name) => ApiError::new(
             Code::NotFound,
             "INVITATION_NOT_FOUND",
             "no invitation has this token: open the link of the invitation e-mail",
         )
-        .with_resource("relationship.v1.Partnership", &name),
+        .with_resource(
+            match invitation {
+                InvitationKind::Partnership => "relationship.v1.Partnership",
+                InvitationKind::Customer => CUSTOMER_INVITATION,
+            },
+            &name,
+        ),
+        Error::CustomerInvitationNotFound(name) => ApiError::not_found(CUSTOMER_INVITATION, &name),
         Error::Precondition {
             reason,
             subject,

@@ -675,13 +675,17 @@ async fn what_a_partner_is_to_a_customer_is_told_to_those_related_to_it() {
     assert!(!none.related);
     assert_eq!(none.partner_role(), pb::PartnerRole::Unspecified);
 
-    // The customer's own admin may ask about any partner.
-    services
-        .relationship
-        .relationship(&Actor::global_admin(tenant))
-        .check_customer_relationship(check(holder))
-        .await
-        .unwrap();
+    // The customer's own admin and the operator may ask about any partner.
+    for asker in [Actor::global_admin(tenant), Actor::operator()] {
+        let told = services
+            .relationship
+            .relationship(&asker)
+            .check_customer_relationship(check(holder))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(told.related, "{asker:?}");
+    }
     // Nobody else learns what a partner is to the customer: not another partner (even one
     // of record), not the customer's users without the admin role.
     for (asker, about) in [

@@ -35,6 +35,33 @@ async fn start() -> Suite {
 }
 
 impl Suite {
+    /// The customer's partners as its own admin lists them.
+    async fn partners_of(
+        &self,
+        customer: Uuid,
+    ) -> Vec<(String, pb::PartnerRole, pb::Acquisition, bool)> {
+        self.relationship
+            .relationship(&Actor::global_admin(customer))
+            .list_customer_partners(pb::ListCustomerPartnersRequest {
+                parent: format!("customers/{customer}"),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .partners
+            .iter()
+            .map(|p| {
+                (
+                    p.partner.clone(),
+                    p.partner_role(),
+                    p.acquisition(),
+                    p.admin_permissions,
+                )
+            })
+            .collect()
+    }
+
     /// A transitioning partner with a direct-bill customer, in an ACTIVE partnership with a
     /// provider. Returns (partner, customer, provider).
     async fn transitioning_partner(&self) -> (Uuid, Uuid, Uuid) {
@@ -91,24 +118,51 @@ async fn the_provider_receives_the_customer_without_admin_privileges() {
         1
     );
 
-    // The provider now shows among the customer's partners.
-    let partners = suite
+    // The provider now shows among the customer's partners, and the partner as its indirect
+    // reseller, still by direct bill and with its admin permissions.
+    assert_eq!(
+        suite.partners_of(customer).await,
+        [
+            (
+                format!("partners/{partner}"),
+                pb::PartnerRole::IndirectReseller,
+                pb::Acquisition::DirectBill,
+                true
+            ),
+            (
+                format!("partners/{provider}"),
+                pb::PartnerRole::IndirectProvider,
+                pb::Acquisition::RelationshipExtension,
+                false
+            ),
+        ]
+    );
+    let standing = suite
         .relationship
-        .relationship(&Actor::global_admin(customer))
-        .list_customer_partners(pb::ListCustomerPartnersRequest {
-            parent: format!("customers/{customer}"),
-            ..Default::default()
+        .relationship(&Actor::admin_agent(partner))
+        .check_customer_relationship(pb::CheckCustomerRelationshipRequest {
+            customer: format!("customers/{customer}"),
+            partner: format!("partners/{partner}"),
         })
         .await
         .unwrap()
-        .into_inner()
-        .partners;
-    assert!(
-        partners
-            .iter()
-            .any(|p| p.partner == format!("partners/{provider}")
-                && p.partner_role() == pb::PartnerRole::IndirectProvider
-                && !p.admin_permissions)
+        .into_inner();
+    assert!(standing.related && standing.admin_permissions);
+    assert_eq!(
+        (standing.partner_role(), standing.acquisition()),
+        (
+            pb::PartnerRole::IndirectReseller,
+            pb::Acquisition::DirectBill
+        )
+    );
+    let partner_view = format!("partners/{partner}/customers/{customer}");
+    assert_eq!(
+        suite
+            .relationship
+            .database
+            .audit_actions(&partner_view)
+            .await,
+        ["CreateCustomer", "ExtendResellerRelationship"]
     );
 
     // Delegated admin comes only through an invitation.
@@ -197,4 +251,157 @@ async fn only_a_transitioning_partner_extends_only_its_direct_bill_customers_wit
             .await,
         0
     );
+}
+
+/// `reseller` invites `customer` to itself and `provider`; the customer's GLOBAL_ADMIN
+/// accepts with the link's token and its company details.
+async fn customer_accepts_invitation(
+    relationship: &TestService,
+    reseller: Uuid,
+    provider: Uuid,
+    customer: Uuid,
+) -> Result<pb::CustomerInvitation, tonic::Status> {
+    let invitation = relationship
+        .relationship(&Actor::admin_agent(reseller))
+        .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+            request_id: request_id(),
+            parent: format!("partners/{reseller}"),
+            provider: format!("partners/{provider}"),
+            customer_tenant_id: customer.to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let token = invitation.link.rsplit_once("&token=").unwrap().1.to_owned();
+    relationship
+        .relationship(&Actor::global_admin(customer))
+        .accept_customer_invitation(pb::AcceptCustomerInvitationRequest {
+            request_id: request_id(),
+            name: invitation.name,
+            invitation_token: token,
+            customer: Some(pb::Customer {
+                display_name: "Fourth Coffee".into(),
+                domain: "fourthcoffee.onmicrosoft.com".into(),
+                country_code: "US".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn a_customer_already_served_indirectly_is_not_extended_and_nobody_is_named() {
+    let suite = start().await;
+    let (partner, customer, provider) = suite.transitioning_partner().await;
+    // Another reseller and its provider serve the customer already.
+    let (other_provider, other_reseller) =
+        suite_testkit::active_partnership(&suite.enrollment, &suite.relationship).await;
+    customer_accepts_invitation(
+        &suite.relationship,
+        other_reseller,
+        other_provider,
+        customer,
+    )
+    .await
+    .unwrap();
+    let customers = suite.relationship.count_rows("customers").await;
+
+    let refused = suite
+        .relationship
+        .relationship(&Actor::admin_agent(partner))
+        .extend_reseller_relationship(extend(partner, customer, provider))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "CUSTOMER_ALREADY_SERVED_INDIRECTLY");
+    for other in [other_provider, other_reseller] {
+        assert!(
+            !format!("{refused:?}").contains(&other.to_string()),
+            "the refusal names another partner: {refused:?}"
+        );
+    }
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+    assert_eq!(
+        suite
+            .relationship
+            .count_rows("relationship_extensions")
+            .await,
+        0
+    );
+
+    // Nor is a customer extended twice.
+    let (partner, customer, provider) = suite.transitioning_partner().await;
+    let second_provider = official_indirect_provider(&suite.enrollment).await;
+    partnership_between(&suite.relationship, second_provider, partner).await;
+    let mut client = suite
+        .relationship
+        .relationship(&Actor::admin_agent(partner));
+    client
+        .extend_reseller_relationship(extend(partner, customer, provider))
+        .await
+        .unwrap();
+    let refused = client
+        .extend_reseller_relationship(extend(partner, customer, second_provider))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(
+        suite
+            .relationship
+            .count_rows("relationship_extensions")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_extension_and_an_acceptance_for_one_customer_take_turns() {
+    let suite = start().await;
+    for _ in 0..3 {
+        let (partner, customer, provider) = suite.transitioning_partner().await;
+        // The partner, now an indirect reseller, also invites its customer to the provider;
+        // the customer accepts while the partner extends.
+        let (extended, accepted) = tokio::join!(
+            async {
+                suite
+                    .relationship
+                    .relationship(&Actor::admin_agent(partner))
+                    .extend_reseller_relationship(extend(partner, customer, provider))
+                    .await
+            },
+            customer_accepts_invitation(&suite.relationship, partner, provider, customer)
+        );
+        accepted.unwrap();
+        if let Err(refused) = extended {
+            // The acceptance came first: before the extension read the partner's view, or
+            // while it was working on it.
+            assert!(
+                matches!(
+                    (refused.code(), reason(&refused).as_str()),
+                    (Code::Aborted, "CONCURRENT_CHANGE")
+                        | (Code::FailedPrecondition, "DIRECT_BILL_CUSTOMER_REQUIRED")
+                ),
+                "{refused:?}"
+            );
+        }
+        // Either way the invitation's relationships stand, with admin permissions for both.
+        assert_eq!(
+            suite.partners_of(customer).await,
+            [
+                (
+                    format!("partners/{partner}"),
+                    pb::PartnerRole::IndirectReseller,
+                    pb::Acquisition::Invitation,
+                    true
+                ),
+                (
+                    format!("partners/{provider}"),
+                    pb::PartnerRole::IndirectProvider,
+                    pb::Acquisition::Invitation,
+                    true
+                ),
+            ]
+        );
+    }
 }

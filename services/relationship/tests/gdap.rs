@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 const DAY: Duration = Duration::from_secs(86_400);
 const SWEPT: Duration = Duration::from_secs(15);
+/// A sweep interval no test outlives: the service's sweep never runs.
+const HELD_OFF: Duration = Duration::from_secs(3_600);
 const TABLE: &str = "delegated_admin_relationships";
 
 struct Suite {
@@ -38,11 +40,19 @@ fn relationship_options(clock: Clock) -> RelationshipOptions {
     }
 }
 
+/// The suite with the service sweeping every second.
 async fn start() -> Suite {
+    start_sweeping_every(RelationshipOptions::default().gdap_sweep_interval).await
+}
+
+async fn start_sweeping_every(sweep_interval: Duration) -> Suite {
     let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
     let start = suite_db::now_micros();
     let (clock, hand) = Clock::manual(start);
-    let options = relationship_options(clock.clone());
+    let options = RelationshipOptions {
+        gdap_sweep_interval: sweep_interval,
+        ..relationship_options(clock.clone())
+    };
     let relationship = spawn_service(
         move |config, listener, shutdown| {
             relationship::run_with(options, config, listener, shutdown)
@@ -230,6 +240,13 @@ impl Suite {
         self.approve(&Actor::global_admin(customer), &created.name)
             .await
             .unwrap()
+    }
+
+    /// What the sweep (or a change) wrote to relationship `name` after its creation, lock
+    /// and approval, from the audit trail: the stored state, not the one read at this time.
+    async fn stored_lapses(&self, name: &str) -> Vec<String> {
+        let actions = self.relationship.database.audit_actions(name).await;
+        actions.get(3..).unwrap_or_default().to_vec()
     }
 
     async fn status(&self, name: &str) -> S {
@@ -666,10 +683,15 @@ async fn relationships_expire_or_extend_when_the_clock_moves() {
     let end = ending.end_time.unwrap().seconds;
 
     suite.hand.advance(DAY * 24);
-    eventually("the ending relationship is EXPIRING", SWEPT, || async {
-        suite.status(&ending.name).await == S::Expiring
-    })
+    eventually(
+        "the ending relationship is marked EXPIRING",
+        SWEPT,
+        || async {
+            suite.stored_lapses(&ending.name).await == ["MarkDelegatedAdminRelationshipExpiring"]
+        },
+    )
     .await;
+    assert_eq!(suite.status(&ending.name).await, S::Expiring);
     assert_eq!(suite.status(&extending.name).await, S::Active);
     let access = suite
         .access(&Actor::global_admin(customer), customer, partner)
@@ -679,15 +701,18 @@ async fn relationships_expire_or_extend_when_the_clock_moves() {
 
     suite.hand.advance(DAY * 7);
     eventually("the ending relationship is EXPIRED", SWEPT, || async {
-        suite.status(&ending.name).await == S::Expired
+        suite.stored_lapses(&ending.name).await.len() == 2
     })
     .await;
     eventually("the extending relationship is extended", SWEPT, || async {
-        let agent = Actor::admin_agent(partner);
-        let now = suite.get(&agent, &extending.name).await.unwrap();
-        now.end_time.unwrap().seconds == end + 180 * 86_400
+        suite.stored_lapses(&extending.name).await.len() == 1
     })
     .await;
+    let now = suite
+        .get(&Actor::admin_agent(partner), &extending.name)
+        .await
+        .unwrap();
+    assert_eq!(now.end_time.unwrap().seconds, end + 180 * 86_400);
     let extended = suite
         .get(&Actor::admin_agent(partner), &extending.name)
         .await
@@ -783,13 +808,17 @@ async fn two_replicas_sweeping_one_database_change_each_relationship_once() {
         }
     };
     suite.hand.advance(DAY * 24);
-    eventually("those that do not extend are EXPIRING", SWEPT, || async {
-        let mut done = true;
-        for (name, extends) in &names {
-            done &= *extends || suite.status(name).await == S::Expiring;
-        }
-        done
-    })
+    eventually(
+        "those that do not extend are marked EXPIRING",
+        SWEPT,
+        || async {
+            let mut done = true;
+            for (name, extends) in &names {
+                done &= *extends || suite.stored_lapses(name).await.len() == 1;
+            }
+            done
+        },
+    )
     .await;
     suite.hand.advance(DAY * 7);
     eventually("every relationship is swept", SWEPT, || async {
@@ -972,4 +1001,177 @@ async fn sweeps_racing_on_one_database_change_each_relationship_once() {
     }
     assert_eq!(audit.outbox("relationship.v1.gdap.extended").await.len(), 4);
     assert_eq!(audit.outbox("relationship.v1.gdap.expired").await.len(), 4);
+}
+
+#[tokio::test]
+async fn a_relationship_past_its_end_grants_nothing_before_the_sweep_writes_it() {
+    let suite = start_sweeping_every(HELD_OFF).await;
+    let (partner, customer) = suite.partner_with_customer().await;
+    let agent = Actor::admin_agent(partner);
+    let customer_admin = Actor::global_admin(customer);
+    let ending = suite
+        .active(partner, customer, ask("Ending", "P30D", ""))
+        .await;
+    let end = ending.end_time.unwrap().seconds;
+
+    suite.hand.advance(DAY * 31);
+    // Nothing was swept: the stored row is still ACTIVE.
+    assert!(suite.stored_lapses(&ending.name).await.is_empty());
+    for asker in [&customer_admin, &agent, &Actor::operator()] {
+        let access = suite.access(asker, customer, partner).await.unwrap();
+        assert!(!access.manages_users_and_licenses);
+        assert_eq!(access.relationship, "");
+    }
+    // Read, it is EXPIRED, one by one and in the list.
+    let read = suite.get(&agent, &ending.name).await.unwrap();
+    assert_eq!(
+        (read.status(), read.end_reason()),
+        (S::Expired, pb::DelegatedAdminEndReason::Expired)
+    );
+    let listed = suite
+        .relationship
+        .relationship(&customer_admin)
+        .list_delegated_admin_relationships(pb::ListDelegatedAdminRelationshipsRequest {
+            parent: format!("partners/{partner}/customers/{customer}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .delegated_admin_relationships;
+    assert_eq!(listed, std::slice::from_ref(&read));
+    // A change applies to it as it stands: it has ended, so it is not terminated, and the
+    // refusal writes nothing.
+    let (code, why) = code_and_reason(suite.terminate(&customer_admin, &ending.name).await);
+    assert_eq!(
+        (code, why.as_str()),
+        (Code::FailedPrecondition, "DELEGATED_ADMIN_STATUS")
+    );
+    assert!(suite.stored_lapses(&ending.name).await.is_empty());
+
+    // One that extends itself goes on granting access past its first end; terminated, the
+    // extension the clock brought is written first, then the termination.
+    let extending = suite
+        .active(partner, customer, ask("Extending", "P30D", "P180D"))
+        .await;
+    let extended_end = extending.end_time.unwrap().seconds + 180 * 86_400;
+    suite.hand.advance(DAY * 31);
+    let access = suite.access(&agent, customer, partner).await.unwrap();
+    assert!(access.manages_users_and_licenses);
+    assert_eq!(access.relationship, extending.name);
+    assert_eq!(access.end_time.unwrap().seconds, extended_end);
+    let read = suite.get(&agent, &extending.name).await.unwrap();
+    assert_eq!(read.status(), S::Active);
+    assert_eq!(read.end_time.unwrap().seconds, extended_end);
+    let terminated = suite
+        .relationship
+        .relationship(&agent)
+        .terminate_delegated_admin_relationship(pb::TerminateDelegatedAdminRelationshipRequest {
+            request_id: request_id(),
+            name: extending.name.clone(),
+            etag: read.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(terminated.status(), S::Terminated);
+    assert_eq!(terminated.end_time.unwrap().seconds, extended_end);
+    assert_eq!(
+        suite.stored_lapses(&extending.name).await,
+        [
+            "ExtendDelegatedAdminRelationship",
+            "TerminateDelegatedAdminRelationship"
+        ]
+    );
+    assert!(end < extended_end);
+}
+
+/// Writes a relationship row straight into the service's database, as a replica with a
+/// different release (or a damaged row) might have left it.
+async fn insert_raw_relationship(
+    suite: &Suite,
+    status: S,
+    roles: &str,
+    auto_extend: bool,
+    end_time: i64,
+) -> String {
+    let (partner, customer, id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    sqlx::query(
+        "INSERT INTO delegated_admin_relationships (id, partner_tenant_id, customer_tenant_id, display_name, roles, \
+         duration, duration_days, auto_extend, status, end_reason, ended_by, create_time, activate_time, end_time, \
+         update_time, version) VALUES ($1, $2, $3, $4, $5, 'P30D', 30, $6, $7, $8, '', $9, $9, $10, $9, 2)",
+    )
+    .bind(id.to_string())
+    .bind(partner.to_string())
+    .bind(customer.to_string())
+    .bind(format!("Raw {id}"))
+    .bind(roles)
+    .bind(i64::from(auto_extend))
+    .bind(status.as_str_name())
+    .bind(pb::DelegatedAdminEndReason::Unspecified.as_str_name())
+    .bind(suite.start)
+    .bind(end_time)
+    .execute(suite.relationship.database.database().pool())
+    .await
+    .unwrap();
+    format!("partners/{partner}/customers/{customer}/delegatedAdminRelationships/{id}")
+}
+
+#[tokio::test]
+async fn an_unreadable_relationship_does_not_stop_the_sweep() {
+    let suite = start().await;
+    let (partner, customer) = suite.partner_with_customer().await;
+    let good = suite
+        .active(partner, customer, ask("Good", "P30D", ""))
+        .await;
+    // Ended first, so read first: a role this release does not know.
+    insert_raw_relationship(
+        &suite,
+        S::Active,
+        "DELEGATED_ADMIN_ROLE_FROM_THE_FUTURE",
+        false,
+        suite.start + 86_400_000_000,
+    )
+    .await;
+
+    suite.hand.advance(DAY * 31);
+    eventually("the readable relationship is expired", SWEPT, || async {
+        suite.stored_lapses(&good.name).await == ["ExpireDelegatedAdminRelationship"]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn relationships_with_nothing_due_do_not_fill_the_sweeps_batch() {
+    let suite = start().await;
+    let (partner, customer) = suite.partner_with_customer().await;
+    let due = suite
+        .active(partner, customer, ask("Due", "P30D", ""))
+        .await;
+    // A sweep's batch (500) of relationships ending before it, none of them due at day 24:
+    // EXPIRING ones not ended yet, and ones that extend themselves within the notice.
+    let day = 86_400_000_000;
+    for index in 0..500 {
+        let (status, auto_extend) = match index % 2 {
+            0 => (S::Expiring, false),
+            _ => (S::Active, true),
+        };
+        let roles = R::UserAdministrator.as_str_name();
+        insert_raw_relationship(&suite, status, roles, auto_extend, suite.start + 25 * day).await;
+    }
+
+    suite.hand.advance(DAY * 24);
+    eventually("the due relationship is marked EXPIRING", SWEPT, || async {
+        suite.stored_lapses(&due.name).await == ["MarkDelegatedAdminRelationshipExpiring"]
+    })
+    .await;
+    assert_eq!(
+        suite
+            .relationship
+            .database
+            .outbox("relationship.v1.gdap.expiring")
+            .await
+            .len(),
+        1
+    );
 }

@@ -12,7 +12,9 @@ use suite_config::PeerUrls;
 use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_testkit::{
-    Actor, TestService, active_partnership, bad_fields, reason, request_id, spawn_service,
+    Actor, TestService, active_partnership, bad_fields, direct_bill_partner,
+    enroll_indirect_reseller, indirect_reseller_partner, official_indirect_provider,
+    partnership_between, reason, record_customer, request_id, restrict_direct_bill, spawn_service,
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -67,10 +69,47 @@ impl Suite {
             .into_inner()
     }
 
+    /// The reseller invites customer tenant `customer` alone.
+    async fn invite_tenant(
+        &self,
+        reseller: Uuid,
+        provider: Uuid,
+        customer: Uuid,
+    ) -> Result<pb::CustomerInvitation, tonic::Status> {
+        self.relationship
+            .relationship(&Actor::admin_agent(reseller))
+            .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+                request_id: request_id(),
+                parent: format!("partners/{reseller}"),
+                provider: format!("partners/{provider}"),
+                customer_tenant_id: customer.to_string(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The customer's GLOBAL_ADMIN accepts, giving its company details.
     async fn accept(
         &self,
         customer: Uuid,
         invitation: &pb::CustomerInvitation,
+    ) -> Result<pb::CustomerInvitation, tonic::Status> {
+        let details = pb::Customer {
+            display_name: "Coho Winery".into(),
+            domain: "cohowinery.onmicrosoft.com".into(),
+            country_code: "US".into(),
+            ..Default::default()
+        };
+        self.accept_giving(customer, invitation, Some(details))
+            .await
+    }
+
+    /// The customer's GLOBAL_ADMIN accepts with the link's token and `details`.
+    async fn accept_giving(
+        &self,
+        customer: Uuid,
+        invitation: &pb::CustomerInvitation,
+        details: Option<pb::Customer>,
     ) -> Result<pb::CustomerInvitation, tonic::Status> {
         let token = invitation.link.rsplit_once("&token=").unwrap().1.to_owned();
         self.relationship
@@ -79,12 +118,28 @@ impl Suite {
                 request_id: request_id(),
                 name: invitation.name.clone(),
                 invitation_token: token,
-                customer: Some(pb::Customer {
-                    display_name: "Coho Winery".into(),
-                    domain: "cohowinery.onmicrosoft.com".into(),
-                    country_code: "US".into(),
-                    ..Default::default()
-                }),
+                customer: details,
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    async fn send(
+        &self,
+        reseller: Uuid,
+        invitation: &pb::CustomerInvitation,
+        body: &str,
+        link: &str,
+    ) -> Result<pb::CustomerInvitation, tonic::Status> {
+        self.relationship
+            .relationship(&Actor::admin_agent(reseller))
+            .send_customer_invitation(pb::SendCustomerInvitationRequest {
+                request_id: request_id(),
+                name: invitation.name.clone(),
+                to: "it@cohowinery.example".into(),
+                subject: invitation.email_subject.clone(),
+                body: body.into(),
+                link: link.into(),
             })
             .await
             .map(|r| r.into_inner())
@@ -278,4 +333,339 @@ async fn expired_foreign_and_misdirected_acceptances_are_refused_and_write_nothi
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "INVITATION_EXPIRED");
     assert_eq!(suite.relationship.count_rows("customers").await, customers);
+}
+
+/// The type of the resource a NOT_FOUND names.
+fn resource_type(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .resource_info()
+        .map(|info| info.resource_type.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_token_of_another_invitation_is_told_apart_from_a_token_of_none() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let other = suite.invite(reseller, provider).await;
+    let customer = Uuid::new_v4();
+    let customers = suite.relationship.count_rows("customers").await;
+
+    // The real token of the reseller's other invitation.
+    let crossed = pb::CustomerInvitation {
+        link: other.link.clone(),
+        ..invitation.clone()
+    };
+    let refused = suite.accept(customer, &crossed).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "INVITATION_TOKEN_MISMATCH");
+
+    // A token of no invitation, and an invitation that does not exist.
+    let forged = pb::CustomerInvitation {
+        link: format!(
+            "{LINK_BASE}?name={}&token={}",
+            invitation.name,
+            "cd".repeat(32)
+        ),
+        ..invitation.clone()
+    };
+    let refused = suite.accept(customer, &forged).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused), resource_type(&refused)),
+        (
+            Code::NotFound,
+            "INVITATION_NOT_FOUND".to_owned(),
+            "relationship.v1.CustomerInvitation".to_owned()
+        )
+    );
+    let missing = pb::CustomerInvitation {
+        name: format!("partners/{reseller}/customerInvitations/{}", Uuid::new_v4()),
+        ..invitation.clone()
+    };
+    let refused = suite.accept(customer, &missing).await.unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(
+        resource_type(&refused),
+        "relationship.v1.CustomerInvitation"
+    );
+    let refused = suite
+        .send(reseller, &missing, &missing.link, &missing.link)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+    assert_eq!(
+        resource_type(&refused),
+        "relationship.v1.CustomerInvitation"
+    );
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+
+    // Each link still works for its own invitation.
+    let accepted = suite.accept(customer, &invitation).await.unwrap();
+    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+}
+
+#[tokio::test]
+async fn the_e_mail_carries_the_link_the_service_built_and_leaves_only_while_it_works() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let emails = suite.relationship.database.outbox("email").await.len();
+
+    // This invitation's name and token behind another host: refused, in the field and in
+    // the body alike.
+    let token = invitation.link.rsplit_once("&token=").unwrap().1;
+    let elsewhere = format!(
+        "https://partners.test.example/customers/accept?name={}&token={token}",
+        invitation.name
+    );
+    let body = |link: &str| format!("Dear customer,\n\nplease accept here: {link}\n");
+    let refused = suite
+        .send(reseller, &invitation, &body(&elsewhere), &elsewhere)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&refused), ["link"]);
+    let refused = suite
+        .send(reseller, &invitation, &body(&elsewhere), &invitation.link)
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&refused), ["body"]);
+    assert_eq!(
+        suite.relationship.database.outbox("email").await.len(),
+        emails
+    );
+
+    suite
+        .send(
+            reseller,
+            &invitation,
+            &body(&invitation.link),
+            &invitation.link,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        suite.relationship.database.outbox("email").await.len(),
+        emails + 1
+    );
+
+    // Once expired, its link no longer works: it is not sent again.
+    suite.clock.advance(DAY * 15);
+    let refused = suite
+        .send(
+            reseller,
+            &invitation,
+            &body(&invitation.link),
+            &invitation.link,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "INVITATION_EXPIRED");
+    assert_eq!(
+        suite.relationship.database.outbox("email").await.len(),
+        emails + 1
+    );
+}
+
+#[tokio::test]
+async fn a_customer_the_reseller_already_has_accepts_with_the_token_alone() {
+    let suite = start().await;
+    // A transitioning partner: a direct-bill customer on its books, now an indirect reseller
+    // in an ACTIVE partnership.
+    let reseller = direct_bill_partner(&suite.enrollment).await;
+    let customer = Uuid::new_v4();
+    record_customer(&suite.relationship, reseller, customer).await;
+    restrict_direct_bill(&suite.enrollment, reseller).await;
+    enroll_indirect_reseller(&suite.enrollment, reseller).await;
+    let provider = official_indirect_provider(&suite.enrollment).await;
+    partnership_between(&suite.relationship, provider, reseller).await;
+
+    let invitation = suite
+        .invite_tenant(reseller, provider, customer)
+        .await
+        .unwrap();
+    let accepted = suite
+        .accept_giving(customer, &invitation, None)
+        .await
+        .unwrap();
+    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+    assert_eq!(
+        suite.partners_of(customer).await,
+        [
+            (
+                format!("partners/{reseller}"),
+                pb::PartnerRole::IndirectReseller,
+                true
+            ),
+            (
+                format!("partners/{provider}"),
+                pb::PartnerRole::IndirectProvider,
+                true
+            ),
+        ]
+    );
+    // The provider's view carries the reseller's record of the customer.
+    let view = suite
+        .relationship
+        .relationship(&Actor::admin_agent(provider))
+        .get_customer(pb::GetCustomerRequest {
+            name: format!("partners/{provider}/customers/{customer}"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (view.display_name.as_str(), view.domain.as_str()),
+        ("Fourth Coffee", "fourthcoffee.onmicrosoft.com")
+    );
+
+    // A customer neither partner has gives its details: without them, nothing is written.
+    let newcomer = Uuid::new_v4();
+    let invitation = suite.invite(reseller, provider).await;
+    let customers = suite.relationship.count_rows("customers").await;
+    let refused = suite
+        .accept_giving(newcomer, &invitation, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&refused), ["customer"]);
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+    suite.accept(newcomer, &invitation).await.unwrap();
+    assert_eq!(suite.partners_of(newcomer).await.len(), 2);
+}
+
+#[tokio::test]
+async fn neither_the_reseller_nor_the_provider_becomes_its_own_customer() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let customers = suite.relationship.count_rows("customers").await;
+
+    // The reseller created the link and holds its token; neither side accepts it itself.
+    for partner in [reseller, provider] {
+        let refused = suite.accept(partner, &invitation).await.unwrap_err();
+        assert_eq!(refused.code(), Code::FailedPrecondition);
+        assert_eq!(reason(&refused), "PARTNER_TENANT_CANNOT_ACCEPT");
+    }
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+    for partner in [reseller, provider] {
+        let refused = suite
+            .invite_tenant(reseller, provider, partner)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(bad_fields(&refused), ["customer_tenant_id"]);
+    }
+
+    // The customer still accepts it.
+    let customer = Uuid::new_v4();
+    suite.accept(customer, &invitation).await.unwrap();
+    assert_eq!(suite.partners_of(customer).await.len(), 2);
+}
+
+/// Whether the tests run on PostgreSQL, which spells triggers its own way.
+fn postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| url.starts_with("postgres"))
+}
+
+#[tokio::test]
+async fn a_provider_record_written_first_by_a_concurrent_acceptance_makes_this_one_retryable() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let invitation = suite.invite(reseller, provider).await;
+    let customers = suite.relationship.count_rows("customers").await;
+
+    // Just before the provider's record is written, another acceptance's record of the same
+    // provider and customer appears, as when a concurrent transaction commits first.
+    let rival = "INSERT INTO customers (id, partner_tenant_id, customer_tenant_id, display_name, domain, \
+                 country_code, create_time, version) VALUES (NEW.id || '-rival', NEW.partner_tenant_id, \
+                 NEW.customer_tenant_id, 'Rival', NEW.domain, NEW.country_code, NEW.create_time, 1)";
+    let trap = if postgres() {
+        vec![
+            format!("CREATE FUNCTION rival_provider() RETURNS trigger AS $$ BEGIN {rival}; RETURN NEW; END $$ LANGUAGE plpgsql"),
+            "CREATE TRIGGER rival_provider BEFORE INSERT ON customers FOR EACH ROW \
+             WHEN (NEW.partner_role = 'PARTNER_ROLE_INDIRECT_PROVIDER') EXECUTE FUNCTION rival_provider()".to_owned(),
+        ]
+    } else {
+        vec![format!(
+            "CREATE TRIGGER rival_provider BEFORE INSERT ON customers \
+             WHEN NEW.partner_role = 'PARTNER_ROLE_INDIRECT_PROVIDER' BEGIN {rival}; END"
+        )]
+    };
+    let pool = suite.relationship.database.database();
+    for statement in trap {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(pool.pool())
+            .await
+            .unwrap();
+    }
+    let customer = Uuid::new_v4();
+    let refused = suite.accept(customer, &invitation).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Aborted);
+    assert_eq!(reason(&refused), "CONCURRENT_CHANGE");
+    assert_eq!(suite.relationship.count_rows("customers").await, customers);
+
+    let drop = if postgres() {
+        "DROP TRIGGER rival_provider ON customers"
+    } else {
+        "DROP TRIGGER rival_provider"
+    };
+    sqlx::query(drop).execute(pool.pool()).await.unwrap();
+    let accepted = suite.accept(customer, &invitation).await.unwrap();
+    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+}
+
+#[tokio::test]
+async fn two_invitations_accepted_at_once_both_make_the_customers_partners() {
+    let suite = start().await;
+    let (provider, first) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let second = indirect_reseller_partner(&suite.enrollment).await;
+    partnership_between(&suite.relationship, provider, second).await;
+    for _ in 0..3 {
+        // A customer tenant the suite knows already (a direct-bill partner's customer),
+        // invited by two resellers of one provider, accepts both at once.
+        let direct = direct_bill_partner(&suite.enrollment).await;
+        let customer = Uuid::new_v4();
+        record_customer(&suite.relationship, direct, customer).await;
+        let by_first = suite.invite(first, provider).await;
+        let by_second = suite.invite(second, provider).await;
+        let (one, other) = tokio::join!(
+            suite.accept(customer, &by_first),
+            suite.accept(customer, &by_second)
+        );
+        for result in [one, other] {
+            let accepted = result.unwrap();
+            assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+        }
+        let mut partners = suite.partners_of(customer).await;
+        partners.sort();
+        let mut expected = vec![
+            (
+                format!("partners/{direct}"),
+                pb::PartnerRole::DirectBillPartner,
+                true,
+            ),
+            (
+                format!("partners/{first}"),
+                pb::PartnerRole::IndirectReseller,
+                true,
+            ),
+            (
+                format!("partners/{second}"),
+                pb::PartnerRole::IndirectReseller,
+                true,
+            ),
+            (
+                format!("partners/{provider}"),
+                pb::PartnerRole::IndirectProvider,
+                true,
+            ),
+        ];
+        expected.sort();
+        assert_eq!(partners, expected);
+    }
 }

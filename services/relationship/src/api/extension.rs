@@ -58,7 +58,7 @@ impl RelationshipApi {
             .ok_or_else(|| Error::CustomerNotFound(customer_name(partner, customer)))?;
         let provider_view = provider_view(&partner_view, provider, now)?;
         self.store
-            .extend_relationship(caller, &key, &partner_view, &provider_view, &consent)
+            .extend_relationship(caller, &key, &partner_view, &provider_view, &consent, now)
             .await
     }
 }

@@ -65,14 +65,7 @@ impl RelationshipApi {
             });
         }
         self.store
-            .create_gdap(
-                caller,
-                &key,
-                partner,
-                customer,
-                new,
-                self.options.clock.now_micros(),
-            )
+            .create_gdap(caller, &key, partner, customer, new, self.now())
             .await
     }
 
@@ -91,7 +84,7 @@ impl RelationshipApi {
             .get_gdap(&name)
             .await?
             .ok_or_else(|| Error::DelegatedAdminNotFound(name.name()))?;
-        Ok(relationship.to_proto())
+        Ok(relationship.as_of(self.now()).to_proto())
     }
 
     pub(super) async fn change_gdap(
@@ -121,14 +114,7 @@ impl RelationshipApi {
             })?),
         };
         self.store
-            .change_gdap(
-                caller,
-                &key,
-                name,
-                action,
-                expected_version,
-                self.options.clock.now_micros(),
-            )
+            .change_gdap(caller, &key, name, action, expected_version, self.now())
             .await
     }
 
@@ -147,7 +133,10 @@ impl RelationshipApi {
         if !gdap::may_check_access(caller, customer, partner) {
             return Err(Error::CustomerNotFound(request.customer));
         }
-        let granting = self.store.gdap_access(partner, customer).await?;
+        let granting = self
+            .store
+            .gdap_access(partner, customer, self.now())
+            .await?;
         Ok(pb::DelegatedAdminAccess {
             customer: request.customer,
             partner: request.partner,
@@ -180,8 +169,13 @@ impl RelationshipApi {
             .store
             .list_gdap(partner, customer, &page_request)
             .await?;
+        let now = self.now();
         Ok(pb::ListDelegatedAdminRelationshipsResponse {
-            delegated_admin_relationships: page.items.iter().map(|r| r.to_proto()).collect(),
+            delegated_admin_relationships: page
+                .items
+                .iter()
+                .map(|r| r.as_of(now).to_proto())
+                .collect(),
             next_page_token: page.next_page_token,
         })
     }

@@ -39,8 +39,17 @@ impl RelationshipApi {
                 .check("customer_tenant_id", suite_errors::fields::uuid(tenant))
                 .map(Some),
         };
-        let (Some(key), Some(reseller), Some(provider), Some(customer)) =
-            (key, reseller, provider, customer)
+        if let (Some(reseller), Some(provider), Some(Some(customer))) =
+            (reseller, provider, customer)
+            && (customer == reseller || customer == provider)
+        {
+            violations.add(
+                "customer_tenant_id",
+                "must be the customer's tenant, not the reseller's or the provider's",
+            );
+        }
+        let (Some(key), Some(reseller), Some(provider), Some(customer), true) =
+            (key, reseller, provider, customer, violations.is_empty())
         else {
             return Err(Error::Invalid(violations));
         };
@@ -99,7 +108,7 @@ impl RelationshipApi {
         let (Some(key), Some((reseller, id))) = (key, names) else {
             return Err(Error::Invalid(violations));
         };
-        let not_found = || Error::InvitationNotFound(invitation_name(reseller, id));
+        let not_found = || Error::CustomerInvitationNotFound(invitation_name(reseller, id));
         if !domain::may_read(caller, reseller) {
             return Err(not_found());
         }
@@ -108,17 +117,16 @@ impl RelationshipApi {
             .customer_invitation(reseller, id)
             .await?
             .ok_or_else(not_found)?;
-        let email = InvitationEmail::parse(&request, &invitation, &mut violations);
+        let email = InvitationEmail::parse(
+            &request,
+            &invitation,
+            &self.options.customer_invitation_link_base,
+            &mut violations,
+        );
         let (Some(email), true) = (email, violations.is_empty()) else {
             return Err(Error::Invalid(violations));
         };
-        if invitation.state != pb::CustomerInvitationState::Pending {
-            return Err(Error::Precondition {
-                reason: "INVITATION_ALREADY_USED",
-                subject: invitation.name(),
-                message: "this invitation was accepted already".into(),
-            });
-        }
+        invitation.check_sending(self.now())?;
         self.store
             .send_customer_invitation(caller, &key, &invitation, &email)
             .await
@@ -163,7 +171,8 @@ impl RelationshipApi {
                 reseller,
                 id,
                 &partnerships::token_hash(&token),
-                &details,
+                customer_tenant,
+                details.as_ref(),
                 self.now(),
             )
             .await

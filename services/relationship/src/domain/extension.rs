@@ -89,3 +89,15 @@ pub fn provider_view(
         ..partner_view.clone()
     })
 }
+
+/// The partner's own view after the extension at `now`: it is now the customer's indirect
+/// reseller (the provider's, in the transfer service's terms), still by direct bill, with its
+/// admin permissions unchanged.
+pub fn extended_partner_view(partner_view: &Customer, now: i64) -> Customer {
+    Customer {
+        partner_role: pb::PartnerRole::IndirectReseller,
+        update_time: now,
+        version: partner_view.version + 1,
+        ..partner_view.clone()
+    }
+}

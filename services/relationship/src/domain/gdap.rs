@@ -334,6 +334,19 @@ impl DelegatedAdminRelationship {
         self.in_force() && self.roles.contains(&DelegatedAdminRole::UserAdministrator)
     }
 
+    /// Whether it lets the partner manage users and their licences at `now`: in force by
+    /// its status and by its end, whatever the sweep has written yet.
+    pub fn grants_user_management_at(&self, now: i64) -> bool {
+        let current = self.as_of(now);
+        current.manages_users_and_licenses() && current.end_time.is_some_and(|end| end > now)
+    }
+
+    /// The relationship as it stands at `now`: the sweep's due change applied, so a stored
+    /// status never outranks the clock between an end and the next sweep.
+    pub fn as_of(&self, now: i64) -> Self {
+        lapse(self, now).map_or_else(|| self.clone(), |(_, next)| next)
+    }
+
     /// The protobuf view.
     pub fn to_proto(&self) -> pb::DelegatedAdminRelationship {
         pb::DelegatedAdminRelationship {
@@ -573,6 +586,23 @@ mod tests {
         assert_eq!(what, Lapse::Extended);
         assert_eq!(extended.status, DelegatedAdminStatus::Active);
         assert_eq!(extended.end_time, Some(end + AUTO_EXTEND_DAYS * DAY_MICROS));
+    }
+
+    #[test]
+    fn a_relationship_read_after_its_end_has_ended_before_the_sweep_writes_it() {
+        let end = 30 * DAY_MICROS;
+        let ending = active(false, end);
+        assert!(ending.grants_user_management_at(end - 1));
+        assert_eq!(ending.as_of(end - 1).status, DelegatedAdminStatus::Expiring);
+        assert_eq!(ending.as_of(end).status, DelegatedAdminStatus::Expired);
+        assert!(!ending.grants_user_management_at(end));
+
+        let extending = active(true, end);
+        assert!(extending.grants_user_management_at(end + DAY_MICROS));
+        assert_eq!(
+            extending.as_of(end + DAY_MICROS).end_time,
+            Some(end + AUTO_EXTEND_DAYS * DAY_MICROS)
+        );
     }
 
     #[test]

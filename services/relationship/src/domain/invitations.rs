@@ -7,8 +7,8 @@ use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
 use super::customer::{BillingProfile, Customer, partner_name};
-use super::partnerships::InvitationToken;
-use crate::error::Error;
+use super::partnerships::{InvitationToken, PresentedToken};
+use crate::error::{Error, InvitationKind};
 
 /// A customer invitation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,33 @@ impl CustomerInvitation {
 
     /// The link a customer's admin opens: `base` with the invitation and its token.
     pub fn link(&self, base: &str, token: &InvitationToken) -> String {
-        format!("{base}?name={}&token={}", self.name(), token.expose())
+        self.link_with(base, token.expose())
+    }
+
+    fn link_with(&self, base: &str, token: &str) -> String {
+        format!("{base}?name={}&token={token}", self.name())
+    }
+
+    /// Whether its e-mail may be sent at `now`: only while it may still be accepted.
+    pub fn check_sending(&self, now: i64) -> Result<(), Error> {
+        let refuse = |reason: &'static str, message: &str| Error::Precondition {
+            reason,
+            subject: self.name(),
+            message: message.to_owned(),
+        };
+        if self.state != pb::CustomerInvitationState::Pending {
+            return Err(refuse(
+                "INVITATION_ALREADY_USED",
+                "this invitation was accepted already",
+            ));
+        }
+        if now >= self.expire_time {
+            return Err(refuse(
+                "INVITATION_EXPIRED",
+                "this invitation expired and its link no longer works: create a new invitation and send that one",
+            ));
+        }
+        Ok(())
     }
 
     /// The invitation on the wire; the link and the draft e-mail only when just created.
@@ -114,12 +140,12 @@ impl CustomerInvitation {
         }
     }
 
-    /// Whether `customer_tenant_id`'s admin, presenting a token with `token_hash` at `now`,
-    /// may accept: the reason it may not otherwise.
+    /// Whether `customer_tenant_id`'s admin, presenting the `presented` token at `now`, may
+    /// accept: the reason it may not otherwise.
     pub fn check_acceptance(
         &self,
         customer_tenant_id: Uuid,
-        token_hash: &str,
+        presented: PresentedToken,
         now: i64,
     ) -> Result<(), Error> {
         let refuse = |reason: &'static str, message: &str| Error::Precondition {
@@ -127,12 +153,30 @@ impl CustomerInvitation {
             subject: self.name(),
             message: message.to_owned(),
         };
+        let not_found = || Error::InvitationNotFound(InvitationKind::Customer, self.name());
         if self
             .customer_tenant_id
             .is_some_and(|t| t != customer_tenant_id)
-            || self.token_hash != token_hash
         {
-            return Err(Error::InvitationNotFound(self.name()));
+            return Err(not_found());
+        }
+        match presented {
+            PresentedToken::ThisInvitations => {}
+            PresentedToken::AnotherInvitations => {
+                return Err(refuse(
+                    "INVITATION_TOKEN_MISMATCH",
+                    "this token belongs to another invitation: open the link of this invitation's e-mail",
+                ));
+            }
+            PresentedToken::Unknown => return Err(not_found()),
+        }
+        if customer_tenant_id == self.reseller_tenant_id
+            || customer_tenant_id == self.provider_tenant_id
+        {
+            return Err(refuse(
+                "PARTNER_TENANT_CANNOT_ACCEPT",
+                "the reseller's and the provider's own tenants are not their customer: the invitation is accepted by a GLOBAL_ADMIN of the customer's tenant",
+            ));
         }
         if self.state != pb::CustomerInvitationState::Pending {
             return Err(refuse(
@@ -178,11 +222,13 @@ pub struct InvitationEmail {
 }
 
 impl InvitationEmail {
-    /// Validates `request` against the invitation's `token_hash`: the link given must be
-    /// this invitation's, and the body must carry it unchanged.
+    /// Validates `request` against `invitation`: the link given must be the one the service
+    /// built for it on `link_base` (this invitation's name and token, nothing else), and the
+    /// body must carry exactly that link.
     pub fn parse(
         request: &pb::SendCustomerInvitationRequest,
         invitation: &CustomerInvitation,
+        link_base: &str,
         violations: &mut FieldViolations,
     ) -> Option<Self> {
         let to = violations.check("to", fields::email(&request.to));
@@ -192,11 +238,13 @@ impl InvitationEmail {
             .rsplit_once("&token=")
             .map(|(_, token)| token)
             .unwrap_or_default();
-        let link_is_this_invitations = request
-            .link
-            .contains(&format!("?name={}&", invitation.name()))
-            && super::partnerships::token_hash(token) == invitation.token_hash;
-        if !link_is_this_invitations {
+        let link = super::partnerships::token_matches(
+            &super::partnerships::token_hash(token),
+            &invitation.token_hash,
+        )
+        .then(|| invitation.link_with(link_base, token))
+        .filter(|expected| *expected == request.link);
+        if link.is_none() {
             violations.add("link", "must be the link this invitation was created with");
         }
         let body = request.body.trim();
@@ -204,7 +252,10 @@ impl InvitationEmail {
             violations.add("body", "required");
         } else if body.chars().count() > 10_000 {
             violations.add("body", "must be at most 10000 characters");
-        } else if link_is_this_invitations && !body.contains(request.link.as_str()) {
+        } else if link
+            .as_ref()
+            .is_some_and(|link| !body.contains(link.as_str()))
+        {
             violations.add("body", "must contain the invitation's link unchanged");
         }
         Some(Self {
@@ -215,53 +266,66 @@ impl InvitationEmail {
     }
 }
 
-/// A customer's company details given at acceptance, validated; a record of one of the two
-/// partners serves instead when it exists.
+/// A customer's company details given at acceptance, validated: `Some(None)` when none are
+/// given (a record of one of the two partners may serve), `None` when they are invalid.
 pub fn customer_details(
     customer: Option<&pb::Customer>,
     customer_tenant_id: Uuid,
     violations: &mut FieldViolations,
-) -> Option<super::NewCustomer> {
-    let mut given = customer.cloned().unwrap_or_default();
-    given.customer_tenant_id = customer_tenant_id.to_string();
-    super::NewCustomer::parse(Some(&given), violations)
+) -> Option<Option<super::NewCustomer>> {
+    let Some(given) = customer else {
+        return Some(None);
+    };
+    let given = pb::Customer {
+        customer_tenant_id: customer_tenant_id.to_string(),
+        ..given.clone()
+    };
+    super::NewCustomer::parse(Some(&given), violations).map(Some)
+}
+
+/// The company details both views of an accepted invitation carry: those of a record one of
+/// the two partners already has (with the billing profile given when it keeps none), or else
+/// those the customer's admin gave, which are then required.
+pub fn accepted_details(
+    customer_tenant_id: Uuid,
+    given: Option<&super::NewCustomer>,
+    existing: Option<&Customer>,
+) -> Result<super::NewCustomer, Error> {
+    match (existing, given) {
+        (Some(record), given) => Ok(super::NewCustomer {
+            customer_tenant_id,
+            display_name: record.display_name.clone(),
+            domain: record.domain.clone(),
+            country_code: record.country_code.clone(),
+            billing: match given {
+                Some(given) if record.billing == BillingProfile::default() => given.billing.clone(),
+                _ => record.billing.clone(),
+            },
+        }),
+        (None, Some(given)) => Ok(given.clone()),
+        (None, None) => Err(Error::Invalid(FieldViolations::single(
+            "customer",
+            "required: neither the reseller nor the provider has this customer yet, so give its company details",
+        ))),
+    }
 }
 
 /// The view `partner_tenant_id` gets of the customer through an accepted invitation, in
-/// `role`, from the customer's details or an existing record.
+/// `role`, with the customer's `details`.
 pub fn invited_view(
     details: &super::NewCustomer,
-    existing: Option<&Customer>,
     partner_tenant_id: Uuid,
     role: pb::PartnerRole,
     now: i64,
 ) -> Customer {
-    let (display_name, domain, country_code, billing) = match existing {
-        Some(record) => (
-            record.display_name.clone(),
-            record.domain.clone(),
-            record.country_code.clone(),
-            record.billing.clone(),
-        ),
-        None => (
-            details.display_name.clone(),
-            details.domain.clone(),
-            details.country_code.clone(),
-            details.billing.clone(),
-        ),
-    };
     Customer {
         id: Uuid::now_v7(),
         partner_tenant_id,
         customer_tenant_id: details.customer_tenant_id,
-        display_name,
-        domain,
-        country_code,
-        billing: if billing == BillingProfile::default() {
-            details.billing.clone()
-        } else {
-            billing
-        },
+        display_name: details.display_name.clone(),
+        domain: details.domain.clone(),
+        country_code: details.country_code.clone(),
+        billing: details.billing.clone(),
         partner_role: role,
         acquisition: pb::Acquisition::Invitation,
         admin_permissions: true,

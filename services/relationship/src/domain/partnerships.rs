@@ -9,7 +9,7 @@ use suite_identity::{Caller, Role};
 use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
-use crate::error::Error;
+use crate::error::{Error, InvitationKind};
 
 pub use pb::PartnershipState;
 
@@ -217,6 +217,41 @@ pub fn token_hash(token: &str) -> String {
         .collect()
 }
 
+/// Whether a presented token's hash is the stored one: the one comparison of token hashes,
+/// in constant time, so that the time taken tells nothing about how much of it matched.
+pub fn token_matches(presented_hash: &str, stored_hash: &str) -> bool {
+    presented_hash.len() == stored_hash.len()
+        && presented_hash
+            .bytes()
+            .zip(stored_hash.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// What a token presented for an invitation turns out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresentedToken {
+    /// This invitation's own token.
+    ThisInvitations,
+    /// The token of another invitation of the same kind: the wrong link was opened.
+    AnotherInvitations,
+    /// No invitation's token.
+    Unknown,
+}
+
+impl PresentedToken {
+    /// `ThisInvitations` when `presented_hash` is `stored_hash`, else what `in_use` says of it.
+    pub fn classify(presented_hash: &str, stored_hash: &str, in_use: bool) -> Self {
+        if token_matches(presented_hash, stored_hash) {
+            PresentedToken::ThisInvitations
+        } else if in_use {
+            PresentedToken::AnotherInvitations
+        } else {
+            PresentedToken::Unknown
+        }
+    }
+}
+
 /// A presented token: present and of a sane length; whether it is right is the store's call.
 pub fn parse_token(value: &str) -> Result<String, String> {
     let value = value.trim();
@@ -350,12 +385,10 @@ pub fn invite(
     }
 }
 
-/// INVITED → ACTIVE when `presented_hash` is the hash of the live invitation's token.
-/// `elsewhere` says whether the token belongs to another invitation.
+/// INVITED → ACTIVE when the `presented` token is the live invitation's.
 pub fn accept(
     current: &Partnership,
-    presented_hash: &str,
-    elsewhere: bool,
+    presented: PresentedToken,
     now: i64,
 ) -> Result<Partnership, Error> {
     let subject = partnership_name(
@@ -368,14 +401,20 @@ pub fn accept(
         subject: subject.clone(),
         message: message.to_owned(),
     };
-    if !constant_time_eq(presented_hash, &current.invitation_token_hash) {
-        if elsewhere {
+    match presented {
+        PresentedToken::ThisInvitations => {}
+        PresentedToken::AnotherInvitations => {
             return Err(refuse(
                 "INVITATION_TOKEN_MISMATCH",
                 "this token belongs to another invitation: open the link of this partnership's invitation",
             ));
         }
-        return Err(Error::InvitationNotFound(subject));
+        PresentedToken::Unknown => {
+            return Err(Error::InvitationNotFound(
+                InvitationKind::Partnership,
+                subject,
+            ));
+        }
     }
     match current.state {
         PartnershipState::Invited if current.invitation_expire_time <= now => Err(refuse(
@@ -492,14 +531,6 @@ pub fn require_partnership_admin(caller: &Caller) -> Result<(), Error> {
         reason: "ROLE_REQUIRED",
         message: "this call requires the GLOBAL_ADMIN or ADMIN_AGENT role".into(),
     })
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 #[cfg(test)]

@@ -274,7 +274,7 @@ pub(super) async fn fetch_customer<'e>(
 
 /// Of `customer_tenants`, those with an indirect reseller relationship (a reseller or a
 /// provider of record), with any partner.
-async fn indirectly_served<'e>(
+pub(super) async fn indirectly_served<'e>(
     executor: impl Executor<'e, Database = Any>,
     customer_tenants: &[Uuid],
 ) -> Result<HashSet<Uuid>, StoreError> {
@@ -384,6 +384,24 @@ pub(super) async fn claim_customer_tenant_if_new(
     Ok(())
 }
 
+/// Locks customer tenant `customer_tenant_id` (on PostgreSQL) for the rest of the
+/// transaction: changes to who serves a customer indirectly (an acceptance, an extension)
+/// happen one at a time per customer, each reading what the one before wrote.
+pub(super) async fn lock_customer_tenant(
+    tx: &mut Tx,
+    customer_tenant_id: Uuid,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT tenant_id FROM customer_tenants WHERE tenant_id = $1{}",
+        suite_db::for_update(tx)
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(customer_tenant_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Turns an existing view into `role` gained by invitation, with admin permissions, under a
 /// version check; returns the changed view.
 pub(super) async fn save_role(
@@ -401,23 +419,36 @@ pub(super) async fn save_role(
         version: current.version + 1,
         ..current.clone()
     };
+    save_standing(tx, &changed, current.version, name).await?;
+    Ok(changed)
+}
+
+/// Writes what `customer`'s partner is to the customer (role, acquisition, admin
+/// permissions) if the stored row is still at `version`.
+pub(super) async fn save_standing(
+    tx: &mut Tx,
+    customer: &Customer,
+    version: i64,
+    name: &str,
+) -> Result<(), Error> {
     let updated = sqlx::query(
-        "UPDATE customers SET partner_role = $1, acquisition = $2, admin_permissions = 1, update_time = $3, \
-         version = $4 WHERE id = $5 AND version = $6",
+        "UPDATE customers SET partner_role = $1, acquisition = $2, admin_permissions = $3, update_time = $4, \
+         version = $5 WHERE id = $6 AND version = $7",
     )
-    .bind(changed.partner_role.as_str_name())
-    .bind(changed.acquisition.as_str_name())
-    .bind(now)
-    .bind(changed.version)
-    .bind(changed.id.to_string())
-    .bind(current.version)
+    .bind(customer.partner_role.as_str_name())
+    .bind(customer.acquisition.as_str_name())
+    .bind(i64::from(customer.admin_permissions))
+    .bind(customer.update_time)
+    .bind(customer.version)
+    .bind(customer.id.to_string())
+    .bind(version)
     .execute(&mut **tx)
     .await
     .map_err(StoreError::from)?;
     if updated.rows_affected() == 0 {
         return Err(Error::ConcurrentChange(name.to_owned()));
     }
-    Ok(changed)
+    Ok(())
 }
 
 /// Writes `customer` if the stored row is still at `version`.

@@ -1,21 +1,27 @@
-//! Reseller relationship extensions: the provider's view and the customer's recorded
-//! consent, written together under the partnership's row lock.
+//! Reseller relationship extensions: the provider's view, the customer's recorded consent
+//! and the partner's own view turned indirect reseller, written together under the
+//! partnership's and the customer tenant's row locks.
 
 use prost::Message;
 use suite_auth::Caller;
-use suite_db::{AuditEvent, Change, IdempotencyKey, Replay, StoreError};
+use suite_db::{AuditEvent, Change, IdempotencyKey, OutboxMessage, Replay, StoreError};
 use suite_proto::relationship::v1 as pb;
 
 use super::RelationshipStore;
-use super::customers::{fetch_customer, insert_customer};
-use crate::domain::extension::Consent;
+use super::customers::{
+    fetch_customer, indirectly_served, insert_customer, lock_customer_tenant, save_standing,
+};
+use crate::domain::extension::{Consent, extended_partner_view};
 use crate::domain::{Customer, customer_name, partnerships};
 use crate::error::Error;
 
 impl RelationshipStore {
-    /// Extends `partner_view`'s relationship to `provider_view`'s provider with `consent`,
-    /// or replays an earlier identical request. Refused unless the partnership is ACTIVE and
-    /// the partner's view is unchanged since it was read.
+    /// Extends `partner_view`'s relationship to `provider_view`'s provider with `consent` at
+    /// `now`, or replays an earlier identical request: the provider's view, the consent and
+    /// the partner's own view turned indirect reseller, in one transaction under the
+    /// partnership's and the customer tenant's row locks. Refused unless the partnership is
+    /// ACTIVE, the partner's view is unchanged since it was read, and no partner serves the
+    /// customer indirectly yet.
     pub async fn extend_relationship(
         &self,
         caller: &Caller,
@@ -23,6 +29,7 @@ impl RelationshipStore {
         partner_view: &Customer,
         provider_view: &Customer,
         consent: &Consent,
+        now: i64,
     ) -> Result<pb::Customer, Error> {
         let (partner, provider, customer) = (
             partner_view.partner_tenant_id,
@@ -45,17 +52,34 @@ impl RelationshipStore {
                         .into(),
             });
         }
+        lock_customer_tenant(&mut tx, customer).await?;
+        let partner_name = customer_name(partner, customer);
         let current = fetch_customer(&mut *tx, partner, customer).await?;
         if current.as_ref().map(|c| c.version) != Some(partner_view.version) {
-            return Err(Error::ConcurrentChange(customer_name(partner, customer)));
+            return Err(Error::ConcurrentChange(partner_name));
         }
-        let provider_name = customer_name(provider, customer);
+        if indirectly_served(&mut *tx, &[customer])
+            .await?
+            .contains(&customer)
+        {
+            return Err(Error::Precondition {
+                reason: "CUSTOMER_ALREADY_SERVED_INDIRECTLY",
+                subject: partner_name,
+                message: "this customer already has an indirect reseller relationship, so its direct-bill relationship is not extended: send the customer an indirect reseller invitation instead".into(),
+            });
+        }
         match insert_customer(&mut tx, provider_view).await {
             Err(StoreError::UniqueViolation(_)) => {
-                return Err(Error::CustomerExists(provider_name));
+                return Err(Error::Precondition {
+                    reason: "PROVIDER_ALREADY_RELATED",
+                    subject: partner_name,
+                    message: "the provider already has a relationship with this customer: there is nothing to extend".into(),
+                });
             }
             other => other?,
         }
+        let extended = extended_partner_view(partner_view, now);
+        save_standing(&mut tx, &extended, partner_view.version, &partner_name).await?;
         sqlx::query(
             "INSERT INTO relationship_extensions (partner_tenant_id, customer_tenant_id, provider_tenant_id, \
              consented_by, consent_time, notice_text, recorded_by, create_time) \
@@ -68,14 +92,12 @@ impl RelationshipStore {
         .bind(consent.consent_time)
         .bind(&consent.notice_text)
         .bind(&caller.actor().subject)
-        .bind(provider_view.create_time)
+        .bind(now)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
-        // Served indirectly from now on, by definition.
-        let response = provider_view.to_proto(true);
-        // The partner's own trail shows that it extended the relationship.
-        let partner_name = customer_name(partner, customer);
+        // The partner is now the customer's indirect reseller: its own trail and event say so.
+        let partner_after = extended.to_proto(true).encode_to_vec();
         suite_db::record_audit(
             &mut tx,
             caller,
@@ -85,10 +107,22 @@ impl RelationshipStore {
                 action: "ExtendResellerRelationship",
                 request_id: Some(key.request_id()),
                 before: Some(partner_view.to_proto(false).encode_to_vec()),
-                after: Some(partner_view.to_proto(true).encode_to_vec()),
+                after: Some(partner_after.clone()),
             },
         )
         .await?;
+        suite_db::enqueue(
+            &mut tx,
+            OutboxMessage {
+                topic: "relationship.v1.customer.updated",
+                key: &partner_name,
+                payload: partner_after,
+            },
+        )
+        .await?;
+        // Served indirectly from now on, by definition.
+        let response = provider_view.to_proto(true);
+        let provider_name = customer_name(provider, customer);
         let change = Change {
             tenant_id: provider,
             resource_name: &provider_name,

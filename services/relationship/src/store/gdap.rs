@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::RelationshipStore;
 use crate::domain::gdap::{
     self, Action, DelegatedAdminRelationship, DelegatedAdminRole, DelegatedAdminStatus, EndReason,
-    NewRelationship, RelationshipName,
+    Lapse, NewRelationship, RelationshipName,
 };
 use crate::error::Error;
 
@@ -90,9 +90,18 @@ impl RelationshipStore {
             return Ok(response);
         }
         let lock = suite_db::for_update(&tx);
-        let current = fetch(&mut *tx, &name, lock)
+        let stored = fetch(&mut *tx, &name, lock)
             .await?
             .ok_or_else(|| Error::DelegatedAdminNotFound(name.name()))?;
+        // What the clock has done since the last sweep is written first, as the sweep
+        // would: the action applies to the relationship as it stands now.
+        let current = match gdap::lapse(&stored, now) {
+            Some((lapse, lapsed)) => {
+                record_lapse(&mut tx, &stored, lapse, &lapsed).await?;
+                lapsed
+            }
+            None => stored,
+        };
         if expected_version.is_some_and(|version| version != current.version) {
             return Err(Error::StaleEtag(name.name()));
         }
@@ -142,93 +151,136 @@ impl RelationshipStore {
         Ok(self.pages.page(page, relationships, |r| r.id.to_string()))
     }
 
-    /// The relationship in force between the pair that lets the partner manage users and
-    /// licences, the one ending last first.
+    /// The relationship in force at `now` between the pair that lets the partner manage
+    /// users and licences, the one ending last first. A relationship past its end grants
+    /// nothing even before the sweep marks it EXPIRED; one that extends itself goes on.
     pub async fn gdap_access(
         &self,
         partner_tenant_id: Uuid,
         customer_tenant_id: Uuid,
+        now: i64,
     ) -> Result<Option<DelegatedAdminRelationship>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM delegated_admin_relationships \
              WHERE customer_tenant_id = $1 AND partner_tenant_id = $2 AND status IN ($3, $4) \
-             ORDER BY end_time DESC, id"
+             AND (end_time > $5 OR auto_extend = $6) ORDER BY end_time DESC, id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(customer_tenant_id.to_string())
             .bind(partner_tenant_id.to_string())
             .bind(DelegatedAdminStatus::Active.as_str_name())
             .bind(DelegatedAdminStatus::Expiring.as_str_name())
+            .bind(now)
+            .bind(1_i64)
             .fetch_all(self.db.pool())
             .await?;
         for row in &rows {
             let relationship = from_row(row)?;
-            if relationship.manages_users_and_licenses() {
-                return Ok(Some(relationship));
+            if relationship.grants_user_management_at(now) {
+                return Ok(Some(relationship.as_of(now)));
             }
         }
         Ok(None)
     }
 
     /// Marks EXPIRING, extends or expires every relationship in force that is due at `now`,
-    /// each under a version check: a row another replica changed first is left to it.
-    /// At most [`SWEEP_BATCH`] at a time; returns how many this call changed.
+    /// each in its own transaction under a version check: a row another replica changed
+    /// first is left to it, and a row that cannot be read or written is skipped with a
+    /// warning while the others are swept. Only rows with something due are read (ended
+    /// ones, and ACTIVE ones that will not extend within the notice of their end), at most
+    /// [`SWEEP_BATCH`] at a time; returns how many this call changed.
     pub async fn sweep_gdap(&self, now: i64) -> Result<usize, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM delegated_admin_relationships \
-             WHERE status IN ($1, $2) AND end_time <= $3 ORDER BY end_time, id LIMIT $4"
+             WHERE (status IN ($1, $2) AND end_time <= $3) \
+             OR (status = $1 AND auto_extend = $4 AND end_time <= $5) \
+             ORDER BY end_time, id LIMIT $6"
         );
         let due = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(DelegatedAdminStatus::Active.as_str_name())
             .bind(DelegatedAdminStatus::Expiring.as_str_name())
+            .bind(now)
+            .bind(0_i64)
             .bind(gdap::sweep_horizon(now))
             .bind(SWEEP_BATCH)
             .fetch_all(self.db.pool())
             .await?;
-        let sweeper = Caller::service(crate::SERVICE);
         let mut changed = 0;
         for row in &due {
-            let current = from_row(row)?;
+            let current = match from_row(row) {
+                Ok(current) => current,
+                Err(error) => {
+                    let id: String = row.try_get("id").unwrap_or_default();
+                    tracing::warn!(relationship_id = %id, %error, "gdap relationship unreadable: not swept");
+                    continue;
+                }
+            };
             let Some((lapse, next)) = gdap::lapse(&current, now) else {
                 continue;
             };
-            let mut tx = self.db.begin().await?;
-            match save(&mut tx, &next, current.version).await {
-                Ok(()) => {}
-                Err(Error::ConcurrentChange(_)) => continue,
-                Err(Error::Store(error)) => return Err(error),
-                Err(other) => return Err(StoreError::Other(other.to_string())),
-            }
             let name = next.name();
-            let after = next.to_proto().encode_to_vec();
-            suite_db::record_audit(
-                &mut tx,
-                &sweeper,
-                AuditEvent {
-                    tenant_id: next.partner_tenant_id,
-                    resource_name: &name,
-                    action: lapse.action(),
-                    request_id: None,
-                    before: Some(current.to_proto().encode_to_vec()),
-                    after: Some(after.clone()),
-                },
-            )
-            .await?;
-            suite_db::enqueue(
-                &mut tx,
-                OutboxMessage {
-                    topic: lapse.topic(),
-                    key: &name,
-                    payload: after,
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::info!(relationship = %name, action = lapse.action(), "gdap relationship swept");
-            changed += 1;
+            match self.sweep_one(&current, lapse, &next).await {
+                Ok(()) => {
+                    tracing::info!(relationship = %name, action = lapse.action(), "gdap relationship swept");
+                    changed += 1;
+                }
+                Err(Error::ConcurrentChange(_)) => {}
+                Err(error) => {
+                    tracing::warn!(relationship = %name, %error, "gdap relationship not swept: the next sweep tries again");
+                }
+            }
         }
         Ok(changed)
     }
+
+    /// Writes one lapse the sweep found due, in its own transaction.
+    async fn sweep_one(
+        &self,
+        current: &DelegatedAdminRelationship,
+        lapse: Lapse,
+        next: &DelegatedAdminRelationship,
+    ) -> Result<(), Error> {
+        let mut tx = self.db.begin().await?;
+        record_lapse(&mut tx, current, lapse, next).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}
+
+/// Writes `next`, the `lapse` the clock brought to `current`, under a version check, with
+/// its audit event and lifecycle event, as the relationship service acting for itself.
+async fn record_lapse(
+    tx: &mut Tx,
+    current: &DelegatedAdminRelationship,
+    lapse: Lapse,
+    next: &DelegatedAdminRelationship,
+) -> Result<(), Error> {
+    save(tx, next, current.version).await?;
+    let name = next.name();
+    let after = next.to_proto().encode_to_vec();
+    suite_db::record_audit(
+        tx,
+        &Caller::service(crate::SERVICE),
+        AuditEvent {
+            tenant_id: next.partner_tenant_id,
+            resource_name: &name,
+            action: lapse.action(),
+            request_id: None,
+            before: Some(current.to_proto().encode_to_vec()),
+            after: Some(after.clone()),
+        },
+    )
+    .await?;
+    suite_db::enqueue(
+        tx,
+        OutboxMessage {
+            topic: lapse.topic(),
+            key: &name,
+            payload: after,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 async fn fetch<'e>(

@@ -10,10 +10,15 @@ use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
 use super::RelationshipStore;
-use super::customers::{claim_customer_tenant_if_new, fetch_customer, insert_customer, save_role};
-use crate::domain::invitations::{CustomerInvitation, InvitationEmail, invited_view};
+use super::customers::{
+    claim_customer_tenant_if_new, fetch_customer, insert_customer, lock_customer_tenant, save_role,
+};
+use crate::domain::invitations::{
+    CustomerInvitation, InvitationEmail, accepted_details, invited_view,
+};
+use crate::domain::partnerships::PresentedToken;
 use crate::domain::{NewCustomer, customer_name, partnerships};
-use crate::error::Error;
+use crate::error::{Error, InvitationKind};
 
 const INVITATION_COLUMNS: &str = "id, reseller_tenant_id, provider_tenant_id, customer_tenant_id, state, token_hash, \
      expire_time, accepted_customer_tenant_id, accept_time, create_time, version";
@@ -125,10 +130,11 @@ impl RelationshipStore {
         Ok(response)
     }
 
-    /// The customer's admin accepts invitation `id` of `reseller_tenant_id` with a token
-    /// hashing to `token_hash` at `now`: under the invitation's and the partnership's row
-    /// locks, both relationships are written (an existing record of either partner becomes
-    /// its indirect role) and the invitation is marked accepted, all in one transaction.
+    /// The admin of `customer` accepts invitation `id` of `reseller_tenant_id` with a token
+    /// hashing to `token_hash` at `now`: under the invitation's, the partnership's and the
+    /// customer tenant's row locks, both relationships are written (an existing record of either partner becomes
+    /// its indirect role, and its company details serve both; otherwise `details` are
+    /// required) and the invitation is marked accepted, all in one transaction.
     #[allow(clippy::too_many_arguments)] // one acceptance, each part from the request
     pub async fn accept_customer_invitation(
         &self,
@@ -137,7 +143,8 @@ impl RelationshipStore {
         reseller_tenant_id: Uuid,
         id: Uuid,
         token_hash: &str,
-        details: &NewCustomer,
+        customer: Uuid,
+        details: Option<&NewCustomer>,
         now: i64,
     ) -> Result<pb::CustomerInvitation, Error> {
         let mut tx = self.db.begin().await?;
@@ -145,16 +152,17 @@ impl RelationshipStore {
             return Ok(previous);
         }
         let lock = suite_db::for_update(&tx);
-        let customer = details.customer_tenant_id;
         let invitation = fetch_invitation(&mut *tx, reseller_tenant_id, id, lock)
             .await?
             .ok_or_else(|| {
-                Error::InvitationNotFound(crate::domain::invitations::invitation_name(
-                    reseller_tenant_id,
-                    id,
-                ))
+                Error::InvitationNotFound(
+                    InvitationKind::Customer,
+                    crate::domain::invitations::invitation_name(reseller_tenant_id, id),
+                )
             })?;
-        invitation.check_acceptance(customer, token_hash, now)?;
+        let in_use = token_in_use(&mut *tx, token_hash).await?;
+        let presented = PresentedToken::classify(token_hash, &invitation.token_hash, in_use);
+        invitation.check_acceptance(customer, presented, now)?;
         let provider = invitation.provider_tenant_id;
         let partnership =
             super::partnerships::fetch_partnership(&mut *tx, provider, reseller_tenant_id, lock)
@@ -168,11 +176,12 @@ impl RelationshipStore {
         }
 
         claim_customer_tenant_if_new(&mut tx, customer, reseller_tenant_id, now).await?;
+        lock_customer_tenant(&mut tx, customer).await?;
         let existing = [
             fetch_customer(&mut *tx, reseller_tenant_id, customer).await?,
             fetch_customer(&mut *tx, provider, customer).await?,
         ];
-        let record = existing.iter().flatten().next().cloned();
+        let details = accepted_details(customer, details, existing.iter().flatten().next())?;
         for (partner, role, current) in [
             (
                 reseller_tenant_id,
@@ -181,15 +190,27 @@ impl RelationshipStore {
             ),
             (provider, pb::PartnerRole::IndirectProvider, &existing[1]),
         ] {
-            let view = invited_view(details, record.as_ref(), partner, role, now);
+            let view = invited_view(&details, partner, role, now);
             let name = customer_name(partner, customer);
+            // A concurrent acceptance for the same customer that wrote first makes this one
+            // retryable, whichever write notices it.
+            let concurrent = |error: Error| match error {
+                Error::Store(StoreError::UniqueViolation(_)) => {
+                    Error::ConcurrentChange(name.clone())
+                }
+                other => other,
+            };
             let before = match current {
                 Some(current) => {
-                    let changed = save_role(&mut tx, current, role, now, &name).await?;
+                    let changed = save_role(&mut tx, current, role, now, &name)
+                        .await
+                        .map_err(concurrent)?;
                     Some((current.to_proto(true).encode_to_vec(), changed))
                 }
                 None => {
-                    insert_customer(&mut tx, &view).await?;
+                    insert_customer(&mut tx, &view)
+                        .await
+                        .map_err(|error| concurrent(error.into()))?;
                     None
                 }
             };
@@ -276,6 +297,19 @@ async fn fetch_invitation<'e>(
         .fetch_optional(executor)
         .await?;
     row.as_ref().map(invitation_from_row).transpose()
+}
+
+/// Whether some customer invitation has the token hashed as `hash`.
+async fn token_in_use<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    hash: &str,
+) -> Result<bool, StoreError> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM customer_invitations WHERE token_hash = $1")
+            .bind(hash)
+            .fetch_optional(executor)
+            .await?;
+    Ok(found.is_some())
 }
 
 fn invitation_from_row(row: &AnyRow) -> Result<CustomerInvitation, StoreError> {

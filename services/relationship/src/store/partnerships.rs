@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::RelationshipStore;
 use crate::domain::partnerships::{
-    self, Invitation, InvitationToken, Partnership, PartnershipName, PartnershipState, Side,
-    Transition, invitation_link,
+    self, Invitation, InvitationToken, Partnership, PartnershipName, PartnershipState,
+    PresentedToken, Side, Transition, invitation_link,
 };
 use crate::error::Error;
 
@@ -112,9 +112,10 @@ impl RelationshipStore {
         let current = lock_partnership(&mut tx, name.provider_tenant_id, name.reseller_tenant_id)
             .await?
             .ok_or_else(|| Error::PartnershipNotFound(name.name()))?;
-        let elsewhere = presented_hash != current.invitation_token_hash
-            && token_in_use(&mut *tx, presented_hash).await?;
-        let accepted = partnerships::accept(&current, presented_hash, elsewhere, now)?;
+        let in_use = token_in_use(&mut *tx, presented_hash).await?;
+        let presented =
+            PresentedToken::classify(presented_hash, &current.invitation_token_hash, in_use);
+        let accepted = partnerships::accept(&current, presented, now)?;
         save_partnership(&mut tx, &accepted, current.version).await?;
         let response = accepted.to_proto(name.side);
         let change = Change {
