@@ -292,8 +292,9 @@ async fn direct_bill_partner_becomes_a_transitioning_indirect_reseller_once_rest
     assert!(!transitioned.app_access && transitioned.transitioning_partner);
 
     // A stranger learns nothing, nor does a service acting for itself: other services ask
-    // on behalf of the partner's own users. The one exception is the transfer service, which
-    // checks a transfer's source when it runs, long after the requester's token expired.
+    // on behalf of the partner's own users. The exceptions are the transfer service, which
+    // checks a transfer's parties when it runs, long after the requester's token expired,
+    // and the relationship service, which checks that a named provider is still official.
     let for_transfers = suite
         .client(&Actor::service("transfer", "enrollment"))
         .get_capabilities(pb::GetCapabilitiesRequest {
@@ -305,7 +306,7 @@ async fn direct_bill_partner_becomes_a_transitioning_indirect_reseller_once_rest
     assert_eq!(for_transfers, transitioned);
     for outsider in [
         Actor::global_admin(uuid::Uuid::new_v4()),
-        Actor::service("relationship", "enrollment"),
+        Actor::service("agreement", "enrollment"),
     ] {
         let refused = suite
             .client(&outsider)

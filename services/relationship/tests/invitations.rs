@@ -669,3 +669,53 @@ async fn two_invitations_accepted_at_once_both_make_the_customers_partners() {
         assert_eq!(partners, expected);
     }
 }
+
+#[tokio::test]
+async fn a_provider_no_longer_in_the_directory_takes_no_new_customer() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let pending = suite.invite(reseller, provider).await;
+    // The provider leaves the directory (the operator's removal, written where the
+    // enrollment service keeps the directory).
+    sqlx::query("DELETE FROM indirect_providers WHERE provider_tenant_id = $1")
+        .bind(provider.to_string())
+        .execute(suite.enrollment.database.database().pool())
+        .await
+        .unwrap();
+
+    let refused = suite
+        .relationship
+        .relationship(&Actor::admin_agent(reseller))
+        .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+            request_id: request_id(),
+            parent: format!("partners/{reseller}"),
+            provider: format!("partners/{provider}"),
+            customer_tenant_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "PROVIDER_NOT_OFFICIAL");
+
+    // An invitation sent before cannot be accepted any more either.
+    let customer = Uuid::new_v4();
+    let token = pending.link.rsplit_once("&token=").unwrap().1.to_owned();
+    let refused = suite
+        .relationship
+        .relationship(&Actor::global_admin(customer))
+        .accept_customer_invitation(pb::AcceptCustomerInvitationRequest {
+            request_id: request_id(),
+            name: pending.name.clone(),
+            invitation_token: token,
+            customer: Some(pb::Customer {
+                display_name: "Fourth Coffee".into(),
+                domain: "fourthcoffee.onmicrosoft.com".into(),
+                country_code: "US".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "PROVIDER_NOT_OFFICIAL");
+    assert_eq!(suite.relationship.count_rows("customers").await, 0);
+}

@@ -70,16 +70,40 @@ impl CapabilityCheck {
         caller: &Caller,
         tenant_id: Uuid,
     ) -> Result<Arc<TenantCapabilities>, ApiError> {
-        let partner = format!("partners/{tenant_id}");
         if !caller.can_access_tenant(tenant_id) {
-            return Err(ApiError::not_found("enrollment.v1.Partner", &partner));
+            return Err(ApiError::not_found(
+                "enrollment.v1.Partner",
+                &format!("partners/{tenant_id}"),
+            ));
         }
+        self.fetch(tenant_id, Some(caller)).await
+    }
+
+    /// Whether `tenant_id` is an official indirect provider, asked by this service for
+    /// itself: the directory is public, and a reseller's request names a provider whose
+    /// tenant the reseller cannot see. The enrollment service answers this only to the
+    /// services it trusts with it.
+    pub async fn is_official_provider(&self, tenant_id: Uuid) -> Result<bool, ApiError> {
+        Ok(self
+            .fetch(tenant_id, None)
+            .await?
+            .official_indirect_provider)
+    }
+
+    /// The answer for `tenant_id`, from the cache or asked on behalf of `caller` (or by
+    /// this service itself). One tenant's capabilities are the same whoever asks.
+    async fn fetch(
+        &self,
+        tenant_id: Uuid,
+        caller: Option<&Caller>,
+    ) -> Result<Arc<TenantCapabilities>, ApiError> {
+        let partner = format!("partners/{tenant_id}");
         if let Some(cached) = self.cached(tenant_id)? {
             return Ok(cached);
         }
         let request = self
             .enrollment
-            .request(pb::GetCapabilitiesRequest { partner }, Some(caller))?;
+            .request(pb::GetCapabilitiesRequest { partner }, caller)?;
         let answer = match EnrollmentServiceClient::new(self.enrollment.channel())
             .get_capabilities(request)
             .await

@@ -118,6 +118,22 @@ impl RelationshipApi {
         })
     }
 
+    /// The provider a reseller's request names must still be an official indirect provider:
+    /// one removed from the directory takes no new customers, resellers or extensions.
+    pub(super) async fn require_provider_still_official(
+        &self,
+        provider: Uuid,
+    ) -> Result<(), Error> {
+        if self.capabilities.is_official_provider(provider).await? {
+            return Ok(());
+        }
+        Err(Error::Precondition {
+            reason: "PROVIDER_NOT_OFFICIAL",
+            subject: domain::partner_name(provider),
+            message: "this provider is no longer listed in the directory of indirect providers: choose a provider from the directory".into(),
+        })
+    }
+
     pub(super) async fn get_customer(
         &self,
         caller: &Caller,

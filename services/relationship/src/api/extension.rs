@@ -51,6 +51,7 @@ impl RelationshipApi {
                 "extend a reseller relationship to a provider",
             )
             .await?;
+        self.require_provider_still_official(provider).await?;
         let partner_view = self
             .store
             .customer_relationship(partner, customer)

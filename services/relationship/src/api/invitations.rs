@@ -65,6 +65,7 @@ impl RelationshipApi {
                 "invite customers to an indirect provider",
             )
             .await?;
+        self.require_provider_still_official(provider).await?;
         if !self.store.active_partnership(provider, reseller).await? {
             return Err(Error::Precondition {
                 reason: "PARTNERSHIP_NOT_ACTIVE",
@@ -163,6 +164,10 @@ impl RelationshipApi {
         };
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
+        }
+        if let Some(invitation) = self.store.customer_invitation(reseller, id).await? {
+            self.require_provider_still_official(invitation.provider_tenant_id)
+                .await?;
         }
         self.store
             .accept_customer_invitation(

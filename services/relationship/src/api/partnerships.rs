@@ -115,6 +115,8 @@ impl RelationshipApi {
                 "accept a partnership as indirect reseller",
             )
             .await?;
+        self.require_provider_still_official(name.provider_tenant_id)
+            .await?;
         self.store
             .accept_invitation(caller, &key, name, &token_hash(&token), self.now())
             .await

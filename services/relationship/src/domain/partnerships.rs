@@ -277,16 +277,7 @@ pub fn invitation_link(base: &str, partnership: &Partnership, token: &Invitation
     )
 }
 
-/// An e-mail, sent through the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email {
-    /// Recipient.
-    pub to: String,
-    /// Subject line.
-    pub subject: String,
-    /// Plain-text body.
-    pub body: String,
-}
+pub use suite_mail::Email;
 
 /// To the reseller's administrator: the invitation and its link.
 pub fn invitation_email(partnership: &Partnership, link: &str) -> Email {

@@ -106,7 +106,7 @@ impl RelationshipStore {
             return Ok(previous);
         }
         let name = invitation.name();
-        super::partnerships::enqueue_email(
+        suite_mail::enqueue(
             &mut tx,
             &name,
             &partnerships::Email {

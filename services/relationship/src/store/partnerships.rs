@@ -6,9 +6,7 @@ use prost::Message;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use suite_auth::Caller;
-use suite_db::{
-    Change, IdempotencyKey, OutboxMessage, Page, PageRequest, Replay, StoreError, Tx, columns,
-};
+use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx, columns};
 use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
@@ -21,9 +19,6 @@ use crate::error::Error;
 
 const PARTNERSHIP_COLUMNS: &str = "provider_tenant_id, reseller_tenant_id, state, invite_email, invitation_token_hash, \
      invite_time, invitation_expire_time, accept_time, suspended_by, create_time, update_time, version";
-
-/// Outbox topic of e-mails; the relay delivers them over SMTP.
-const EMAIL_TOPIC: &str = "email";
 
 /// What an invitation is sent with.
 pub struct InvitationSettings<'a> {
@@ -86,7 +81,7 @@ impl RelationshipStore {
         };
         suite_db::record_change(&mut tx, caller, key, change).await?;
         let link = invitation_link(settings.link_base, &invited, &token);
-        enqueue_email(
+        suite_mail::enqueue(
             &mut tx,
             &canonical,
             &partnerships::invitation_email(&invited, &link),
@@ -316,28 +311,6 @@ async fn save_partnership(
         return Err(Error::ConcurrentChange(partnership.canonical_name()));
     }
     Ok(())
-}
-
-pub(super) async fn enqueue_email(
-    tx: &mut Tx,
-    key: &str,
-    email: &partnerships::Email,
-) -> Result<(), StoreError> {
-    let payload = serde_json::to_vec(&serde_json::json!({
-        "to": email.to,
-        "subject": email.subject,
-        "body": email.body,
-    }))
-    .map_err(|e| StoreError::Other(e.to_string()))?;
-    suite_db::enqueue(
-        tx,
-        OutboxMessage {
-            topic: EMAIL_TOPIC,
-            key,
-            payload,
-        },
-    )
-    .await
 }
 
 fn partnership_from_row(row: &AnyRow) -> Result<Partnership, StoreError> {
