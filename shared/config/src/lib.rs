@@ -330,35 +330,27 @@ impl ServiceConfig {
         };
 
         let smtp_url = get("SMTP_URL");
-        if let Some(url) = &smtp_url
-            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
-        {
-            problems.push("SMTP_URL: must start with smtp:// or smtps://".to_owned());
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                problems.push("SMTP_URL: must start with smtp:// or smtps://".to_owned());
+            }
+            // A password is only sent over TLS: smtps://, or STARTTLS required.
+            let has_credentials = url
+                .split_once("://")
+                .and_then(|(_, rest)| rest.split('/').next())
+                .is_some_and(|authority| authority.contains('@'));
+            if has_credentials && url.starts_with("smtp://") && !url.contains("tls=required") {
+                problems.push(
+                    "SMTP_URL: credentials only over TLS: use smtps:// or add ?tls=required"
+                        .to_owned(),
+                );
+            }
         }
         let mail_dir = get("MAIL_DIR");
         if smtp_url.is_some() && mail_dir.is_some() {
             problems.push("MAIL_DIR: set either SMTP_URL or MAIL_DIR, not both".to_owned());
         }
-        let retention = Retention {
-            delivered_messages: Duration::from_secs(
-                parse_number(
-                    &get,
-                    "OUTBOX_RETENTION_HOURS",
-                    DEFAULT_RETENTION_HOURS,
-                    &mut problems,
-                )
-                .saturating_mul(3_600),
-            ),
-            idempotency_keys: Duration::from_secs(
-                parse_number(
-                    &get,
-                    "IDEMPOTENCY_RETENTION_HOURS",
-                    DEFAULT_RETENTION_HOURS,
-                    &mut problems,
-                )
-                .saturating_mul(3_600),
-            ),
-        };
+        let retention = read_retention(&get, &mut problems);
         let mail = MailConfig {
             smtp_url: smtp_url.map(Secret::new),
             directory: mail_dir.map(std::path::PathBuf::from),
@@ -407,6 +399,25 @@ impl ServiceConfig {
         }
     }
 }
+
+/// The retention settings; less than a day is refused, since a client's retry after a
+/// short outage must still find its idempotency key.
+fn read_retention(get: &impl Fn(&str) -> Option<String>, problems: &mut Vec<String>) -> Retention {
+    let mut hours = |key: &str| {
+        let value = parse_number(get, key, DEFAULT_RETENTION_HOURS, problems);
+        if value < MIN_RETENTION_HOURS {
+            problems.push(format!("{key}: at least {MIN_RETENTION_HOURS} hours"));
+        }
+        Duration::from_secs(value.saturating_mul(3_600))
+    };
+    Retention {
+        delivered_messages: hours("OUTBOX_RETENTION_HOURS"),
+        idempotency_keys: hours("IDEMPOTENCY_RETENTION_HOURS"),
+    }
+}
+
+/// The shortest retention accepted.
+const MIN_RETENTION_HOURS: u64 = 24;
 
 fn read_auth_keys(
     get: &impl Fn(&str) -> Option<String>,
@@ -492,6 +503,46 @@ mod tests {
             SocketAddr::from(([127, 0, 0, 1], 50051))
         );
         assert_eq!(config.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn mail_credentials_travel_only_over_tls_and_retention_lasts_a_day_at_least() {
+        let base = [
+            ("DATABASE_URL", "sqlite://data/e.db"),
+            ("AUTH_HS256_SECRET", SECRET),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            config(&vars)
+        };
+        for refused in [
+            "smtp://user:secret@mail.example.com:587",
+            "smtp://user:secret@mail.example.com:587?tls=opportunistic",
+            "http://mail.example.com",
+        ] {
+            let error = with(&[("SMTP_URL", refused)]).unwrap_err().to_string();
+            assert!(error.contains("SMTP_URL"), "{refused}: {error}");
+            assert!(
+                !error.contains("secret"),
+                "the password is not echoed: {error}"
+            );
+        }
+        for accepted in [
+            "smtps://user:secret@mail.example.com",
+            "smtp://user:secret@mail.example.com:587?tls=required",
+            "smtp://relay.internal:25",
+        ] {
+            assert!(with(&[("SMTP_URL", accepted)]).is_ok(), "{accepted}");
+        }
+        let error = with(&[("IDEMPOTENCY_RETENTION_HOURS", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("IDEMPOTENCY_RETENTION_HOURS"), "{error}");
+        assert_eq!(
+            with(&[]).unwrap().retention.idempotency_keys,
+            Duration::from_secs(168 * 3_600)
+        );
     }
 
     #[test]

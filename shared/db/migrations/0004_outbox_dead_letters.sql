@@ -2,7 +2,8 @@
 -- never retried, never pruned, and an operator can find it. Messages recorded as failed
 -- before kept the reason in `last_error`, prefixed `failed: `.
 ALTER TABLE outbox_messages ADD COLUMN failed_at BIGINT;
-UPDATE outbox_messages SET failed_at = delivered_at, delivered_at = NULL
+-- A dead letter is never due again, also for replicas of the release before this one.
+UPDATE outbox_messages SET failed_at = delivered_at, delivered_at = NULL, next_attempt_at = 9223372036854775807
 WHERE delivered_at IS NOT NULL AND last_error LIKE 'failed: %';
 -- The relay asks for due messages of its topics: one index serves exactly that question,
 -- so a pass reads no other topic's backlog.

@@ -69,7 +69,9 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(1),
-            lease: Duration::from_secs(15),
+            // Its two thirds (20 s) outlast a peer call's deadline (REQUEST_TIMEOUT_MS, 10 s
+            // by default), so the peer's own timeout ends a hung call, not the cut-off.
+            lease: Duration::from_secs(30),
             first_backoff: Duration::from_millis(500),
             // A peer back after an outage sees its messages again within half a minute.
             max_backoff: Duration::from_secs(30),
@@ -171,8 +173,11 @@ pub async fn relay_once(
             .bind(reason.clone())
             .bind(&message.id)
             .bind(lease_until),
+            // A dead letter is never due again, also for a replica of an older release that
+            // does not know `failed_at` yet (during a rolling upgrade).
             Delivery::Failed(reason) => sqlx::query(
-                "UPDATE outbox_messages SET failed_at = $1, last_error = $2 WHERE id = $3 AND next_attempt_at = $4",
+                "UPDATE outbox_messages SET failed_at = $1, next_attempt_at = 9223372036854775807, last_error = $2 \
+                 WHERE id = $3 AND next_attempt_at = $4",
             )
             .bind(finished)
             .bind(reason.clone())

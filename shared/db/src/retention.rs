@@ -31,7 +31,7 @@ pub async fn prune(db: &Database, retention: &Retention, now: i64) -> Result<Pru
     loop {
         let deleted = sqlx::query(
             "DELETE FROM outbox_messages WHERE id IN (SELECT id FROM outbox_messages \
-             WHERE delivered_at IS NOT NULL AND delivered_at < $1 LIMIT $2)",
+             WHERE delivered_at IS NOT NULL AND failed_at IS NULL AND delivered_at < $1 LIMIT $2)",
         )
         .bind(delivered_before)
         .bind(BATCH)

@@ -92,7 +92,8 @@ impl Caller {
     /// Whether the actor may see and change resources of `tenant_id`: its own tenant, or any
     /// as operator. A service relaying a user has exactly that user's reach, and a service
     /// acting for itself reaches no tenant (its tenant is nil): it calls only the RPCs
-    /// reserved for it ([`Self::require_service`]).
+    /// reserved for it ([`Self::require_service`]) and the answers a peer grants it by name
+    /// ([`Self::is_service`]).
     pub fn can_access_tenant(&self, tenant_id: Uuid) -> bool {
         match self.actor.kind {
             PrincipalKind::Operator => true,

@@ -22,6 +22,9 @@ use suite_db::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Longest wait for one SMTP command; below the relay's cut-off of an attempt.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Outbox topic of e-mails.
 pub const EMAIL_TOPIC: &str = "email";
 
@@ -83,6 +86,8 @@ impl Mailer {
             (Some(url), _) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     .map_err(|e| MailError(format!("SMTP_URL: {e}")))?
+                    // Within the relay's cut-off, so a slow server ends the attempt here.
+                    .timeout(Some(SMTP_TIMEOUT))
                     .build(),
             ),
             (None, Some(directory)) => Transport::Directory(directory.clone()),
@@ -109,7 +114,8 @@ impl Mailer {
         let to: Mailbox = email
             .to
             .parse()
-            .map_err(|e| format!("recipient `{}`: {e}", email.to))?;
+            // The address stays out of the reason: reasons are logged and kept.
+            .map_err(|e| format!("the recipient is not a mailbox: {e}"))?;
         Message::builder()
             // Stable across deliveries: a receiver sees a repeat as the same message.
             .message_id(Some(format!(

@@ -1,7 +1,8 @@
 //! Logs and traces: one subscriber set-up for every binary (text for a terminal, JSON in
-//! production), spans exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (and no
-//! OpenTelemetry layer at all when it is not), and the W3C trace context carried across
-//! services in request headers by the one server and the one client builder.
+//! production), spans exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and the
+//! W3C trace context carried across services in request headers by the one server and the
+//! one client builder. Without a collector no OpenTelemetry layer runs at all, and a trace
+//! passing through such a service ends there.
 
 use opentelemetry::global;
 use opentelemetry::trace::TracerProvider as _;
@@ -117,7 +118,8 @@ pub fn init_for_tests() {
 pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     let parent =
         global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)));
-    // Fails only when no OpenTelemetry layer is installed: then there is no trace to continue.
+    // Fails only when no OpenTelemetry layer is installed (no collector configured): this
+    // service then neither records nor passes on the caller's trace.
     let _ = span.set_parent(parent);
 }
 

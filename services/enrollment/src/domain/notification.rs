@@ -26,8 +26,8 @@ pub fn incentive_invitation(partner: &Partner, to: &str) -> Email {
         to: to.to_owned(),
         subject: "Invitation: indirect reseller incentive program".into(),
         body: format!(
-            "Hello,\n\n{} is invited to the indirect reseller incentive program. The direct bill incentive program, if you are in it, is managed separately.\n",
-            partner.legal_name
+            "Hello,\n\n{} (tenant {}) is invited to the indirect reseller incentive program. The direct bill incentive program, if you are in it, is managed separately.\n",
+            partner.legal_name, partner.tenant_id
         ),
     }
 }
