@@ -25,6 +25,23 @@ fn key(actor: &Actor) -> IdempotencyKey {
     .unwrap()
 }
 
+/// A monthly Microsoft 365 E3 subscription of `quantity` licences.
+fn licences(quantity: i32) -> NewSubscription {
+    NewSubscription {
+        offer_id: "O365-E3".into(),
+        offer_kind: pb::OfferKind::LegacyLicense,
+        quantity,
+        base_subscription_id: None,
+        auto_renew: true,
+        billing_period: pb::BillingPeriod::Monthly,
+        unit_price: Price {
+            currency_code: "USD".into(),
+            amount_minor: 2_300,
+        },
+        azure_subscription_id: None,
+    }
+}
+
 #[tokio::test]
 async fn subscriptions_are_kept_per_customer_with_their_offer() {
     let database = migrated_database(MIGRATIONS).await;
@@ -38,19 +55,7 @@ async fn subscriptions_are_kept_per_customer_with_their_offer() {
         partner_tenant_id: agent.tenant_id,
         customer_tenant_id: Uuid::new_v4(),
     };
-    let licences = NewSubscription {
-        offer_id: "O365-E3".into(),
-        offer_kind: pb::OfferKind::LegacyLicense,
-        quantity: 25,
-        base_subscription_id: None,
-        auto_renew: true,
-        billing_period: pb::BillingPeriod::Monthly,
-        unit_price: Price {
-            currency_code: "USD".into(),
-            amount_minor: 2_000,
-        },
-        azure_subscription_id: None,
-    };
+    let licences = licences(25);
 
     let created = store
         .create_subscription(&agent.caller(), &key(&agent), customer, licences, 1)
@@ -174,25 +179,7 @@ async fn a_move_refuses_a_base_whose_add_on_joined_after_the_request() {
         customer_tenant_id: Uuid::new_v4(),
     };
     let base = store
-        .create_subscription(
-            &agent.caller(),
-            &key(&agent),
-            customer,
-            NewSubscription {
-                offer_id: "O365-E3".into(),
-                offer_kind: pb::OfferKind::LegacyLicense,
-                quantity: 10,
-                base_subscription_id: None,
-                auto_renew: true,
-                billing_period: pb::BillingPeriod::Monthly,
-                unit_price: Price {
-                    currency_code: "USD".into(),
-                    amount_minor: 2_300,
-                },
-                azure_subscription_id: None,
-            },
-            1,
-        )
+        .create_subscription(&agent.caller(), &key(&agent), customer, licences(10), 1)
         .await
         .unwrap();
     let base_id = Uuid::parse_str(base.name.rsplit('/').next().unwrap()).unwrap();

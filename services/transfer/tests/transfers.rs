@@ -276,6 +276,19 @@ impl Suite {
         self.transfer().transfer(actor)
     }
 
+    /// Step 1 as the source's ADMIN_AGENT: a request for `subscriptions` that must succeed.
+    async fn request_transfer(
+        &self,
+        world: &World,
+        subscriptions: &[&pb::Subscription],
+    ) -> pb::TransferRequest {
+        self.transfers(&Actor::admin_agent(world.source))
+            .create_transfer_request(world.request(subscriptions))
+            .await
+            .expect("the transfer request is created")
+            .into_inner()
+    }
+
     async fn get(&self, actor: &Actor, name: &str) -> pb::TransferRequest {
         self.transfers(actor)
             .get_transfer_request(pb::GetTransferRequestRequest { name: name.into() })
@@ -417,11 +430,8 @@ async fn a_mixed_request_moves_in_four_steps() {
 
     // Step 1: the request, with the add-on included after its base.
     let created = suite
-        .transfers(&source_agent)
-        .create_transfer_request(world.request(&[&world.azure, &world.licences]))
-        .await
-        .unwrap()
-        .into_inner();
+        .request_transfer(&world, &[&world.azure, &world.licences])
+        .await;
     assert_eq!(created.state(), pb::TransferRequestState::Active);
     let items: Vec<_> = created
         .line_items
@@ -733,12 +743,7 @@ async fn a_quantity_changed_after_creation_is_not_carried_over_and_shows_as_drif
     let suite = start(options()).await;
     let world = suite.world().await;
     let source_agent = Actor::admin_agent(world.source);
-    let created = suite
-        .transfers(&source_agent)
-        .create_transfer_request(world.request(&[&world.licences]))
-        .await
-        .unwrap()
-        .into_inner();
+    let created = suite.request_transfer(&world, &[&world.licences]).await;
     suite
         .transfers(&source_agent)
         .update_subscription(pb::UpdateSubscriptionRequest {
@@ -795,14 +800,7 @@ async fn rejected_cancelled_and_expired_requests_free_their_subscriptions() {
     let world = suite.world().await;
     let source_agent = Actor::admin_agent(world.source);
     let provider_agent = Actor::admin_agent(world.provider);
-    let create = || async {
-        suite
-            .transfers(&source_agent)
-            .create_transfer_request(world.request(&[&world.azure]))
-            .await
-            .unwrap()
-            .into_inner()
-    };
+    let create = || async { suite.request_transfer(&world, &[&world.azure]).await };
 
     // Each side does only its own part; another partner sees nothing.
     let first = create().await;
@@ -897,12 +895,7 @@ async fn a_downstream_outage_during_execution_is_retried_until_the_peer_is_back(
     let mut suite = start(options()).await;
     let world = suite.world().await;
     let source_agent = Actor::admin_agent(world.source);
-    let created = suite
-        .transfers(&source_agent)
-        .create_transfer_request(world.request(&[&world.azure]))
-        .await
-        .unwrap()
-        .into_inner();
+    let created = suite.request_transfer(&world, &[&world.azure]).await;
 
     // The agreement service goes down between the request and the acceptance.
     let agreement = suite.agreement.take().unwrap();
@@ -948,11 +941,8 @@ async fn an_outage_past_the_deadline_fails_the_transfer_and_moves_nothing() {
     let world = suite.world().await;
     let source_agent = Actor::admin_agent(world.source);
     let created = suite
-        .transfers(&source_agent)
-        .create_transfer_request(world.request(&[&world.azure, &world.licences]))
-        .await
-        .unwrap()
-        .into_inner();
+        .request_transfer(&world, &[&world.azure, &world.licences])
+        .await;
     suite.agreement.take().unwrap().stop().await;
     suite.accept(world.provider, &created.name).await;
     let failed = suite
@@ -1027,11 +1017,8 @@ async fn a_transfer_service_stopped_at_each_step_resumes_after_restart_and_ends_
         let world = suite.world().await;
         let source_agent = Actor::admin_agent(world.source);
         let created = suite
-            .transfers(&source_agent)
-            .create_transfer_request(world.request(&[&world.azure, &world.licences]))
-            .await
-            .unwrap()
-            .into_inner();
+            .request_transfer(&world, &[&world.azure, &world.licences])
+            .await;
         suite.accept(world.provider, &created.name).await;
         tokio::time::timeout(WAIT, reached.notified())
             .await
@@ -1117,12 +1104,7 @@ async fn two_replicas_execute_each_accepted_transfer_exactly_once() {
     let source_agent = Actor::admin_agent(world.source);
     let mut names = Vec::new();
     for azure in &world.more_azure {
-        let created = suite
-            .transfers(&source_agent)
-            .create_transfer_request(world.request(&[azure]))
-            .await
-            .unwrap()
-            .into_inner();
+        let created = suite.request_transfer(&world, &[azure]).await;
         names.push(created.name);
     }
     // Half are accepted through one replica, half through the other; both run executors.
@@ -1302,12 +1284,7 @@ async fn nothing_about_another_partners_customer_leaks_through_a_transfer_reques
         .await
         .unwrap_err();
     assert_eq!(operator.code(), Code::PermissionDenied);
-    let created = suite
-        .transfers(&Actor::admin_agent(world.source))
-        .create_transfer_request(world.request(&[&world.azure]))
-        .await
-        .unwrap()
-        .into_inner();
+    let created = suite.request_transfer(&world, &[&world.azure]).await;
     let operator = suite
         .transfers(&Actor::operator())
         .accept_transfer_request(pb::AcceptTransferRequestRequest {
@@ -1344,12 +1321,7 @@ async fn each_named_subscription_gets_its_own_result_and_an_azure_id_is_billed_o
     );
 
     // The transferred Azure subscription is the provider's; nobody orders it again.
-    let created = suite
-        .transfers(&Actor::admin_agent(world.source))
-        .create_transfer_request(world.request(&[&world.azure]))
-        .await
-        .unwrap()
-        .into_inner();
+    let created = suite.request_transfer(&world, &[&world.azure]).await;
     suite.accept(world.provider, &created.name).await;
     suite
         .wait_for_state(

@@ -221,19 +221,27 @@ impl TransferStore {
 /// Which of `ids` are in an open transfer request, read in `tx`.
 pub(super) async fn open_among(tx: &mut Tx, ids: Vec<Uuid>) -> Result<HashSet<Uuid>, StoreError> {
     let mut open = HashSet::new();
-    for id in ids {
-        let held = sqlx::query(
-            "SELECT 1 FROM transfer_line_items WHERE subscription_id = $1 AND open = 1",
-        )
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?;
-        if held.is_some() {
-            open.insert(id);
+    // One query per chunk, not per subscription: a customer may have hundreds.
+    for chunk in ids.chunks(OPEN_CHECK_CHUNK) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT subscription_id FROM transfer_line_items WHERE open = 1 AND subscription_id IN ({})",
+            placeholders.join(", ")
+        );
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, id| {
+                query.bind(id.to_string())
+            });
+        for row in query.fetch_all(&mut **tx).await? {
+            open.insert(columns::uuid(&row, "subscription_id")?);
         }
     }
     Ok(open)
 }
+
+/// Most ids one open-request check binds (well below either backend's parameter limit).
+const OPEN_CHECK_CHUNK: usize = 500;
 
 /// Subscription `id` of `customer` read inside `tx`, locked with `lock` where the backend
 /// locks rows.
