@@ -66,6 +66,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "reseller relationship extensions",
         sql: include_str!("../migrations/0106_relationship_extensions.sql"),
     },
+    MigrationFile {
+        version: 107,
+        description: "invitation expiry",
+        sql: include_str!("../migrations/0107_invitation_expiry.sql"),
+    },
 ];
 
 /// What the relationship service needs beyond the shared configuration.
@@ -83,14 +88,15 @@ pub struct RelationshipOptions {
     /// `CUSTOMER_INVITATION_URL` sets it. Customer invitations last `invitation_lifetime`.
     pub customer_invitation_link_base: String,
     /// How often each replica looks for GDAP relationships to mark expiring, extend or
-    /// expire: one indexed read of the rows due, so a stored status lags the clock at most
-    /// this long (reads and changes apply the due lapse themselves meanwhile).
-    pub gdap_sweep_interval: Duration,
+    /// expire, and for invitations that expired unaccepted: one indexed read of the rows due
+    /// per kind, so a stored status lags the clock at most this long (reads and changes
+    /// apply the due lapse themselves meanwhile).
+    pub sweep_interval: Duration,
 }
 
 const DEFAULT_INVITATION_DAYS: u32 = 14;
-/// The default [`RelationshipOptions::gdap_sweep_interval`].
-const GDAP_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// The default [`RelationshipOptions::sweep_interval`].
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 const DAY: Duration = Duration::from_secs(86_400);
 const DEFAULT_INVITATION_LINK_BASE: &str = "https://localhost/partnerships/accept";
 const DEFAULT_CUSTOMER_INVITATION_LINK_BASE: &str = "https://localhost/customers/accept";
@@ -102,7 +108,7 @@ impl Default for RelationshipOptions {
             invitation_lifetime: DAY * DEFAULT_INVITATION_DAYS,
             invitation_link_base: DEFAULT_INVITATION_LINK_BASE.to_owned(),
             customer_invitation_link_base: DEFAULT_CUSTOMER_INVITATION_LINK_BASE.to_owned(),
-            gdap_sweep_interval: GDAP_SWEEP_INTERVAL,
+            sweep_interval: SWEEP_INTERVAL,
         }
     }
 }
@@ -169,10 +175,10 @@ pub async fn run_with(
     let platform = Platform::new(SERVICE, &config)?;
     let store = RelationshipStore::new(platform.db.clone(), platform.pages.clone());
     let (stopping_tx, stopping_rx) = watch::channel(false);
-    let sweep = tokio::spawn(sweep_gdap(
+    let sweep = tokio::spawn(sweep(
         store.clone(),
         options.clock.clone(),
-        options.gdap_sweep_interval,
+        options.sweep_interval,
         stopping_rx,
     ));
     let api = api::RelationshipApi::new(store, platform.capability_check()?).with_options(options);
@@ -191,10 +197,11 @@ pub async fn run_with(
     served
 }
 
-/// Marks GDAP relationships expiring, extends or expires them without anyone calling, every
-/// `period`, the first time one period after start. Every replica runs it; the store's
-/// version checks make each change happen once.
-async fn sweep_gdap(
+/// Marks GDAP relationships expiring, extends or expires them, and records invitations that
+/// expired unaccepted, without anyone calling, every `period`, the first time one period
+/// after start. Every replica runs it; the store's version checks make each change happen
+/// once.
+async fn sweep(
     store: RelationshipStore,
     clock: Clock,
     period: Duration,
@@ -207,9 +214,9 @@ async fn sweep_gdap(
             _ = interval.tick() => {}
             _ = stopping.changed() => return,
         }
-        if let Err(error) = store.sweep_gdap(clock.now_micros()).await {
+        if let Err(error) = store.sweep(clock.now_micros()).await {
             // Before migrations or during an outage; the next tick tries again.
-            tracing::warn!(%error, "gdap sweep could not read the relationships due");
+            tracing::warn!(%error, "sweep could not read the rows due");
         }
     }
 }

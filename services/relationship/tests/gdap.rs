@@ -42,7 +42,7 @@ fn relationship_options(clock: Clock) -> RelationshipOptions {
 
 /// The suite with the service sweeping every second.
 async fn start() -> Suite {
-    start_sweeping_every(RelationshipOptions::default().gdap_sweep_interval).await
+    start_sweeping_every(RelationshipOptions::default().sweep_interval).await
 }
 
 async fn start_sweeping_every(sweep_interval: Duration) -> Suite {
@@ -50,7 +50,7 @@ async fn start_sweeping_every(sweep_interval: Duration) -> Suite {
     let start = suite_db::now_micros();
     let (clock, hand) = Clock::manual(start);
     let options = RelationshipOptions {
-        gdap_sweep_interval: sweep_interval,
+        sweep_interval,
         ..relationship_options(clock.clone())
     };
     let relationship = spawn_service(

@@ -6,15 +6,17 @@
 
 use std::time::Duration;
 
-use relationship::RelationshipOptions;
+use prost::Message;
+use relationship::{RelationshipOptions, RelationshipStore};
 use suite_auth::Role;
 use suite_config::PeerUrls;
 use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_testkit::{
     Actor, TestService, active_partnership, bad_fields, direct_bill_partner,
-    enroll_indirect_reseller, indirect_reseller_partner, official_indirect_provider,
-    partnership_between, reason, record_customer, request_id, restrict_direct_bill, spawn_service,
+    enroll_indirect_reseller, eventually, indirect_reseller_partner, official_indirect_provider,
+    page_codec, partnership_between, reason, record_customer, request_id, restrict_direct_bill,
+    spawn_service,
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -333,6 +335,80 @@ async fn expired_foreign_and_misdirected_acceptances_are_refused_and_write_nothi
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "INVITATION_EXPIRED");
     assert_eq!(suite.relationship.count_rows("customers").await, customers);
+}
+
+const EXPIRED_TOPIC: &str = "relationship.v1.customer_invitation.expired";
+
+#[tokio::test]
+async fn an_invitation_nobody_accepts_expires_by_itself_once() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let database = &suite.relationship.database;
+    let accepted = suite.invite(reseller, provider).await;
+    suite.accept(Uuid::new_v4(), &accepted).await.unwrap();
+    let pending: Vec<_> = [
+        suite.invite(reseller, provider).await,
+        suite.invite(reseller, provider).await,
+    ]
+    .into_iter()
+    .map(|invitation| invitation.name)
+    .collect();
+
+    // Two replicas sweep the same rows at once, past the links' expiry: each pending
+    // invitation becomes EXPIRED once; the accepted one is left as it is.
+    let later = suite.clock.now_micros() + 15 * 86_400_000_000;
+    let first = RelationshipStore::new(database.database(), page_codec());
+    let second = RelationshipStore::new(database.database(), page_codec());
+    let (by_first, by_second) = tokio::join!(first.sweep(later), second.sweep(later));
+    assert_eq!(by_first.unwrap() + by_second.unwrap(), pending.len());
+    let (again_first, again_second) = tokio::join!(first.sweep(later), second.sweep(later));
+    assert_eq!(again_first.unwrap() + again_second.unwrap(), 0);
+    let mut expired: Vec<_> = database
+        .outbox(EXPIRED_TOPIC)
+        .await
+        .iter()
+        .map(|payload| pb::CustomerInvitation::decode(payload.as_slice()).unwrap())
+        .inspect(|event| {
+            assert_eq!(event.state(), pb::CustomerInvitationState::Expired);
+            assert_eq!(event.link, "", "an event never carries the link");
+        })
+        .map(|event| event.name)
+        .collect();
+    expired.sort();
+    let mut expected = pending.clone();
+    expected.sort();
+    assert_eq!(expired, expected);
+    for name in &pending {
+        assert_eq!(
+            database.audit_actions(name).await,
+            ["CreateCustomerInvitation", "ExpireCustomerInvitation"]
+        );
+    }
+    assert_eq!(
+        database.audit_actions(&accepted.name).await,
+        ["CreateCustomerInvitation", "AcceptCustomerInvitation"]
+    );
+}
+
+#[tokio::test]
+async fn the_service_sweeps_expired_invitations_on_its_own_and_refuses_their_links() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let database = &suite.relationship.database;
+    let invitation = suite.invite(reseller, provider).await;
+
+    suite.clock.advance(DAY * 15);
+    eventually(
+        "the expiry is recorded",
+        Duration::from_secs(10),
+        || async { database.outbox(EXPIRED_TOPIC).await.len() == 1 },
+    )
+    .await;
+    let before = database.row_counts().await;
+    let refused = suite.accept(Uuid::new_v4(), &invitation).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "INVITATION_EXPIRED");
+    assert_eq!(database.row_counts().await, before);
 }
 
 /// The type of the resource a NOT_FOUND names.

@@ -6,20 +6,22 @@
 
 use std::time::Duration;
 
+use prost::Message;
 use relationship::{RelationshipOptions, RelationshipStore};
 use suite_auth::Role;
 use suite_config::PeerUrls;
 use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_testkit::{
-    Actor, TestService, direct_bill_partner, indirect_reseller_partner, official_indirect_provider,
-    page_codec, reason, request_id, spawn_service,
+    Actor, TestService, direct_bill_partner, eventually, indirect_reseller_partner,
+    official_indirect_provider, page_codec, reason, request_id, spawn_service,
 };
 use tonic::{Code, Status};
 use uuid::Uuid;
 
 const LINK_BASE: &str = "https://partners.test/accept";
 const DAY: Duration = Duration::from_secs(86_400);
+const DAY_MICROS: i64 = 86_400_000_000;
 const EMAIL: &str = "admin@reseller.example";
 
 struct Suite {
@@ -525,18 +527,37 @@ async fn replayed_expired_and_foreign_tokens_are_refused_and_write_nothing() {
     );
     assert_eq!(database.row_counts().await, after_accept);
 
-    // Past its lifetime the second link is refused; a new invitation sends a new link.
+    // Past its lifetime the sweep records the expiry once, with its event; the partnership
+    // stays INVITED, and the second link is refused.
     suite.clock.advance(DAY * 15);
+    eventually(
+        "the expiry is recorded",
+        Duration::from_secs(10),
+        || async { database.outbox(EXPIRED_TOPIC).await.len() == 1 },
+    )
+    .await;
+    let canonical = resellers_name(second_provider, reseller);
+    assert_eq!(
+        database.audit_actions(&canonical).await,
+        ["InviteIndirectReseller", "ExpirePartnershipInvitation"]
+    );
+    let lapsed = suite
+        .get(&Actor::admin_agent(second_provider), &canonical)
+        .await
+        .unwrap();
+    assert_eq!(state(&lapsed), pb::PartnershipState::Invited);
+    let after_expiry = database.row_counts().await;
     let expired = suite
         .accept_as(&admin, &second.name, &second.token)
         .await
         .unwrap_err();
     assert_refused(&expired, Code::FailedPrecondition, "INVITATION_EXPIRED");
-    assert_eq!(database.row_counts().await, after_accept);
+    assert_eq!(database.row_counts().await, after_expiry);
 
+    // A new invitation sends a new link, whose own expiry is recorded again.
     let renewed = suite.invite(second_provider, reseller).await.unwrap();
     assert_eq!(state(&renewed), pb::PartnershipState::Invited);
-    assert_eq!(renewed.etag, "2");
+    assert_eq!(renewed.etag, "3");
     let third = suite.last_link().await;
     assert_ne!(third.token, second.token);
     let old = suite
@@ -550,6 +571,45 @@ async fn replayed_expired_and_foreign_tokens_are_refused_and_write_nothing() {
         .unwrap();
     assert_eq!(state(&accepted), pb::PartnershipState::Active);
     assert_eq!(suite.providers_of(reseller).await.len(), 2);
+}
+
+const EXPIRED_TOPIC: &str = "relationship.v1.partnership.invitation_expired";
+
+#[tokio::test]
+async fn an_unaccepted_invitation_is_recorded_expired_once_per_link() {
+    let suite = start().await;
+    let provider = official_indirect_provider(&suite.enrollment).await;
+    let reseller = indirect_reseller_partner(&suite.enrollment).await;
+    let database = &suite.relationship.database;
+    let canonical = resellers_name(provider, reseller);
+    suite.invite(provider, reseller).await.unwrap();
+
+    // Two replicas sweeping the same rows at once, past the link's expiry: one records it.
+    let later = suite.clock.now_micros() + 15 * DAY_MICROS;
+    let first = RelationshipStore::new(database.database(), page_codec());
+    let second = RelationshipStore::new(database.database(), page_codec());
+    let (by_first, by_second) = tokio::join!(first.sweep(later), second.sweep(later));
+    assert_eq!(by_first.unwrap() + by_second.unwrap(), 1);
+    let (again_first, again_second) = tokio::join!(first.sweep(later), second.sweep(later));
+    assert_eq!(again_first.unwrap() + again_second.unwrap(), 0);
+    let events = database.outbox(EXPIRED_TOPIC).await;
+    assert_eq!(events.len(), 1);
+    let event = pb::Partnership::decode(events[0].as_slice()).unwrap();
+    assert_eq!(event.name, canonical);
+    assert_eq!(state(&event), pb::PartnershipState::Invited);
+
+    // An accepted invitation never expires: the next link is accepted, and a later sweep
+    // has nothing to record.
+    suite.clock.advance(DAY * 15);
+    suite.invite(provider, reseller).await.unwrap();
+    let link = suite.last_link().await;
+    suite
+        .accept_as(&Actor::global_admin(reseller), &link.name, &link.token)
+        .await
+        .unwrap();
+    let much_later = suite.clock.now_micros() + 30 * DAY_MICROS;
+    assert_eq!(first.sweep(much_later).await.unwrap(), 0);
+    assert_eq!(database.outbox(EXPIRED_TOPIC).await.len(), 1);
 }
 
 #[tokio::test]

@@ -68,11 +68,12 @@ impl Peers {
         customer: CustomerRef,
         provider: Uuid,
     ) -> Result<Parties, ApiError> {
-        let (source, provider_capabilities, provider_role, source_role, agreement) = tokio::try_join!(
+        let (source, provider_capabilities, provider_role, source_role, partnership, agreement) = tokio::try_join!(
             self.capabilities_of(customer.partner_tenant_id),
             self.capabilities_of(provider),
             self.relationship_of(customer, provider),
             self.relationship_of(customer, customer.partner_tenant_id),
+            self.partnership_state(provider, customer.partner_tenant_id),
             self.agreement_with(customer, provider),
         )?;
         let has = |capability: enrollment::Capability| {
@@ -90,6 +91,7 @@ impl Peers {
             provider_related: provider_role == Some(relationship::PartnerRole::IndirectProvider),
             source_listed_as_reseller: source_role
                 == Some(relationship::PartnerRole::IndirectReseller),
+            partnership_active: partnership == Some(relationship::PartnershipState::Active),
             agreement_valid: agreement.valid,
             agreement_action: agreement::RequiredAction::try_from(agreement.required_action)
                 .map(|action| action.as_str_name().to_owned())
@@ -136,6 +138,28 @@ impl Peers {
             .map_err(|status| self.relationship.refusal(&status))?
             .into_inner();
         Ok(answer.related.then(|| answer.partner_role()))
+    }
+
+    /// Where the partnership between `provider` and `reseller` stands, if there is one.
+    async fn partnership_state(
+        &self,
+        provider: Uuid,
+        reseller: Uuid,
+    ) -> Result<Option<relationship::PartnershipState>, ApiError> {
+        let request = self.relationship.request(
+            relationship::GetPartnershipRequest {
+                name: format!("{}/indirectResellers/{reseller}", partner_name(provider)),
+            },
+            None,
+        )?;
+        match RelationshipServiceClient::new(self.relationship.channel())
+            .get_partnership(request)
+            .await
+        {
+            Ok(partnership) => Ok(Some(partnership.into_inner().state())),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(self.relationship.refusal(&status)),
+        }
     }
 
     async fn agreement_with(

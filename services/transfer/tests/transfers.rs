@@ -592,6 +592,7 @@ async fn each_unmet_precondition_is_refused_with_its_reason() {
         kinds,
         [
             "RESELLER_RELATIONSHIP_REQUIRED",
+            "PARTNERSHIP_NOT_ACTIVE",
             "CUSTOMER_AGREEMENT_REQUIRED"
         ]
     );
@@ -670,6 +671,83 @@ async fn each_unmet_precondition_is_refused_with_its_reason() {
     let refused = create(Actor::admin_agent(stranger), world.request(&[&world.azure])).await;
     assert_eq!(refused.code(), Code::NotFound);
     assert_eq!(suite.transfer().count_rows("transfer_requests").await, 0);
+}
+
+/// `side` suspends (or, with `resume`, resumes) its partnership with the other one.
+async fn set_partnership(suite: &Suite, side: Uuid, world: &World, resume: bool) {
+    use suite_proto::relationship::v1 as rel;
+    let name = if side == world.provider {
+        format!(
+            "partners/{}/indirectResellers/{}",
+            world.provider, world.source
+        )
+    } else {
+        format!(
+            "partners/{}/indirectProviders/{}",
+            world.source, world.provider
+        )
+    };
+    let mut client = suite.relationship.relationship(&Actor::admin_agent(side));
+    let changed = if resume {
+        client
+            .resume_partnership(rel::ResumePartnershipRequest {
+                request_id: request_id(),
+                name,
+                etag: String::new(),
+            })
+            .await
+    } else {
+        client
+            .suspend_partnership(rel::SuspendPartnershipRequest {
+                request_id: request_id(),
+                name,
+                etag: String::new(),
+            })
+            .await
+    };
+    changed.expect("the partnership changes");
+}
+
+#[tokio::test]
+async fn a_suspended_partnership_carries_no_transfer_until_resumed() {
+    let suite = start(options()).await;
+    let world = suite.world().await;
+    let source_agent = Actor::admin_agent(world.source);
+
+    // Suspended by the provider: no request is created.
+    set_partnership(&suite, world.provider, &world, false).await;
+    let refused = suite
+        .transfers(&source_agent)
+        .create_transfer_request(world.request(&[&world.azure]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "PARTNERSHIP_NOT_ACTIVE");
+    assert!(
+        refused.message().contains("resume"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(suite.transfer().count_rows("transfer_requests").await, 0);
+
+    // Resumed by the side that suspended it: the request is created; suspended again (by
+    // the reseller this time) before it runs, the execution's second check stops it.
+    set_partnership(&suite, world.provider, &world, true).await;
+    let created = suite.request_transfer(&world, &[&world.azure]).await;
+    set_partnership(&suite, world.source, &world, false).await;
+    suite.accept(world.provider, &created.name).await;
+    let failed = suite
+        .wait_for_state(
+            &source_agent,
+            &created.name,
+            pb::TransferRequestState::Failed,
+        )
+        .await;
+    assert_eq!(
+        failed.execution.unwrap().failure_reason,
+        "PARTNERSHIP_NOT_ACTIVE"
+    );
+    assert_eq!(suite.owners(&world, &[&world.azure]).await, [1]);
 }
 
 /// The operator records a customer of `partner` (a RESTRICTED partner adds none itself).

@@ -29,6 +29,27 @@ pub async fn record_change<R: Message>(
     key: &IdempotencyKey,
     change: Change<'_, R>,
 ) -> Result<(), StoreError> {
+    let after = change.after;
+    write_change(tx, caller, Some(key.request_id()), change).await?;
+    key.complete(tx, after).await
+}
+
+/// Writes the audit event and the outbox event of a `change` nobody requested (a sweep
+/// acting on the clock, a workflow step) inside `tx`; the caller commits.
+pub async fn record_unrequested_change<R: Message>(
+    tx: &mut Tx,
+    caller: &Caller,
+    change: Change<'_, R>,
+) -> Result<(), StoreError> {
+    write_change(tx, caller, None, change).await
+}
+
+async fn write_change<R: Message>(
+    tx: &mut Tx,
+    caller: &Caller,
+    request_id: Option<&str>,
+    change: Change<'_, R>,
+) -> Result<(), StoreError> {
     let after = change.after.encode_to_vec();
     crate::record_audit(
         tx,
@@ -37,7 +58,7 @@ pub async fn record_change<R: Message>(
             tenant_id: change.tenant_id,
             resource_name: change.resource_name,
             action: change.action,
-            request_id: Some(key.request_id()),
+            request_id,
             before: change.before,
             after: Some(after.clone()),
         },
@@ -51,6 +72,5 @@ pub async fn record_change<R: Message>(
             payload: after,
         },
     )
-    .await?;
-    key.complete(tx, change.after).await
+    .await
 }

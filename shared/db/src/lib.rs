@@ -29,7 +29,7 @@ use suite_config::Secret;
 
 pub use audit::{AuditEvent, record_audit};
 pub use backend::Backend;
-pub use change::{Change, record_change};
+pub use change::{Change, record_change, record_unrequested_change};
 pub use connect::DatabaseSettings;
 pub use error::StoreError;
 pub use idempotency::{IdempotencyKey, Replay};

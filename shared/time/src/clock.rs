@@ -39,6 +39,11 @@ impl Clock {
 }
 
 impl ManualClock {
+    /// Where the clock stands, in microseconds since the epoch.
+    pub fn now_micros(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         let micros = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);

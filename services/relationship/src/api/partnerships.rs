@@ -201,7 +201,9 @@ impl RelationshipApi {
     /// A partnership is seen by its two sides, each under its own name (and by the
     /// operator); anyone else is told it does not exist.
     fn visible(&self, caller: &Caller, name: &PartnershipName) -> Result<(), Error> {
-        if !caller.can_access_tenant(name.owner()) {
+        // The transfer service checks that a transfer's source and provider are partners,
+        // acting for itself (the execution runs long after the requester's token expired).
+        if !caller.can_access_tenant(name.owner()) && !caller.is_service("transfer") {
             return Err(Error::PartnershipNotFound(name.name()));
         }
         Ok(())

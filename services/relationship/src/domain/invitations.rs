@@ -91,6 +91,23 @@ impl CustomerInvitation {
         format!("{base}?name={}&token={token}", self.name())
     }
 
+    /// The invitation as it stands at `now`: a PENDING one past its expiry is EXPIRED even
+    /// before the sweep records it.
+    pub fn as_of(&self, now: i64) -> Self {
+        self.lapse(now).unwrap_or_else(|| self.clone())
+    }
+
+    /// The EXPIRED invitation the sweep records at `now`, if this one is due.
+    pub fn lapse(&self, now: i64) -> Option<Self> {
+        (self.state == pb::CustomerInvitationState::Pending && now >= self.expire_time).then(|| {
+            Self {
+                state: pb::CustomerInvitationState::Expired,
+                version: self.version + 1,
+                ..self.clone()
+            }
+        })
+    }
+
     /// Whether its e-mail may be sent at `now`: only while it may still be accepted.
     pub fn check_sending(&self, now: i64) -> Result<(), Error> {
         let refuse = |reason: &'static str, message: &str| Error::Precondition {
@@ -98,19 +115,17 @@ impl CustomerInvitation {
             subject: self.name(),
             message: message.to_owned(),
         };
-        if self.state != pb::CustomerInvitationState::Pending {
-            return Err(refuse(
+        match self.as_of(now).state {
+            pb::CustomerInvitationState::Accepted => Err(refuse(
                 "INVITATION_ALREADY_USED",
                 "this invitation was accepted already",
-            ));
-        }
-        if now >= self.expire_time {
-            return Err(refuse(
+            )),
+            pb::CustomerInvitationState::Pending => Ok(()),
+            _ => Err(refuse(
                 "INVITATION_EXPIRED",
                 "this invitation expired and its link no longer works: create a new invitation and send that one",
-            ));
+            )),
         }
-        Ok(())
     }
 
     /// The invitation on the wire; the link and the draft e-mail only when just created.
@@ -178,19 +193,17 @@ impl CustomerInvitation {
                 "the reseller's and the provider's own tenants are not their customer: the invitation is accepted by a GLOBAL_ADMIN of the customer's tenant",
             ));
         }
-        if self.state != pb::CustomerInvitationState::Pending {
-            return Err(refuse(
+        match self.as_of(now).state {
+            pb::CustomerInvitationState::Accepted => Err(refuse(
                 "INVITATION_ALREADY_USED",
                 "this invitation was accepted already: its link works once",
-            ));
-        }
-        if now >= self.expire_time {
-            return Err(refuse(
+            )),
+            pb::CustomerInvitationState::Pending => Ok(()),
+            _ => Err(refuse(
                 "INVITATION_EXPIRED",
                 "this invitation expired: ask the reseller for a new one",
-            ));
+            )),
         }
-        Ok(())
     }
 }
 

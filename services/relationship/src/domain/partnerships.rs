@@ -33,6 +33,9 @@ pub struct Partnership {
     pub invite_time: i64,
     /// When the latest invitation stops being accepted.
     pub invitation_expire_time: i64,
+    /// Whether the sweep has recorded that the latest invitation expired unaccepted (once
+    /// per invitation: a new invitation clears it).
+    pub invitation_lapsed: bool,
     /// When the reseller accepted.
     pub accept_time: Option<i64>,
     /// The side that suspended it, while suspended.
@@ -350,6 +353,7 @@ pub fn invite(
         invitation_token_hash: token.hash(),
         invite_time: now,
         invitation_expire_time: now.saturating_add(lifetime_micros),
+        invitation_lapsed: false,
         accept_time: None,
         suspended_by: None,
         create_time: now,
@@ -426,6 +430,18 @@ pub fn accept(
             "the invitation was already accepted; the link works once",
         )),
     }
+}
+
+/// The partnership the sweep records at `now` when its invitation expired unaccepted: still
+/// INVITED (the provider may invite again), with the expiry recorded once.
+pub fn lapse_invitation(current: &Partnership, now: i64) -> Option<Partnership> {
+    (current.state == PartnershipState::Invited
+        && !current.invitation_lapsed
+        && current.invitation_expire_time <= now)
+        .then(|| Partnership {
+            invitation_lapsed: true,
+            ..current.changed(now)
+        })
 }
 
 /// What a side may do to a partnership.

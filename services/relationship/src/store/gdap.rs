@@ -6,15 +6,13 @@
 use prost::Message;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
-use suite_db::{
-    AuditEvent, Change, IdempotencyKey, OutboxMessage, Page, PageRequest, Replay, StoreError, Tx,
-    columns,
-};
+use suite_db::{Change, IdempotencyKey, Page, PageRequest, Replay, StoreError, Tx, columns};
 use suite_identity::Caller;
 use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
 use super::RelationshipStore;
+use super::sweep::{Lapsing, SWEEP_BATCH};
 use crate::domain::gdap::{
     self, Action, DelegatedAdminRelationship, DelegatedAdminRole, DelegatedAdminStatus, EndReason,
     Lapse, NewRelationship, RelationshipName,
@@ -23,9 +21,6 @@ use crate::error::Error;
 
 const COLUMNS: &str = "id, partner_tenant_id, customer_tenant_id, display_name, roles, duration, duration_days, \
      auto_extend, status, end_reason, ended_by, create_time, activate_time, end_time, update_time, version";
-
-/// Most relationships one sweep changes; a backlog is worked off over the next ticks.
-const SWEEP_BATCH: i64 = 500;
 
 impl RelationshipStore {
     /// Records `new`, asked by `partner` for `customer`: CREATED.
@@ -183,12 +178,9 @@ impl RelationshipStore {
         Ok(None)
     }
 
-    /// Marks EXPIRING, extends or expires every relationship in force that is due at `now`,
-    /// each in its own transaction under a version check: a row another replica changed
-    /// first is left to it, and a row that cannot be read or written is skipped with a
-    /// warning while the others are swept. Only rows with something due are read (ended
-    /// ones, and ACTIVE ones that will not extend within the notice of their end), at most
-    /// [`SWEEP_BATCH`] at a time; returns how many this call changed.
+    /// Marks EXPIRING, extends or expires every relationship in force that is due at `now`.
+    /// Only rows with something due are read (ended ones, and ACTIVE ones that will not
+    /// extend within the notice of their end); returns how many this call changed.
     pub async fn sweep_gdap(&self, now: i64) -> Result<usize, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM delegated_admin_relationships \
@@ -205,45 +197,29 @@ impl RelationshipStore {
             .bind(SWEEP_BATCH)
             .fetch_all(self.db.pool())
             .await?;
-        let mut changed = 0;
-        for row in &due {
-            let current = match from_row(row) {
-                Ok(current) => current,
-                Err(error) => {
-                    let id: String = row.try_get("id").unwrap_or_default();
-                    tracing::warn!(relationship_id = %id, %error, "gdap relationship unreadable: not swept");
-                    continue;
-                }
-            };
-            let Some((lapse, next)) = gdap::lapse(&current, now) else {
-                continue;
-            };
-            let name = next.name();
-            match self.sweep_one(&current, lapse, &next).await {
-                Ok(()) => {
-                    tracing::info!(relationship = %name, action = lapse.action(), "gdap relationship swept");
-                    changed += 1;
-                }
-                Err(Error::ConcurrentChange(_)) => {}
-                Err(error) => {
-                    tracing::warn!(relationship = %name, %error, "gdap relationship not swept: the next sweep tries again");
-                }
-            }
-        }
-        Ok(changed)
+        Ok(self
+            .sweep_rows::<DelegatedAdminRelationship>(&due, now)
+            .await)
+    }
+}
+
+impl Lapsing for DelegatedAdminRelationship {
+    const KIND: &'static str = "gdap relationship";
+
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        from_row(row)
     }
 
-    /// Writes one lapse the sweep found due, in its own transaction.
-    async fn sweep_one(
-        &self,
-        current: &DelegatedAdminRelationship,
-        lapse: Lapse,
-        next: &DelegatedAdminRelationship,
-    ) -> Result<(), Error> {
-        let mut tx = self.db.begin().await?;
-        record_lapse(&mut tx, current, lapse, next).await?;
-        tx.commit().await.map_err(StoreError::from)?;
-        Ok(())
+    fn name(&self) -> String {
+        DelegatedAdminRelationship::name(self)
+    }
+
+    async fn record_lapse(&self, tx: &mut Tx, now: i64) -> Result<Option<&'static str>, Error> {
+        let Some((lapse, next)) = gdap::lapse(self, now) else {
+            return Ok(None);
+        };
+        record_lapse(tx, self, lapse, &next).await?;
+        Ok(Some(lapse.action()))
     }
 }
 
@@ -257,29 +233,15 @@ async fn record_lapse(
 ) -> Result<(), Error> {
     save(tx, next, current.version).await?;
     let name = next.name();
-    let after = next.to_proto().encode_to_vec();
-    suite_db::record_audit(
-        tx,
-        &Caller::service(crate::SERVICE),
-        AuditEvent {
-            tenant_id: next.partner_tenant_id,
-            resource_name: &name,
-            action: lapse.action(),
-            request_id: None,
-            before: Some(current.to_proto().encode_to_vec()),
-            after: Some(after.clone()),
-        },
-    )
-    .await?;
-    suite_db::enqueue(
-        tx,
-        OutboxMessage {
-            topic: lapse.topic(),
-            key: &name,
-            payload: after,
-        },
-    )
-    .await?;
+    let change = Change {
+        tenant_id: next.partner_tenant_id,
+        resource_name: &name,
+        action: lapse.action(),
+        topic: lapse.topic(),
+        before: Some(current.to_proto().encode_to_vec()),
+        after: &next.to_proto(),
+    };
+    suite_db::record_unrequested_change(tx, &Caller::service(crate::SERVICE), change).await?;
     Ok(())
 }
 

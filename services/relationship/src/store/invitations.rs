@@ -5,7 +5,9 @@ use prost::Message;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use suite_auth::Caller;
-use suite_db::{AuditEvent, Change, IdempotencyKey, OutboxMessage, Replay, StoreError, columns};
+use suite_db::{
+    AuditEvent, Change, IdempotencyKey, OutboxMessage, Replay, StoreError, Tx, columns,
+};
 use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
@@ -13,6 +15,7 @@ use super::RelationshipStore;
 use super::customers::{
     claim_customer_tenant_if_new, fetch_customer, insert_customer, lock_customer_tenant, save_role,
 };
+use super::sweep::{Lapsing, SWEEP_BATCH};
 use crate::domain::invitations::{
     CustomerInvitation, InvitationEmail, accepted_details, invited_view,
 };
@@ -250,22 +253,7 @@ impl RelationshipStore {
             version: invitation.version + 1,
             ..invitation.clone()
         };
-        let updated = sqlx::query(
-            "UPDATE customer_invitations SET state = $1, accepted_customer_tenant_id = $2, accept_time = $3, \
-             version = $4 WHERE id = $5 AND version = $6",
-        )
-        .bind(accepted.state.as_str_name())
-        .bind(customer.to_string())
-        .bind(now)
-        .bind(accepted.version)
-        .bind(accepted.id.to_string())
-        .bind(invitation.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        if updated.rows_affected() == 0 {
-            return Err(Error::ConcurrentChange(invitation.name()));
-        }
+        save_invitation(&mut tx, &accepted, invitation.version).await?;
         let response = accepted.to_proto(None);
         let name = accepted.name();
         let change = Change {
@@ -280,6 +268,87 @@ impl RelationshipStore {
         tx.commit().await.map_err(StoreError::from)?;
         Ok(response)
     }
+}
+
+impl RelationshipStore {
+    /// Marks EXPIRED the PENDING invitations whose link expired by `now`; returns how many
+    /// this call changed.
+    pub async fn sweep_customer_invitations(&self, now: i64) -> Result<usize, StoreError> {
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM customer_invitations \
+             WHERE state = $1 AND expire_time <= $2 ORDER BY expire_time, id LIMIT $3"
+        );
+        let due = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(pb::CustomerInvitationState::Pending.as_str_name())
+            .bind(now)
+            .bind(SWEEP_BATCH)
+            .fetch_all(self.db.pool())
+            .await?;
+        Ok(self.sweep_rows::<CustomerInvitation>(&due, now).await)
+    }
+}
+
+impl Lapsing for CustomerInvitation {
+    const KIND: &'static str = "customer invitation";
+
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        invitation_from_row(row)
+    }
+
+    fn name(&self) -> String {
+        CustomerInvitation::name(self)
+    }
+
+    async fn record_lapse(&self, tx: &mut Tx, now: i64) -> Result<Option<&'static str>, Error> {
+        let Some(expired) = self.lapse(now) else {
+            return Ok(None);
+        };
+        save_invitation(tx, &expired, self.version).await?;
+        let name = expired.name();
+        let change = Change {
+            tenant_id: expired.reseller_tenant_id,
+            resource_name: &name,
+            action: EXPIRE_ACTION,
+            topic: "relationship.v1.customer_invitation.expired",
+            before: Some(self.to_proto(None).encode_to_vec()),
+            after: &expired.to_proto(None),
+        };
+        suite_db::record_unrequested_change(tx, &Caller::service(crate::SERVICE), change).await?;
+        Ok(Some(EXPIRE_ACTION))
+    }
+}
+
+/// The audited action of an expiry.
+const EXPIRE_ACTION: &str = "ExpireCustomerInvitation";
+
+/// Writes the state of `invitation` over the row still at `previous_version`.
+async fn save_invitation(
+    tx: &mut Tx,
+    invitation: &CustomerInvitation,
+    previous_version: i64,
+) -> Result<(), Error> {
+    let updated = sqlx::query(
+        "UPDATE customer_invitations SET state = $1, accepted_customer_tenant_id = $2, accept_time = $3, \
+         version = $4 WHERE id = $5 AND version = $6",
+    )
+    .bind(invitation.state.as_str_name())
+    .bind(
+        invitation
+            .accepted_customer_tenant_id
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+    )
+    .bind(invitation.accept_time)
+    .bind(invitation.version)
+    .bind(invitation.id.to_string())
+    .bind(previous_version)
+    .execute(&mut **tx)
+    .await
+    .map_err(StoreError::from)?;
+    if updated.rows_affected() == 0 {
+        return Err(Error::ConcurrentChange(invitation.name()));
+    }
+    Ok(())
 }
 
 async fn fetch_invitation<'e>(

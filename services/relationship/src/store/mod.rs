@@ -6,6 +6,7 @@ mod extension;
 mod gdap;
 mod invitations;
 mod partnerships;
+mod sweep;
 
 use suite_db::{Database, IdempotencyKey, PageTokenCodec};
 

@@ -11,6 +11,7 @@ use suite_proto::relationship::v1 as pb;
 use uuid::Uuid;
 
 use super::RelationshipStore;
+use super::sweep::{Lapsing, SWEEP_BATCH};
 use crate::domain::partnerships::{
     self, Invitation, InvitationToken, Partnership, PartnershipName, PartnershipState,
     PresentedToken, Side, Transition, invitation_link,
@@ -18,7 +19,7 @@ use crate::domain::partnerships::{
 use crate::error::Error;
 
 const PARTNERSHIP_COLUMNS: &str = "provider_tenant_id, reseller_tenant_id, state, invite_email, invitation_token_hash, \
-     invite_time, invitation_expire_time, accept_time, suspended_by, create_time, update_time, version";
+     invite_time, invitation_expire_time, invitation_lapsed, accept_time, suspended_by, create_time, update_time, version";
 
 /// What an invitation is sent with.
 pub struct InvitationSettings<'a> {
@@ -258,11 +259,62 @@ async fn token_in_use<'e>(
     Ok(found.is_some())
 }
 
+impl RelationshipStore {
+    /// Records once each INVITED partnership whose invitation expired unaccepted by `now`;
+    /// returns how many this call changed.
+    pub async fn sweep_partnership_invitations(&self, now: i64) -> Result<usize, StoreError> {
+        let sql = format!(
+            "SELECT {PARTNERSHIP_COLUMNS} FROM partnerships \
+             WHERE state = $1 AND invitation_lapsed = $2 AND invitation_expire_time <= $3 \
+             ORDER BY invitation_expire_time LIMIT $4"
+        );
+        let due = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(PartnershipState::Invited.as_str_name())
+            .bind(0_i64)
+            .bind(now)
+            .bind(SWEEP_BATCH)
+            .fetch_all(self.db.pool())
+            .await?;
+        Ok(self.sweep_rows::<Partnership>(&due, now).await)
+    }
+}
+
+impl Lapsing for Partnership {
+    const KIND: &'static str = "partnership invitation";
+
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        partnership_from_row(row)
+    }
+
+    fn name(&self) -> String {
+        self.canonical_name()
+    }
+
+    async fn record_lapse(&self, tx: &mut Tx, now: i64) -> Result<Option<&'static str>, Error> {
+        const ACTION: &str = "ExpirePartnershipInvitation";
+        let Some(lapsed) = partnerships::lapse_invitation(self, now) else {
+            return Ok(None);
+        };
+        save_partnership(tx, &lapsed, self.version).await?;
+        let name = lapsed.canonical_name();
+        let change = Change {
+            tenant_id: lapsed.provider_tenant_id,
+            resource_name: &name,
+            action: ACTION,
+            topic: "relationship.v1.partnership.invitation_expired",
+            before: Some(self.to_proto(Side::Provider).encode_to_vec()),
+            after: &lapsed.to_proto(Side::Provider),
+        };
+        suite_db::record_unrequested_change(tx, &Caller::service(crate::SERVICE), change).await?;
+        Ok(Some(ACTION))
+    }
+}
+
 async fn insert_partnership(tx: &mut Tx, partnership: &Partnership) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO partnerships (provider_tenant_id, reseller_tenant_id, state, invite_email, invitation_token_hash, \
-         invite_time, invitation_expire_time, accept_time, suspended_by, create_time, update_time, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         invite_time, invitation_expire_time, invitation_lapsed, accept_time, suspended_by, create_time, update_time, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(partnership.provider_tenant_id.to_string())
     .bind(partnership.reseller_tenant_id.to_string())
@@ -271,6 +323,7 @@ async fn insert_partnership(tx: &mut Tx, partnership: &Partnership) -> Result<()
     .bind(&partnership.invitation_token_hash)
     .bind(partnership.invite_time)
     .bind(partnership.invitation_expire_time)
+    .bind(i64::from(partnership.invitation_lapsed))
     .bind(partnership.accept_time)
     .bind(partnership.suspended_by.map(|tenant| tenant.to_string()))
     .bind(partnership.create_time)
@@ -289,14 +342,15 @@ async fn save_partnership(
 ) -> Result<(), Error> {
     let updated = sqlx::query(
         "UPDATE partnerships SET state = $1, invite_email = $2, invitation_token_hash = $3, invite_time = $4, \
-         invitation_expire_time = $5, accept_time = $6, suspended_by = $7, update_time = $8, version = $9 \
-         WHERE provider_tenant_id = $10 AND reseller_tenant_id = $11 AND version = $12",
+         invitation_expire_time = $5, invitation_lapsed = $6, accept_time = $7, suspended_by = $8, update_time = $9, \
+         version = $10 WHERE provider_tenant_id = $11 AND reseller_tenant_id = $12 AND version = $13",
     )
     .bind(partnership.state.as_str_name())
     .bind(&partnership.invite_email)
     .bind(&partnership.invitation_token_hash)
     .bind(partnership.invite_time)
     .bind(partnership.invitation_expire_time)
+    .bind(i64::from(partnership.invitation_lapsed))
     .bind(partnership.accept_time)
     .bind(partnership.suspended_by.map(|tenant| tenant.to_string()))
     .bind(partnership.update_time)
@@ -325,6 +379,7 @@ fn partnership_from_row(row: &AnyRow) -> Result<Partnership, StoreError> {
         invitation_token_hash: row.try_get("invitation_token_hash")?,
         invite_time: row.try_get("invite_time")?,
         invitation_expire_time: row.try_get("invitation_expire_time")?,
+        invitation_lapsed: row.try_get::<i64, _>("invitation_lapsed")? != 0,
         accept_time: row.try_get("accept_time")?,
         suspended_by: columns::optional_uuid(row, "suspended_by")?,
         create_time: row.try_get("create_time")?,

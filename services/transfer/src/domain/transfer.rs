@@ -468,6 +468,9 @@ pub struct Parties {
     pub provider_related: bool,
     /// The source is listed as the customer's indirect reseller.
     pub source_listed_as_reseller: bool,
+    /// The provider and the source are in an ACTIVE partnership (neither invited only,
+    /// suspended nor revoked).
+    pub partnership_active: bool,
     /// The customer's MCA is valid with the provider.
     pub agreement_valid: bool,
     /// What the customer must do about its MCA, when it is not valid.
@@ -519,6 +522,15 @@ pub fn unmet_preconditions(
             ),
         );
     }
+    if !parties.partnership_active {
+        add(
+            "PARTNERSHIP_NOT_ACTIVE",
+            &source,
+            format!(
+                "{source} and {provider} are not in an ACTIVE partnership: accept the provider's invitation, or have the side that suspended the partnership resume it"
+            ),
+        );
+    }
     if !parties.source_listed_as_reseller {
         add(
             "INDIRECT_RESELLER_REQUIRED",
@@ -563,6 +575,7 @@ fn reason_code(kind: &str) -> &'static str {
         "SANDBOX_TENANT",
         "TRANSITIONING_PARTNER_REQUIRED",
         "RESELLER_RELATIONSHIP_REQUIRED",
+        "PARTNERSHIP_NOT_ACTIVE",
         "INDIRECT_RESELLER_REQUIRED",
         "CUSTOMER_AGREEMENT_REQUIRED",
     ];
@@ -722,6 +735,7 @@ mod tests {
             provider_sandbox: false,
             provider_related: true,
             source_listed_as_reseller: true,
+            partnership_active: true,
             agreement_valid: false,
             agreement_action: "ACCEPT".into(),
         };

@@ -1,0 +1,89 @@
+//! What the clock changes without anyone calling: GDAP relationships reaching their end and
+//! invitations expiring unaccepted. Each kind reads only its due rows in one indexed query;
+//! each row is then changed in its own transaction under a version check, so replicas
+//! sweeping together change each row once and one unreadable row holds up no other.
+
+use sqlx::any::AnyRow;
+use suite_db::{StoreError, Tx};
+
+use super::RelationshipStore;
+use crate::error::Error;
+
+/// Most rows of one kind a sweep changes; a backlog is worked off over the next ticks.
+pub(super) const SWEEP_BATCH: i64 = 500;
+
+/// A kind of row the clock changes.
+pub(super) trait Lapsing: Sized {
+    /// What the rows are, for logs.
+    const KIND: &'static str;
+
+    /// The row as stored.
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError>;
+
+    /// Its resource name, for logs.
+    fn name(&self) -> String;
+
+    /// Writes the change due at `now` with its audit and outbox events, under a version
+    /// check (`ConcurrentChange` when another replica came first); the audited action, or
+    /// `None` when nothing is due any more.
+    async fn record_lapse(&self, tx: &mut Tx, now: i64) -> Result<Option<&'static str>, Error>;
+}
+
+impl RelationshipStore {
+    /// Sweeps every kind due at `now`; returns how many rows it changed. A kind whose due
+    /// rows cannot be read is skipped and reported after the others are swept.
+    pub async fn sweep(&self, now: i64) -> Result<usize, StoreError> {
+        let mut changed = 0;
+        let mut first_error = None;
+        for swept in [
+            self.sweep_gdap(now).await,
+            self.sweep_customer_invitations(now).await,
+            self.sweep_partnership_invitations(now).await,
+        ] {
+            match swept {
+                Ok(count) => changed += count,
+                Err(error) => first_error = first_error.or(Some(error)),
+            }
+        }
+        first_error.map_or(Ok(changed), Err)
+    }
+
+    /// Changes each of the `due` rows in its own transaction; returns how many it changed.
+    pub(super) async fn sweep_rows<T: Lapsing>(&self, due: &[AnyRow], now: i64) -> usize {
+        let mut changed = 0;
+        for row in due {
+            let current = match T::from_row(row) {
+                Ok(current) => current,
+                Err(error) => {
+                    tracing::warn!(kind = T::KIND, %error, "unreadable row: not swept");
+                    continue;
+                }
+            };
+            let name = current.name();
+            match self.sweep_one(&current, now).await {
+                Ok(Some(action)) => {
+                    tracing::info!(kind = T::KIND, resource = %name, action, "swept");
+                    changed += 1;
+                }
+                Ok(None) | Err(Error::ConcurrentChange(_)) => {}
+                Err(error) => {
+                    tracing::warn!(kind = T::KIND, resource = %name, %error, "not swept: the next sweep tries again");
+                }
+            }
+        }
+        changed
+    }
+
+    async fn sweep_one<T: Lapsing>(
+        &self,
+        current: &T,
+        now: i64,
+    ) -> Result<Option<&'static str>, Error> {
+        let mut tx = self.db.begin().await?;
+        let action = current.record_lapse(&mut tx, now).await?;
+        if action.is_some() {
+            tx.commit().await.map_err(StoreError::from)?;
+        }
+        Ok(action)
+    }
+}
