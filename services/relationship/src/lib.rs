@@ -71,6 +71,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "invitation expiry",
         sql: include_str!("../migrations/0107_invitation_expiry.sql"),
     },
+    MigrationFile {
+        version: 108,
+        description: "gdap display name per partner",
+        sql: include_str!("../migrations/0108_gdap_display_name_per_partner.sql"),
+    },
 ];
 
 /// What the relationship service needs beyond the shared configuration.

@@ -61,7 +61,7 @@ pub fn to_status(error: Error) -> Status {
             Code::AlreadyExists,
             "DISPLAY_NAME_TAKEN",
             format!(
-                "the customer already has a delegated admin relationship named {}: choose another name",
+                "you already have a delegated admin relationship with this customer named {}: choose another name",
                 suite_errors::fields::quoted(&display_name)
             ),
         ),

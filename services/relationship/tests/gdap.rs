@@ -13,8 +13,9 @@ use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_proto::relationship::v1::{DelegatedAdminRole as R, DelegatedAdminStatus as S};
 use suite_testkit::{
-    Actor, TestService, bad_fields, direct_bill_partner, eventually, page_codec, reason,
-    record_customer, request_id, spawn_service, spawn_service_adjusted,
+    Actor, TestService, active_partnership, bad_fields, customer_joins_reseller_and_provider,
+    direct_bill_partner, eventually, page_codec, reason, record_customer, request_id,
+    spawn_service, spawn_service_adjusted,
 };
 use tonic::{Code, Status};
 use uuid::Uuid;
@@ -497,6 +498,49 @@ async fn either_side_terminates() {
             .await
             .len(),
         2
+    );
+}
+
+#[tokio::test]
+async fn a_display_name_is_each_partners_own_per_customer() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let customer = Uuid::new_v4();
+    customer_joins_reseller_and_provider(&suite.relationship, reseller, provider, customer).await;
+    let helpdesk = || ask("Helpdesk", "P90D", "");
+    suite
+        .create(
+            &Actor::admin_agent(reseller),
+            reseller,
+            customer,
+            helpdesk(),
+        )
+        .await
+        .unwrap();
+    // The provider's relationship of the same name is its own: nothing tells it of the
+    // reseller's.
+    suite
+        .create(
+            &Actor::admin_agent(provider),
+            provider,
+            customer,
+            helpdesk(),
+        )
+        .await
+        .unwrap();
+    let (code, why) = code_and_reason(
+        suite
+            .create(
+                &Actor::admin_agent(reseller),
+                reseller,
+                customer,
+                helpdesk(),
+            )
+            .await,
+    );
+    assert_eq!(
+        (code, why.as_str()),
+        (Code::AlreadyExists, "DISPLAY_NAME_TAKEN")
     );
 }
 
