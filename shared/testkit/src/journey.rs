@@ -444,3 +444,66 @@ pub async fn attest_customer_agreement(
         .await
         .expect("attest the customer's MCA");
 }
+
+/// An Azure pay-as-you-go (`MS-AZR-0145P`) subscription to order, with a new Azure
+/// subscription id.
+pub fn azure_pay_as_you_go() -> suite_proto::transfer::v1::Subscription {
+    use suite_proto::transfer::v1 as tr;
+    tr::Subscription {
+        offer_id: "MS-AZR-0145P".into(),
+        offer_kind: tr::OfferKind::AzurePayAsYouGo as i32,
+        quantity: 1,
+        billing_period: tr::BillingPeriod::Usage as i32,
+        unit_price: Some(pb::Money {
+            currency_code: "USD".into(),
+            amount_minor: 0,
+        }),
+        azure_subscription_id: Uuid::new_v4().to_string(),
+        ..Default::default()
+    }
+}
+
+/// A monthly licence-based subscription of `kind` to order: `quantity` licences of `offer`,
+/// renewing, an add-on of `base` when `base` is a subscription name (empty for none).
+pub fn licence_based(
+    kind: suite_proto::transfer::v1::OfferKind,
+    offer: &str,
+    quantity: i32,
+    base: &str,
+) -> suite_proto::transfer::v1::Subscription {
+    use suite_proto::transfer::v1 as tr;
+    tr::Subscription {
+        offer_id: offer.into(),
+        offer_kind: kind as i32,
+        quantity,
+        billing_period: tr::BillingPeriod::Monthly as i32,
+        unit_price: Some(pb::Money {
+            currency_code: "USD".into(),
+            amount_minor: 2_300,
+        }),
+        auto_renew: true,
+        base_subscription: base.into(),
+        ..Default::default()
+    }
+}
+
+/// `partner`'s ADMIN_AGENT orders `subscription` for `customer_tenant`; the order must be
+/// taken.
+pub async fn order_subscription(
+    transfer: &TestService,
+    partner: Uuid,
+    customer_tenant: Uuid,
+    subscription: suite_proto::transfer::v1::Subscription,
+) -> suite_proto::transfer::v1::Subscription {
+    use suite_proto::transfer::v1 as tr;
+    transfer
+        .transfer(&Actor::admin_agent(partner))
+        .create_subscription(tr::CreateSubscriptionRequest {
+            request_id: request_id(),
+            parent: format!("partners/{partner}/customers/{customer_tenant}"),
+            subscription: Some(subscription),
+        })
+        .await
+        .expect("order a subscription")
+        .into_inner()
+}

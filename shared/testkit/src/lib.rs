@@ -1,13 +1,15 @@
 //! The one test harness: starts a real service on `127.0.0.1:0` with a fresh database — a
 //! temporary SQLite file, or a new PostgreSQL database when `TEST_DATABASE_URL` is set —
 //! waits until it reports SERVING, and hands out typed clients that carry a token for any
-//! tenant, role and principal kind. Logs stay silent unless `TEST_LOG` is set.
+//! tenant, role and principal kind; [`Suite`] starts all four services, wired to each other.
+//! Logs stay silent unless `TEST_LOG` is set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test support: a failure here fails the test
 
 mod database;
 mod journey;
 pub mod raw;
+mod suite;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,12 +32,13 @@ use uuid::Uuid;
 
 pub use database::TestDatabase;
 pub use journey::{
-    active_partnership, attest_customer_agreement, customer_joins_reseller_and_provider,
-    direct_bill_partner, direct_bill_sandbox_partner, enroll_indirect_reseller,
-    indirect_reseller_partner, list_as_indirect_provider, official_indirect_provider,
-    partnership_between, provider_creates_customer, publish_customer_agreement, record_customer,
-    restrict_direct_bill,
+    active_partnership, attest_customer_agreement, azure_pay_as_you_go,
+    customer_joins_reseller_and_provider, direct_bill_partner, direct_bill_sandbox_partner,
+    enroll_indirect_reseller, indirect_reseller_partner, licence_based, list_as_indirect_provider,
+    official_indirect_provider, order_subscription, partnership_between, provider_creates_customer,
+    publish_customer_agreement, record_customer, restrict_direct_bill,
 };
+pub use suite::{Suite, fast_transfer_options};
 pub use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;
 use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
 use suite_proto::relationship::v1::relationship_service_client::RelationshipServiceClient;
@@ -433,6 +436,22 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
             bad.field_violations
                 .iter()
                 .map(|v| v.field.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The violations of a status's `PreconditionFailure` details, as (type, subject).
+pub fn preconditions(status: &tonic::Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .precondition_failure()
+        .map(|failure| {
+            failure
+                .violations
+                .iter()
+                .map(|v| (v.r#type.clone(), v.subject.clone()))
                 .collect()
         })
         .unwrap_or_default()

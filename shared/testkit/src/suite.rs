@@ -1,0 +1,128 @@
+//! The four services at once, each on a fresh database and on `127.0.0.1:0`, wired to each
+//! other over real gRPC the way they run in production: enrollment calls no one,
+//! relationship calls enrollment, agreement calls both, transfer calls all three. The
+//! Microsoft Customer Agreement is published, so customers can accept it from the start.
+
+use std::time::Duration;
+
+use suite_config::PeerUrls;
+use suite_db::RelaySettings;
+use transfer::TransferOptions;
+
+use crate::{TestService, publish_customer_agreement, spawn_service};
+
+/// The four services, running.
+pub struct Suite {
+    /// Partners, programs, capabilities and the directory of indirect providers.
+    pub enrollment: TestService,
+    /// Customers, partnerships, invitations and GDAP.
+    pub relationship: TestService,
+    /// Partner and customer agreements; `None` while a test has it stopped.
+    pub agreement: Option<TestService>,
+    /// Subscriptions and their transfer; `None` while a test has it stopped.
+    pub transfer: Option<TestService>,
+    /// Where the agreement service listens, kept for the transfer service's peers while the
+    /// agreement service is stopped (it is restarted on the same address).
+    agreement_url: String,
+}
+
+/// Transfer options with a fast relay, so that executions and retries happen within a test's
+/// patience.
+pub fn fast_transfer_options() -> TransferOptions {
+    TransferOptions {
+        relay: RelaySettings {
+            interval: Duration::from_millis(50),
+            lease: Duration::from_secs(1),
+            first_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            batch: 50,
+        },
+        expiry_interval: Duration::from_millis(50),
+        ..TransferOptions::default()
+    }
+}
+
+impl Suite {
+    /// Starts the four services with [`fast_transfer_options`].
+    pub async fn start() -> Self {
+        Self::start_with(fast_transfer_options()).await
+    }
+
+    /// Starts the four services, the transfer service with `options`; the services that
+    /// call no one first, then those that call them.
+    pub async fn start_with(options: TransferOptions) -> Self {
+        let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
+        let relationship = spawn_service(
+            relationship::run,
+            PeerUrls {
+                enrollment: Some(enrollment.url()),
+                ..PeerUrls::default()
+            },
+        )
+        .await;
+        let agreement = spawn_service(
+            agreement::run,
+            PeerUrls {
+                enrollment: Some(enrollment.url()),
+                relationship: Some(relationship.url()),
+                ..PeerUrls::default()
+            },
+        )
+        .await;
+        publish_customer_agreement(&agreement).await;
+        let agreement_url = agreement.url();
+        let peers = PeerUrls {
+            enrollment: Some(enrollment.url()),
+            relationship: Some(relationship.url()),
+            agreement: Some(agreement_url.clone()),
+            transfer: None,
+        };
+        let transfer = spawn_service(
+            move |config, listener, shutdown| {
+                transfer::run_with(options, config, listener, shutdown)
+            },
+            peers,
+        )
+        .await;
+        Self {
+            enrollment,
+            relationship,
+            agreement: Some(agreement),
+            transfer: Some(transfer),
+            agreement_url,
+        }
+    }
+
+    /// The agreement service; panics while a test has it stopped.
+    pub fn agreement(&self) -> &TestService {
+        self.agreement
+            .as_ref()
+            .expect("the agreement service is running")
+    }
+
+    /// The transfer service; panics while a test has it stopped.
+    pub fn transfer(&self) -> &TestService {
+        self.transfer
+            .as_ref()
+            .expect("the transfer service is running")
+    }
+
+    /// The peers the agreement service calls, to start it again.
+    pub fn agreement_peers(&self) -> PeerUrls {
+        PeerUrls {
+            enrollment: Some(self.enrollment.url()),
+            relationship: Some(self.relationship.url()),
+            ..PeerUrls::default()
+        }
+    }
+
+    /// The peers the transfer service calls, to start it again or to start another replica.
+    pub fn transfer_peers(&self) -> PeerUrls {
+        PeerUrls {
+            enrollment: Some(self.enrollment.url()),
+            relationship: Some(self.relationship.url()),
+            agreement: Some(self.agreement_url.clone()),
+            transfer: None,
+        }
+    }
+}
