@@ -417,6 +417,10 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             name: format!("{partner}/indirectResellers/{}", world.reseller),
         }
         .encode_to_vec(),
+        "CheckPartnership" => relationship::CheckPartnershipRequest {
+            name: format!("{partner}/indirectResellers/{}", world.reseller),
+        }
+        .encode_to_vec(),
         "ListIndirectResellers" => relationship::ListIndirectResellersRequest {
             parent: partner,
             ..Default::default()
@@ -463,6 +467,7 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             parent: partner.clone(),
             provider: format!("partners/{}", world.reseller),
             customer_tenant_id: String::new(),
+            subscriptions: Vec::new(),
         }
         .encode_to_vec(),
         "SendCustomerInvitation" => relationship::SendCustomerInvitationRequest {
@@ -787,6 +792,8 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("InviteIndirectReseller",     ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("AcceptPartnershipInvitation", ["FailedPrecondition", "PermissionDenied", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     ("GetPartnership",             ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
+    // Either side, the operator, or the transfer service for itself (not this service).
+    ("CheckPartnership",           ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     ("ListIndirectResellers",      ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     ("ListIndirectProviders",      ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     ("SuspendPartnership",         ["NotFound", "NotFound", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),

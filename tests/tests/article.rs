@@ -1563,6 +1563,7 @@ async fn invite_customer(
             parent: partner_name(partner),
             provider: partner_name(provider),
             customer_tenant_id: customer.map(|c| c.to_string()).unwrap_or_default(),
+            subscriptions: Vec::new(),
         })
         .await
         .expect("invite the customer")

@@ -76,6 +76,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "gdap display name per partner",
         sql: include_str!("../migrations/0108_gdap_display_name_per_partner.sql"),
     },
+    MigrationFile {
+        version: 109,
+        description: "relationship requests",
+        sql: include_str!("../migrations/0109_relationship_requests.sql"),
+    },
 ];
 
 /// What the relationship service needs beyond the shared configuration.

@@ -268,6 +268,7 @@ async fn customer_accepts_invitation(
             parent: format!("partners/{reseller}"),
             provider: format!("partners/{provider}"),
             customer_tenant_id: customer.to_string(),
+            subscriptions: Vec::new(),
         })
         .await
         .unwrap()

@@ -65,6 +65,7 @@ impl Suite {
                 parent: format!("partners/{reseller}"),
                 provider: format!("partners/{provider}"),
                 customer_tenant_id: String::new(),
+                subscriptions: Vec::new(),
             })
             .await
             .unwrap()
@@ -85,6 +86,7 @@ impl Suite {
                 parent: format!("partners/{reseller}"),
                 provider: format!("partners/{provider}"),
                 customer_tenant_id: customer.to_string(),
+                subscriptions: Vec::new(),
             })
             .await
             .map(|r| r.into_inner())
@@ -767,6 +769,7 @@ async fn a_provider_no_longer_in_the_directory_takes_no_new_customer() {
             parent: format!("partners/{reseller}"),
             provider: format!("partners/{provider}"),
             customer_tenant_id: String::new(),
+            subscriptions: Vec::new(),
         })
         .await
         .unwrap_err();

@@ -557,7 +557,7 @@ async fn replayed_expired_and_foreign_tokens_are_refused_and_write_nothing() {
     // A new invitation sends a new link, whose own expiry is recorded again.
     let renewed = suite.invite(second_provider, reseller).await.unwrap();
     assert_eq!(state(&renewed), pb::PartnershipState::Invited);
-    assert_eq!(renewed.etag, "3");
+    assert_eq!(renewed.etag, "2");
     let third = suite.last_link().await;
     assert_ne!(third.token, second.token);
     let old = suite
@@ -597,14 +597,32 @@ async fn an_unaccepted_invitation_is_recorded_expired_once_per_link() {
     let event = pb::Partnership::decode(events[0].as_slice()).unwrap();
     assert_eq!(event.name, canonical);
     assert_eq!(state(&event), pb::PartnershipState::Invited);
+    // Nothing a side reads changed: the etag is the invitation's.
+    let read = suite
+        .get(&Actor::admin_agent(provider), &canonical)
+        .await
+        .unwrap();
+    assert_eq!(
+        (state(&read), read.etag.as_str()),
+        (pb::PartnershipState::Invited, "1")
+    );
 
-    // An accepted invitation never expires: the next link is accepted, and a later sweep
-    // has nothing to record.
-    suite.clock.advance(DAY * 15);
+    // Once recorded expired, the link stays refused, even asked of a replica whose clock
+    // is behind (this service's has not moved).
+    let link = suite.last_link().await;
+    let admin = Actor::global_admin(reseller);
+    let late = suite
+        .accept_as(&admin, &link.name, &link.token)
+        .await
+        .unwrap_err();
+    assert_refused(&late, Code::FailedPrecondition, "INVITATION_EXPIRED");
+
+    // A new link is accepted, and an accepted invitation never expires: a later sweep has
+    // nothing to record.
     suite.invite(provider, reseller).await.unwrap();
     let link = suite.last_link().await;
     suite
-        .accept_as(&Actor::global_admin(reseller), &link.name, &link.token)
+        .accept_as(&admin, &link.name, &link.token)
         .await
         .unwrap();
     let much_later = suite.clock.now_micros() + 30 * DAY_MICROS;

@@ -147,19 +147,17 @@ impl Peers {
         reseller: Uuid,
     ) -> Result<Option<relationship::PartnershipState>, ApiError> {
         let request = self.relationship.request(
-            relationship::GetPartnershipRequest {
+            relationship::CheckPartnershipRequest {
                 name: format!("{}/indirectResellers/{reseller}", partner_name(provider)),
             },
             None,
         )?;
-        match RelationshipServiceClient::new(self.relationship.channel())
-            .get_partnership(request)
+        let answer = RelationshipServiceClient::new(self.relationship.channel())
+            .check_partnership(request)
             .await
-        {
-            Ok(partnership) => Ok(Some(partnership.into_inner().state())),
-            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
-            Err(status) => Err(self.relationship.refusal(&status)),
-        }
+            .map_err(|status| self.relationship.refusal(&status))?
+            .into_inner();
+        Ok(answer.exists.then(|| answer.state()))
     }
 
     async fn agreement_with(

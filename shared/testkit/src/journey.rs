@@ -370,6 +370,7 @@ pub async fn customer_joins_reseller_and_provider(
             parent: format!("partners/{reseller}"),
             provider: format!("partners/{provider}"),
             customer_tenant_id: customer_tenant.to_string(),
+            subscriptions: Vec::new(),
         })
         .await
         .expect("invite the customer")

@@ -1,15 +1,18 @@
 //! Customer invitations: an indirect reseller invites a customer to it and its provider at
-//! once; the customer's admin accepts.
+//! once, or a partner that bills customers asks a customer for a relationship alone; the
+//! customer's admin accepts.
 
 use suite_auth::{Caller, Role};
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1::Capability;
 use suite_proto::relationship::v1 as pb;
+use uuid::Uuid;
 
 use super::RelationshipApi;
 use crate::domain::invitations::{
-    CustomerInvitation, InvitationEmail, customer_details, invitation_name, parse_invitation_name,
+    CustomerInvitation, InvitationEmail, Inviter, customer_details, invitation_name,
+    parse_invitation_name, parse_subscriptions,
 };
 use crate::domain::{self, partnerships};
 use crate::error::Error;
@@ -31,32 +34,76 @@ impl RelationshipApi {
                 &request,
             ),
         );
-        let reseller = violations.check("parent", domain::parse_parent(&request.parent));
-        let provider = violations.check("provider", domain::parse_parent(&request.provider));
+        let inviter = violations.check("parent", domain::parse_parent(&request.parent));
+        let provider = match request.provider.trim() {
+            "" => Some(None),
+            provider => violations
+                .check("provider", domain::parse_parent(provider))
+                .map(Some),
+        };
         let customer = match request.customer_tenant_id.trim() {
             "" => Some(None),
             tenant => violations
                 .check("customer_tenant_id", suite_errors::fields::uuid(tenant))
                 .map(Some),
         };
-        if let (Some(reseller), Some(provider), Some(Some(customer))) =
-            (reseller, provider, customer)
-            && (customer == reseller || customer == provider)
+        if let (Some(inviter), Some(provider), Some(Some(customer))) = (inviter, provider, customer)
+            && (customer == inviter || Some(customer) == provider)
         {
             violations.add(
                 "customer_tenant_id",
-                "must be the customer's tenant, not the reseller's or the provider's",
+                "must be the customer's tenant, not the inviting partner's or the provider's",
             );
         }
-        let (Some(key), Some(reseller), Some(provider), Some(customer), true) =
-            (key, reseller, provider, customer, violations.is_empty())
+        let subscriptions = parse_subscriptions(&request.subscriptions, &mut violations);
+        if provider.is_some_and(|p| p.is_some()) && !subscriptions.is_empty() {
+            violations.add(
+                "subscriptions",
+                "only a relationship request without a provider names subscriptions",
+            );
+        }
+        let (Some(key), Some(inviter), Some(provider), Some(customer), true) =
+            (key, inviter, provider, customer, violations.is_empty())
         else {
             return Err(Error::Invalid(violations));
         };
-        domain::authorize_write(caller, reseller)?;
+        domain::authorize_write(caller, inviter)?;
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
+        let role = match provider {
+            Some(provider) => {
+                self.require_reseller_of(caller, inviter, provider).await?;
+                pb::PartnerRole::IndirectReseller
+            }
+            None => self.billing_role(caller, inviter).await?,
+        };
+        let (invitation, token) = CustomerInvitation::new(
+            Inviter {
+                tenant_id: inviter,
+                role,
+                provider_tenant_id: provider,
+                subscriptions,
+            },
+            customer,
+            self.now(),
+            self.options.invitation_lifetime_micros(),
+        );
+        let link = invitation.link(&self.options.customer_invitation_link_base, &token);
+        let response = invitation.to_proto(Some(&link));
+        self.store
+            .create_customer_invitation(caller, &key, &invitation, response)
+            .await
+    }
+
+    /// Whether `reseller` may invite customers to `provider`: an indirect reseller in an
+    /// ACTIVE partnership with a provider still in the directory.
+    async fn require_reseller_of(
+        &self,
+        caller: &Caller,
+        reseller: Uuid,
+        provider: Uuid,
+    ) -> Result<(), Error> {
         self.capabilities
             .require(
                 caller,
@@ -75,18 +122,28 @@ impl RelationshipApi {
                         .into(),
             });
         }
-        let (invitation, token) = CustomerInvitation::new(
-            reseller,
-            provider,
-            customer,
-            self.now(),
-            self.options.invitation_lifetime_micros(),
-        );
-        let link = invitation.link(&self.options.customer_invitation_link_base, &token);
-        let response = invitation.to_proto(Some(&link));
-        self.store
-            .create_customer_invitation(caller, &key, &invitation, response)
-            .await
+        Ok(())
+    }
+
+    /// What `partner` becomes to a customer through a relationship request for itself
+    /// alone: a direct-bill partner that may add customers, or an official indirect
+    /// provider. An indirect reseller names the provider the customer also gets.
+    async fn billing_role(&self, caller: &Caller, partner: Uuid) -> Result<pb::PartnerRole, Error> {
+        let capabilities = self.capabilities.of(caller, partner).await?;
+        if capabilities
+            .capabilities
+            .contains(&Capability::AddCustomers)
+        {
+            return Ok(pb::PartnerRole::DirectBillPartner);
+        }
+        if capabilities.official_indirect_provider {
+            return Ok(pb::PartnerRole::IndirectProvider);
+        }
+        Err(Error::Precondition {
+            reason: "PROVIDER_REQUIRED",
+            subject: domain::partner_name(partner),
+            message: "only a partner that bills customers (a direct-bill partner that may add customers, or an official indirect provider) asks a customer for a relationship alone: an indirect reseller names the provider the customer also gets".into(),
+        })
     }
 
     pub(super) async fn send_customer_invitation(
@@ -127,9 +184,10 @@ impl RelationshipApi {
         let (Some(email), true) = (email, violations.is_empty()) else {
             return Err(Error::Invalid(violations));
         };
-        invitation.check_sending(self.now())?;
+        let now = self.now();
+        invitation.check_sending(now)?;
         self.store
-            .send_customer_invitation(caller, &key, &invitation, &email)
+            .send_customer_invitation(caller, &key, &invitation, &email, now)
             .await
     }
 
@@ -165,9 +223,13 @@ impl RelationshipApi {
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
-        if let Some(invitation) = self.store.customer_invitation(reseller, id).await? {
-            self.require_provider_still_official(invitation.provider_tenant_id)
-                .await?;
+        if let Some(provider) = self
+            .store
+            .customer_invitation(reseller, id)
+            .await?
+            .and_then(|invitation| invitation.provider_tenant_id)
+        {
+            self.require_provider_still_official(provider).await?;
         }
         self.store
             .accept_customer_invitation(

@@ -110,6 +110,19 @@ impl RelationshipService for RelationshipApi {
         .await
     }
 
+    async fn check_partnership(
+        &self,
+        request: Request<pb::CheckPartnershipRequest>,
+    ) -> Result<Response<pb::PartnershipCheck>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move { self.check_partnership(&caller, message).await },
+        )
+        .await
+    }
+
     async fn get_partnership(
         &self,
         request: Request<pb::GetPartnershipRequest>,

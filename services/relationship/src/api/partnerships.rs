@@ -9,7 +9,8 @@ use suite_proto::relationship::v1 as pb;
 use super::RelationshipApi;
 use crate::domain::partner_name;
 use crate::domain::partnerships::{
-    self, Invitation, PartnershipName, Side, Transition, parse_partnership_name, token_hash,
+    self, Invitation, PartnershipName, PartnershipState, Side, Transition, parse_partnership_name,
+    token_hash,
 };
 use crate::error::Error;
 use crate::store::InvitationSettings;
@@ -138,6 +139,34 @@ impl RelationshipApi {
         Ok(partnership.to_proto(name.side))
     }
 
+    pub(super) async fn check_partnership(
+        &self,
+        caller: &Caller,
+        request: pb::CheckPartnershipRequest,
+    ) -> Result<pb::PartnershipCheck, Error> {
+        let name = parse_partnership_name(&request.name)
+            .map_err(|reason| FieldViolations::single("name", reason))?;
+        // The transfer service checks a transfer's source and provider for itself: before
+        // the request is created and again when it runs, long after the requester's token
+        // expired.
+        let may_check = caller.can_access_tenant(name.provider_tenant_id)
+            || caller.can_access_tenant(name.reseller_tenant_id)
+            || caller.is_service("transfer");
+        if !may_check {
+            return Err(Error::PartnershipNotFound(name.name()));
+        }
+        let state = self
+            .store
+            .get_partnership(name.provider_tenant_id, name.reseller_tenant_id)
+            .await?
+            .map(|partnership| partnership.state);
+        Ok(pb::PartnershipCheck {
+            name: name.canonical(),
+            exists: state.is_some(),
+            state: state.unwrap_or(PartnershipState::Unspecified) as i32,
+        })
+    }
+
     pub(super) async fn list_partnerships(
         &self,
         caller: &Caller,
@@ -201,9 +230,7 @@ impl RelationshipApi {
     /// A partnership is seen by its two sides, each under its own name (and by the
     /// operator); anyone else is told it does not exist.
     fn visible(&self, caller: &Caller, name: &PartnershipName) -> Result<(), Error> {
-        // The transfer service checks that a transfer's source and provider are partners,
-        // acting for itself (the execution runs long after the requester's token expired).
-        if !caller.can_access_tenant(name.owner()) && !caller.is_service("transfer") {
+        if !caller.can_access_tenant(name.owner()) {
             return Err(Error::PartnershipNotFound(name.name()));
         }
         Ok(())

@@ -1,6 +1,9 @@
 //! Customer invitations: an indirect reseller invites a customer to reseller relationships
-//! with itself and one of its providers at once; one acceptance by the customer's admin
-//! creates both.
+//! with itself and one of its providers at once, or a partner that bills customers (a
+//! direct-bill partner or an indirect provider) asks a customer for a relationship with
+//! itself alone, naming the subscriptions it is to take over (the New Commerce
+//! partner-to-partner transfer starts so); one acceptance by the customer's admin creates
+//! every relationship the invitation names.
 
 use suite_errors::{FieldViolations, fields};
 use suite_proto::relationship::v1 as pb;
@@ -15,10 +18,15 @@ use crate::error::{Error, InvitationKind};
 pub struct CustomerInvitation {
     /// Invitation id.
     pub id: Uuid,
-    /// The inviting indirect reseller.
+    /// The inviting partner.
     pub reseller_tenant_id: Uuid,
-    /// The provider the customer also gets.
-    pub provider_tenant_id: Uuid,
+    /// The provider the customer also gets, when an indirect reseller invites.
+    pub provider_tenant_id: Option<Uuid>,
+    /// What the inviting partner becomes to the customer.
+    pub inviter_role: pb::PartnerRole,
+    /// The subscriptions the inviting partner is to take over, as agreed (words, for the
+    /// customer); empty for a reseller's invitation.
+    pub subscriptions: Vec<String>,
     /// The only tenant whose admin may accept, if the invitation names one.
     pub customer_tenant_id: Option<Uuid>,
     /// Where it stands.
@@ -51,11 +59,10 @@ pub fn parse_invitation_name(name: &str) -> Result<(Uuid, Uuid), String> {
 }
 
 impl CustomerInvitation {
-    /// A new invitation from `reseller` naming `provider`, valid for `lifetime_micros`, and
-    /// the token its link carries.
+    /// A new invitation from `inviter` (with the provider it names, if any), valid for
+    /// `lifetime_micros`, and the token its link carries.
     pub fn new(
-        reseller_tenant_id: Uuid,
-        provider_tenant_id: Uuid,
+        inviter: Inviter,
         customer_tenant_id: Option<Uuid>,
         now: i64,
         lifetime_micros: i64,
@@ -63,8 +70,10 @@ impl CustomerInvitation {
         let token = InvitationToken::generate();
         let invitation = Self {
             id: Uuid::now_v7(),
-            reseller_tenant_id,
-            provider_tenant_id,
+            reseller_tenant_id: inviter.tenant_id,
+            provider_tenant_id: inviter.provider_tenant_id,
+            inviter_role: inviter.role,
+            subscriptions: inviter.subscriptions,
             customer_tenant_id,
             state: pb::CustomerInvitationState::Pending,
             token_hash: token.hash(),
@@ -80,6 +89,16 @@ impl CustomerInvitation {
     /// Its resource name.
     pub fn name(&self) -> String {
         invitation_name(self.reseller_tenant_id, self.id)
+    }
+
+    /// The partners the customer gets by accepting, each in its role: the inviter, and the
+    /// provider it names.
+    pub fn partners(&self) -> Vec<(Uuid, pb::PartnerRole)> {
+        let mut partners = vec![(self.reseller_tenant_id, self.inviter_role)];
+        if let Some(provider) = self.provider_tenant_id {
+            partners.push((provider, pb::PartnerRole::IndirectProvider));
+        }
+        partners
     }
 
     /// The link a customer's admin opens: `base` with the invitation and its token.
@@ -136,7 +155,12 @@ impl CustomerInvitation {
         };
         pb::CustomerInvitation {
             name: self.name(),
-            provider: partner_name(self.provider_tenant_id),
+            provider: self
+                .provider_tenant_id
+                .map(partner_name)
+                .unwrap_or_default(),
+            partner_role: self.inviter_role as i32,
+            subscriptions: self.subscriptions.clone(),
             customer_tenant_id: self
                 .customer_tenant_id
                 .map(|t| t.to_string())
@@ -185,8 +209,10 @@ impl CustomerInvitation {
             }
             PresentedToken::Unknown => return Err(not_found()),
         }
-        if customer_tenant_id == self.reseller_tenant_id
-            || customer_tenant_id == self.provider_tenant_id
+        if self
+            .partners()
+            .iter()
+            .any(|(partner, _)| *partner == customer_tenant_id)
         {
             return Err(refuse(
                 "PARTNER_TENANT_CANNOT_ACCEPT",
@@ -209,18 +235,75 @@ impl CustomerInvitation {
 
 /// The drafted e-mail to the customer, with `link`.
 fn draft_email(invitation: &CustomerInvitation, link: &str) -> (String, String) {
+    let expiry = suite_time::timestamp(invitation.expire_time);
+    let Some(provider) = invitation.provider_tenant_id else {
+        let subscriptions: String = invitation
+            .subscriptions
+            .iter()
+            .map(|s| format!("  - {s}\n"))
+            .collect();
+        return (
+            "Request: a reseller relationship with a new partner for your subscriptions".into(),
+            format!(
+                "Hello,\n\nAs agreed, your new partner (tenant {}) asks to become your partner of record, \
+                 with admin permissions, so that it can take over these subscriptions from your current \
+                 partner:\n\n{subscriptions}\nA global admin of your tenant can accept by opening this link \
+                 before {expiry} (UTC):\n\n{link}\n\nThe link works once.\n",
+                invitation.reseller_tenant_id,
+            ),
+        );
+    };
     (
         "Invitation: reseller relationships with your indirect reseller and its provider".into(),
         format!(
             "Hello,\n\nYour partner (tenant {}) invites your organisation to establish reseller relationships \
-             with it and with its indirect provider (tenant {}). Both will be your partners of record with \
+             with it and with its indirect provider (tenant {provider}). Both will be your partners of record with \
              admin permissions, and the provider will order on your behalf.\n\nA global admin of your \
-             tenant can accept by opening this link before {} (UTC):\n\n{link}\n\nThe link works once.\n",
+             tenant can accept by opening this link before {expiry} (UTC):\n\n{link}\n\nThe link works once.\n",
             invitation.reseller_tenant_id,
-            invitation.provider_tenant_id,
-            suite_time::timestamp(invitation.expire_time),
         ),
     )
+}
+
+/// Who invites: the partner, what it becomes to the customer, and the provider it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inviter {
+    /// The inviting partner.
+    pub tenant_id: Uuid,
+    /// Its role once the customer accepts.
+    pub role: pb::PartnerRole,
+    /// The provider the customer also gets, for an indirect reseller's invitation.
+    pub provider_tenant_id: Option<Uuid>,
+    /// The subscriptions it is to take over, in words.
+    pub subscriptions: Vec<String>,
+}
+
+/// Most subscriptions a relationship request names, and the longest description of one.
+const MAX_SUBSCRIPTIONS: usize = 50;
+const MAX_SUBSCRIPTION_TEXT: usize = 200;
+
+/// The subscriptions a relationship request names: each a line of words (offer, quantity).
+pub fn parse_subscriptions(
+    subscriptions: &[String],
+    violations: &mut FieldViolations,
+) -> Vec<String> {
+    if subscriptions.len() > MAX_SUBSCRIPTIONS {
+        violations.add(
+            "subscriptions",
+            format!("at most {MAX_SUBSCRIPTIONS} subscriptions"),
+        );
+        return Vec::new();
+    }
+    subscriptions
+        .iter()
+        .enumerate()
+        .filter_map(|(index, text)| {
+            violations.check(
+                &format!("subscriptions[{index}]"),
+                fields::text(text, MAX_SUBSCRIPTION_TEXT),
+            )
+        })
+        .collect()
 }
 
 /// The e-mail a reseller sends: edited as it likes, but the link must stay in the body.

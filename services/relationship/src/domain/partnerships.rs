@@ -34,7 +34,7 @@ pub struct Partnership {
     /// When the latest invitation stops being accepted.
     pub invitation_expire_time: i64,
     /// Whether the sweep has recorded that the latest invitation expired unaccepted (once
-    /// per invitation: a new invitation clears it).
+    /// per link: a new invitation is a new link).
     pub invitation_lapsed: bool,
     /// When the reseller accepted.
     pub accept_time: Option<i64>,
@@ -364,11 +364,15 @@ pub fn invite(
         return Ok(fresh);
     };
     match current.state {
-        PartnershipState::Invited if current.invitation_expire_time <= now => Ok(Partnership {
-            create_time: current.create_time,
-            version: current.version + 1,
-            ..fresh
-        }),
+        PartnershipState::Invited
+            if current.invitation_lapsed || current.invitation_expire_time <= now =>
+        {
+            Ok(Partnership {
+                create_time: current.create_time,
+                version: current.version + 1,
+                ..fresh
+            })
+        }
         PartnershipState::Revoked => Err(Error::Precondition {
             reason: "PARTNERSHIP_REVOKED",
             subject: current.canonical_name(),
@@ -412,10 +416,15 @@ pub fn accept(
         }
     }
     match current.state {
-        PartnershipState::Invited if current.invitation_expire_time <= now => Err(refuse(
-            "INVITATION_EXPIRED",
-            "the invitation link has expired: ask the provider to invite again",
-        )),
+        // Once the sweep recorded the expiry, the link stays expired whatever clock asks.
+        PartnershipState::Invited
+            if current.invitation_lapsed || current.invitation_expire_time <= now =>
+        {
+            Err(refuse(
+                "INVITATION_EXPIRED",
+                "the invitation link has expired: ask the provider to invite again",
+            ))
+        }
         PartnershipState::Invited => Ok(Partnership {
             state: PartnershipState::Active,
             accept_time: Some(now),
@@ -432,16 +441,13 @@ pub fn accept(
     }
 }
 
-/// The partnership the sweep records at `now` when its invitation expired unaccepted: still
-/// INVITED (the provider may invite again), with the expiry recorded once.
-pub fn lapse_invitation(current: &Partnership, now: i64) -> Option<Partnership> {
-    (current.state == PartnershipState::Invited
+/// Whether the sweep is to record at `now` that the latest invitation expired unaccepted.
+/// The partnership stays INVITED, its etag unchanged (nothing a side reads changes), and the
+/// provider may invite again.
+pub fn invitation_lapse_due(current: &Partnership, now: i64) -> bool {
+    current.state == PartnershipState::Invited
         && !current.invitation_lapsed
-        && current.invitation_expire_time <= now)
-        .then(|| Partnership {
-            invitation_lapsed: true,
-            ..current.changed(now)
-        })
+        && current.invitation_expire_time <= now
 }
 
 /// What a side may do to a partnership.
@@ -521,8 +527,9 @@ pub fn transition(
     }
 }
 
-/// Whether anything new (customer invitations, orders) may go through a partnership in
-/// `state`: only while ACTIVE.
+/// Whether anything new (customer invitations and their acceptance, customers created for
+/// the reseller, extensions, transfer requests) may go through a partnership in `state`:
+/// only while ACTIVE. What customers already have is theirs and stays.
 pub fn allows_new_business(state: PartnershipState) -> bool {
     state == PartnershipState::Active
 }

@@ -210,6 +210,11 @@ impl Lapsing for DelegatedAdminRelationship {
         from_row(row)
     }
 
+    fn describe(row: &AnyRow) -> String {
+        let id: String = row.try_get("id").unwrap_or_default();
+        format!("delegated admin relationship {id}")
+    }
+
     fn name(&self) -> String {
         DelegatedAdminRelationship::name(self)
     }

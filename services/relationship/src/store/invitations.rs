@@ -24,7 +24,7 @@ use crate::domain::{NewCustomer, customer_name, partnerships};
 use crate::error::{Error, InvitationKind};
 
 const INVITATION_COLUMNS: &str = "id, reseller_tenant_id, provider_tenant_id, customer_tenant_id, state, token_hash, \
-     expire_time, accepted_customer_tenant_id, accept_time, create_time, version";
+     expire_time, accepted_customer_tenant_id, accept_time, create_time, version, inviter_role, subscriptions";
 
 impl RelationshipStore {
     /// Records `invitation` (its answer, with the link and draft e-mail, is `response`), or
@@ -42,18 +42,25 @@ impl RelationshipStore {
         }
         sqlx::query(
             "INSERT INTO customer_invitations (id, reseller_tenant_id, provider_tenant_id, customer_tenant_id, state, \
-             token_hash, expire_time, accepted_customer_tenant_id, accept_time, create_time, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, '', NULL, $8, $9)",
+             token_hash, expire_time, accepted_customer_tenant_id, accept_time, create_time, version, \
+             inviter_role, subscriptions) VALUES ($1, $2, $3, $4, $5, $6, $7, '', NULL, $8, $9, $10, $11)",
         )
         .bind(invitation.id.to_string())
         .bind(invitation.reseller_tenant_id.to_string())
-        .bind(invitation.provider_tenant_id.to_string())
+        .bind(
+            invitation
+                .provider_tenant_id
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        )
         .bind(invitation.customer_tenant_id.map(|t| t.to_string()).unwrap_or_default())
         .bind(invitation.state.as_str_name())
         .bind(&invitation.token_hash)
         .bind(invitation.expire_time)
         .bind(invitation.create_time)
         .bind(invitation.version)
+        .bind(invitation.inviter_role.as_str_name())
+        .bind(invitation.subscriptions.join("\n"))
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from)?;
@@ -96,18 +103,29 @@ impl RelationshipStore {
         fetch_invitation(self.db.pool(), reseller_tenant_id, id, "").await
     }
 
-    /// Puts `email` in the outbox for `invitation`, or replays an earlier identical request.
+    /// Puts `email` in the outbox for `invitation` while it may still be accepted at `now`
+    /// (checked under its row lock, so an acceptance or the sweep in between wins), or
+    /// replays an earlier identical request.
     pub async fn send_customer_invitation(
         &self,
         caller: &Caller,
         key: &IdempotencyKey,
         invitation: &CustomerInvitation,
         email: &InvitationEmail,
+        now: i64,
     ) -> Result<pb::CustomerInvitation, Error> {
         let mut tx = self.db.begin().await?;
         if let Replay::Previous(previous) = key.claim::<pb::CustomerInvitation>(&mut tx).await? {
             return Ok(previous);
         }
+        let lock = suite_db::for_update(&tx);
+        let invitation =
+            fetch_invitation(&mut *tx, invitation.reseller_tenant_id, invitation.id, lock)
+                .await?
+                .ok_or_else(|| {
+                    Error::InvitationNotFound(InvitationKind::Customer, invitation.name())
+                })?;
+        invitation.check_sending(now)?;
         let name = invitation.name();
         suite_mail::enqueue(
             &mut tx,
@@ -135,9 +153,10 @@ impl RelationshipStore {
 
     /// The admin of `customer` accepts invitation `id` of `reseller_tenant_id` with a token
     /// hashing to `token_hash` at `now`: under the invitation's, the partnership's and the
-    /// customer tenant's row locks, both relationships are written (an existing record of either partner becomes
-    /// its indirect role, and its company details serve both; otherwise `details` are
-    /// required) and the invitation is marked accepted, all in one transaction.
+    /// customer tenant's row locks, every relationship it names is written (an existing
+    /// record of a partner takes its role from the invitation, and its company details serve
+    /// all; otherwise `details` are required) and the invitation is marked accepted, all in
+    /// one transaction.
     #[allow(clippy::too_many_arguments)] // one acceptance, each part from the request
     pub async fn accept_customer_invitation(
         &self,
@@ -166,33 +185,32 @@ impl RelationshipStore {
         let in_use = token_in_use(&mut *tx, token_hash).await?;
         let presented = PresentedToken::classify(token_hash, &invitation.token_hash, in_use);
         invitation.check_acceptance(customer, presented, now)?;
-        let provider = invitation.provider_tenant_id;
-        let partnership =
-            super::partnerships::fetch_partnership(&mut *tx, provider, reseller_tenant_id, lock)
-                .await?;
-        if !partnership.is_some_and(|p| partnerships::allows_new_business(p.state)) {
-            return Err(Error::Precondition {
-                reason: "PARTNERSHIP_NOT_ACTIVE",
-                subject: invitation.name(),
-                message: "the reseller and the provider are no longer in an ACTIVE partnership: ask the reseller for a new invitation".into(),
-            });
+        if let Some(provider) = invitation.provider_tenant_id {
+            let partnership = super::partnerships::fetch_partnership(
+                &mut *tx,
+                provider,
+                reseller_tenant_id,
+                lock,
+            )
+            .await?;
+            if !partnership.is_some_and(|p| partnerships::allows_new_business(p.state)) {
+                return Err(Error::Precondition {
+                    reason: "PARTNERSHIP_NOT_ACTIVE",
+                    subject: invitation.name(),
+                    message: "the reseller and the provider are no longer in an ACTIVE partnership: ask the reseller for a new invitation".into(),
+                });
+            }
         }
 
         claim_customer_tenant_if_new(&mut tx, customer, reseller_tenant_id, now).await?;
         lock_customer_tenant(&mut tx, customer).await?;
-        let existing = [
-            fetch_customer(&mut *tx, reseller_tenant_id, customer).await?,
-            fetch_customer(&mut *tx, provider, customer).await?,
-        ];
+        let parties = invitation.partners();
+        let mut existing = Vec::with_capacity(parties.len());
+        for (partner, _) in &parties {
+            existing.push(fetch_customer(&mut *tx, *partner, customer).await?);
+        }
         let details = accepted_details(customer, details, existing.iter().flatten().next())?;
-        for (partner, role, current) in [
-            (
-                reseller_tenant_id,
-                pb::PartnerRole::IndirectReseller,
-                &existing[0],
-            ),
-            (provider, pb::PartnerRole::IndirectProvider, &existing[1]),
-        ] {
+        for ((partner, role), current) in parties.into_iter().zip(&existing) {
             let view = invited_view(&details, partner, role, now);
             let name = customer_name(partner, customer);
             // A concurrent acceptance for the same customer that wrote first makes this one
@@ -295,6 +313,11 @@ impl Lapsing for CustomerInvitation {
         invitation_from_row(row)
     }
 
+    fn describe(row: &AnyRow) -> String {
+        let id: String = row.try_get("id").unwrap_or_default();
+        format!("customer invitation {id}")
+    }
+
     fn name(&self) -> String {
         CustomerInvitation::name(self)
     }
@@ -392,10 +415,19 @@ fn invitation_from_row(row: &AnyRow) -> Result<CustomerInvitation, StoreError> {
             .map(Some)
             .map_err(|e| StoreError::Corrupt(format!("{column} {value}: {e}")))
     };
+    let inviter_role: String = row.try_get("inviter_role")?;
+    let subscriptions: String = row.try_get("subscriptions")?;
     Ok(CustomerInvitation {
         id: columns::uuid(row, "id")?,
         reseller_tenant_id: columns::uuid(row, "reseller_tenant_id")?,
-        provider_tenant_id: columns::uuid(row, "provider_tenant_id")?,
+        provider_tenant_id: optional_tenant("provider_tenant_id")?,
+        inviter_role: pb::PartnerRole::from_str_name(&inviter_role)
+            .ok_or_else(|| StoreError::Corrupt(format!("inviter role {inviter_role}")))?,
+        subscriptions: subscriptions
+            .split('\n')
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect(),
         customer_tenant_id: optional_tenant("customer_tenant_id")?,
         state: pb::CustomerInvitationState::from_str_name(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("customer invitation state {state}")))?,

@@ -19,7 +19,7 @@ use crate::domain::partnerships::{
 use crate::error::Error;
 
 const PARTNERSHIP_COLUMNS: &str = "provider_tenant_id, reseller_tenant_id, state, invite_email, invitation_token_hash, \
-     invite_time, invitation_expire_time, invitation_lapsed, accept_time, suspended_by, create_time, update_time, version";
+     invite_time, invitation_expire_time, invitation_lapsed_hash, accept_time, suspended_by, create_time, update_time, version";
 
 /// What an invitation is sent with.
 pub struct InvitationSettings<'a> {
@@ -174,8 +174,8 @@ impl RelationshipStore {
     }
 
     /// Whether provider `provider_tenant_id` is in an ACTIVE partnership with reseller
-    /// `reseller_tenant_id`: the condition for customer invitations naming both and for the
-    /// provider's orders for the reseller's customers.
+    /// `reseller_tenant_id`: the condition for customer invitations naming both, customers
+    /// the provider creates for the reseller and extensions to the provider.
     pub async fn active_partnership(
         &self,
         provider_tenant_id: Uuid,
@@ -260,17 +260,17 @@ async fn token_in_use<'e>(
 }
 
 impl RelationshipStore {
-    /// Records once each INVITED partnership whose invitation expired unaccepted by `now`;
-    /// returns how many this call changed.
+    /// Records once each INVITED partnership whose latest link expired unaccepted by `now`;
+    /// returns how many this call recorded.
     pub async fn sweep_partnership_invitations(&self, now: i64) -> Result<usize, StoreError> {
         let sql = format!(
             "SELECT {PARTNERSHIP_COLUMNS} FROM partnerships \
-             WHERE state = $1 AND invitation_lapsed = $2 AND invitation_expire_time <= $3 \
-             ORDER BY invitation_expire_time LIMIT $4"
+             WHERE state = $1 AND invitation_expire_time <= $2 \
+             AND invitation_lapsed_hash <> invitation_token_hash \
+             ORDER BY invitation_expire_time LIMIT $3"
         );
         let due = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(PartnershipState::Invited.as_str_name())
-            .bind(0_i64)
             .bind(now)
             .bind(SWEEP_BATCH)
             .fetch_all(self.db.pool())
@@ -286,24 +286,48 @@ impl Lapsing for Partnership {
         partnership_from_row(row)
     }
 
+    fn describe(row: &AnyRow) -> String {
+        let provider: String = row.try_get("provider_tenant_id").unwrap_or_default();
+        let reseller: String = row.try_get("reseller_tenant_id").unwrap_or_default();
+        format!("partners/{provider}/indirectResellers/{reseller}")
+    }
+
     fn name(&self) -> String {
         self.canonical_name()
     }
 
+    /// Marks the link's expiry recorded, only while the row still has that link unrecorded
+    /// and INVITED (so racing replicas, an acceptance or a new invitation leave it to the
+    /// other), without changing the etag: nothing a side reads changes.
     async fn record_lapse(&self, tx: &mut Tx, now: i64) -> Result<Option<&'static str>, Error> {
         const ACTION: &str = "ExpirePartnershipInvitation";
-        let Some(lapsed) = partnerships::lapse_invitation(self, now) else {
+        if !partnerships::invitation_lapse_due(self, now) {
             return Ok(None);
-        };
-        save_partnership(tx, &lapsed, self.version).await?;
-        let name = lapsed.canonical_name();
+        }
+        let marked = sqlx::query(
+            "UPDATE partnerships SET invitation_lapsed_hash = invitation_token_hash \
+             WHERE provider_tenant_id = $1 AND reseller_tenant_id = $2 AND state = $3 \
+             AND invitation_token_hash = $4 AND invitation_lapsed_hash <> $4",
+        )
+        .bind(self.provider_tenant_id.to_string())
+        .bind(self.reseller_tenant_id.to_string())
+        .bind(PartnershipState::Invited.as_str_name())
+        .bind(&self.invitation_token_hash)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from)?;
+        if marked.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let name = self.canonical_name();
+        let view = self.to_proto(Side::Provider);
         let change = Change {
-            tenant_id: lapsed.provider_tenant_id,
+            tenant_id: self.provider_tenant_id,
             resource_name: &name,
             action: ACTION,
             topic: "relationship.v1.partnership.invitation_expired",
-            before: Some(self.to_proto(Side::Provider).encode_to_vec()),
-            after: &lapsed.to_proto(Side::Provider),
+            before: Some(view.encode_to_vec()),
+            after: &view,
         };
         suite_db::record_unrequested_change(tx, &Caller::service(crate::SERVICE), change).await?;
         Ok(Some(ACTION))
@@ -313,8 +337,8 @@ impl Lapsing for Partnership {
 async fn insert_partnership(tx: &mut Tx, partnership: &Partnership) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO partnerships (provider_tenant_id, reseller_tenant_id, state, invite_email, invitation_token_hash, \
-         invite_time, invitation_expire_time, invitation_lapsed, accept_time, suspended_by, create_time, update_time, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         invite_time, invitation_expire_time, accept_time, suspended_by, create_time, update_time, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(partnership.provider_tenant_id.to_string())
     .bind(partnership.reseller_tenant_id.to_string())
@@ -323,7 +347,6 @@ async fn insert_partnership(tx: &mut Tx, partnership: &Partnership) -> Result<()
     .bind(&partnership.invitation_token_hash)
     .bind(partnership.invite_time)
     .bind(partnership.invitation_expire_time)
-    .bind(i64::from(partnership.invitation_lapsed))
     .bind(partnership.accept_time)
     .bind(partnership.suspended_by.map(|tenant| tenant.to_string()))
     .bind(partnership.create_time)
@@ -342,15 +365,14 @@ async fn save_partnership(
 ) -> Result<(), Error> {
     let updated = sqlx::query(
         "UPDATE partnerships SET state = $1, invite_email = $2, invitation_token_hash = $3, invite_time = $4, \
-         invitation_expire_time = $5, invitation_lapsed = $6, accept_time = $7, suspended_by = $8, update_time = $9, \
-         version = $10 WHERE provider_tenant_id = $11 AND reseller_tenant_id = $12 AND version = $13",
+         invitation_expire_time = $5, accept_time = $6, suspended_by = $7, update_time = $8, version = $9 \
+         WHERE provider_tenant_id = $10 AND reseller_tenant_id = $11 AND version = $12",
     )
     .bind(partnership.state.as_str_name())
     .bind(&partnership.invite_email)
     .bind(&partnership.invitation_token_hash)
     .bind(partnership.invite_time)
     .bind(partnership.invitation_expire_time)
-    .bind(i64::from(partnership.invitation_lapsed))
     .bind(partnership.accept_time)
     .bind(partnership.suspended_by.map(|tenant| tenant.to_string()))
     .bind(partnership.update_time)
@@ -379,7 +401,11 @@ fn partnership_from_row(row: &AnyRow) -> Result<Partnership, StoreError> {
         invitation_token_hash: row.try_get("invitation_token_hash")?,
         invite_time: row.try_get("invite_time")?,
         invitation_expire_time: row.try_get("invitation_expire_time")?,
-        invitation_lapsed: row.try_get::<i64, _>("invitation_lapsed")? != 0,
+        invitation_lapsed: {
+            let token_hash: String = row.try_get("invitation_token_hash")?;
+            let lapsed_hash: String = row.try_get("invitation_lapsed_hash")?;
+            !lapsed_hash.is_empty() && lapsed_hash == token_hash
+        },
         accept_time: row.try_get("accept_time")?,
         suspended_by: columns::optional_uuid(row, "suspended_by")?,
         create_time: row.try_get("create_time")?,

@@ -20,6 +20,9 @@ pub(super) trait Lapsing: Sized {
     /// The row as stored.
     fn from_row(row: &AnyRow) -> Result<Self, StoreError>;
 
+    /// What identifies a row, even one that cannot be read whole, for logs.
+    fn describe(row: &AnyRow) -> String;
+
     /// Its resource name, for logs.
     fn name(&self) -> String;
 
@@ -49,41 +52,46 @@ impl RelationshipStore {
     }
 
     /// Changes each of the `due` rows in its own transaction; returns how many it changed.
+    /// When no transaction can begin (an outage), the rest waits for the next sweep.
     pub(super) async fn sweep_rows<T: Lapsing>(&self, due: &[AnyRow], now: i64) -> usize {
         let mut changed = 0;
         for row in due {
             let current = match T::from_row(row) {
                 Ok(current) => current,
                 Err(error) => {
-                    tracing::warn!(kind = T::KIND, %error, "unreadable row: not swept");
+                    let row = T::describe(row);
+                    tracing::warn!(kind = T::KIND, %row, %error, "unreadable row: not swept");
                     continue;
                 }
             };
             let name = current.name();
-            match self.sweep_one(&current, now).await {
-                Ok(Some(action)) => {
+            let mut tx = match self.db.begin().await {
+                Ok(tx) => tx,
+                Err(error) => {
+                    tracing::warn!(kind = T::KIND, %error, "sweep stopped: the next one goes on");
+                    break;
+                }
+            };
+            let recorded = match current.record_lapse(&mut tx, now).await {
+                Ok(Some(action)) => tx
+                    .commit()
+                    .await
+                    .map(|()| action)
+                    .map_err(|e| Error::from(StoreError::from(e))),
+                Ok(None) => continue,
+                Err(error) => Err(error),
+            };
+            match recorded {
+                Ok(action) => {
                     tracing::info!(kind = T::KIND, resource = %name, action, "swept");
                     changed += 1;
                 }
-                Ok(None) | Err(Error::ConcurrentChange(_)) => {}
+                Err(Error::ConcurrentChange(_)) => {}
                 Err(error) => {
                     tracing::warn!(kind = T::KIND, resource = %name, %error, "not swept: the next sweep tries again");
                 }
             }
         }
         changed
-    }
-
-    async fn sweep_one<T: Lapsing>(
-        &self,
-        current: &T,
-        now: i64,
-    ) -> Result<Option<&'static str>, Error> {
-        let mut tx = self.db.begin().await?;
-        let action = current.record_lapse(&mut tx, now).await?;
-        if action.is_some() {
-            tx.commit().await.map_err(StoreError::from)?;
-        }
-        Ok(action)
     }
 }
