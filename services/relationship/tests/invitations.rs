@@ -13,10 +13,10 @@ use suite_config::PeerUrls;
 use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_testkit::{
-    Actor, TestService, active_partnership, bad_fields, direct_bill_partner,
-    enroll_indirect_reseller, eventually, indirect_reseller_partner, official_indirect_provider,
-    page_codec, partnership_between, reason, record_customer, request_id, restrict_direct_bill,
-    spawn_service,
+    Actor, TestService, active_partnership, bad_fields, customer_accepts_relationship_request,
+    direct_bill_partner, enroll_indirect_reseller, eventually, indirect_reseller_partner,
+    official_indirect_provider, page_codec, partnership_between, reason, record_customer,
+    request_id, restrict_direct_bill, spawn_service,
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -337,6 +337,104 @@ async fn expired_foreign_and_misdirected_acceptances_are_refused_and_write_nothi
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "INVITATION_EXPIRED");
     assert_eq!(suite.relationship.count_rows("customers").await, customers);
+}
+
+#[tokio::test]
+async fn a_partner_that_bills_customers_asks_for_a_relationship_alone_naming_the_subscriptions() {
+    let suite = start().await;
+    // The customer is served today by another direct-bill partner.
+    let current = direct_bill_partner(&suite.enrollment).await;
+    let customer = Uuid::new_v4();
+    record_customer(&suite.relationship, current, customer).await;
+    let target = direct_bill_partner(&suite.enrollment).await;
+    let provider = official_indirect_provider(&suite.enrollment).await;
+    let subscriptions = ["Microsoft 365 Business Premium, 25 licences"];
+
+    let request = suite
+        .relationship
+        .relationship(&Actor::admin_agent(target))
+        .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+            request_id: request_id(),
+            parent: format!("partners/{target}"),
+            provider: String::new(),
+            customer_tenant_id: customer.to_string(),
+            subscriptions: subscriptions.iter().map(|s| (*s).to_owned()).collect(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(request.partner_role(), pb::PartnerRole::DirectBillPartner);
+    assert_eq!(request.provider, "");
+    assert_eq!(request.subscriptions, subscriptions);
+    assert!(
+        request.email_body.contains(subscriptions[0]),
+        "{}",
+        request.email_body
+    );
+    assert!(
+        request.email_body.contains(&request.link),
+        "{}",
+        request.email_body
+    );
+    suite.accept(customer, &request).await.unwrap();
+    let partners = suite.partners_of(customer).await;
+    assert!(
+        partners.contains(&(
+            format!("partners/{target}"),
+            pb::PartnerRole::DirectBillPartner,
+            true
+        )),
+        "{partners:?}"
+    );
+    assert_eq!(partners.len(), 2, "{partners:?}");
+
+    // An official provider becomes the customer's indirect provider.
+    let accepted = customer_accepts_relationship_request(
+        &suite.relationship,
+        provider,
+        customer,
+        &subscriptions,
+    )
+    .await;
+    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
+    assert_eq!(accepted.partner_role(), pb::PartnerRole::IndirectProvider);
+    assert!(suite.partners_of(customer).await.contains(&(
+        format!("partners/{provider}"),
+        pb::PartnerRole::IndirectProvider,
+        true
+    )));
+}
+
+#[tokio::test]
+async fn an_indirect_reseller_names_the_provider_and_only_a_request_alone_names_subscriptions() {
+    let suite = start().await;
+    let (provider, reseller) = active_partnership(&suite.enrollment, &suite.relationship).await;
+    let rows = suite.relationship.database.row_counts().await;
+    let ask = |provider: String, subscriptions: Vec<String>| {
+        let mut client = suite
+            .relationship
+            .relationship(&Actor::admin_agent(reseller));
+        async move {
+            client
+                .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+                    request_id: request_id(),
+                    parent: format!("partners/{reseller}"),
+                    provider,
+                    customer_tenant_id: String::new(),
+                    subscriptions,
+                })
+                .await
+                .unwrap_err()
+        }
+    };
+    let alone = ask(String::new(), Vec::new()).await;
+    assert_eq!(alone.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&alone), "PROVIDER_REQUIRED");
+    let named = ask(format!("partners/{provider}"), vec!["Azure".into()]).await;
+    assert_eq!(bad_fields(&named), ["subscriptions"]);
+    let blank = ask(String::new(), vec![" ".into()]).await;
+    assert_eq!(bad_fields(&blank), ["subscriptions[0]"]);
+    assert_eq!(suite.relationship.database.row_counts().await, rows);
 }
 
 const EXPIRED_TOPIC: &str = "relationship.v1.customer_invitation.expired";

@@ -362,19 +362,56 @@ pub async fn customer_joins_reseller_and_provider(
     provider: Uuid,
     customer_tenant: Uuid,
 ) {
+    let invitation =
+        invite_customer(relationship, reseller, Some(provider), customer_tenant, &[]).await;
+    accept_customer_invitation(relationship, customer_tenant, &invitation).await;
+}
+
+/// `partner`, which bills customers (a direct-bill partner or an indirect provider), sends
+/// customer `customer_tenant` a reseller relationship request for itself alone naming
+/// `subscriptions`; the customer's GLOBAL_ADMIN accepts. Returns the accepted request.
+pub async fn customer_accepts_relationship_request(
+    relationship: &TestService,
+    partner: Uuid,
+    customer_tenant: Uuid,
+    subscriptions: &[&str],
+) -> suite_proto::relationship::v1::CustomerInvitation {
+    let request =
+        invite_customer(relationship, partner, None, customer_tenant, subscriptions).await;
+    accept_customer_invitation(relationship, customer_tenant, &request).await
+}
+
+async fn invite_customer(
+    relationship: &TestService,
+    partner: Uuid,
+    provider: Option<Uuid>,
+    customer_tenant: Uuid,
+    subscriptions: &[&str],
+) -> suite_proto::relationship::v1::CustomerInvitation {
     use suite_proto::relationship::v1 as rel;
-    let invitation = relationship
-        .relationship(&Actor::admin_agent(reseller))
+    relationship
+        .relationship(&Actor::admin_agent(partner))
         .create_customer_invitation(rel::CreateCustomerInvitationRequest {
             request_id: request_id(),
-            parent: format!("partners/{reseller}"),
-            provider: format!("partners/{provider}"),
+            parent: format!("partners/{partner}"),
+            provider: provider
+                .map(|p| format!("partners/{p}"))
+                .unwrap_or_default(),
             customer_tenant_id: customer_tenant.to_string(),
-            subscriptions: Vec::new(),
+            subscriptions: subscriptions.iter().map(|s| (*s).to_owned()).collect(),
         })
         .await
         .expect("invite the customer")
-        .into_inner();
+        .into_inner()
+}
+
+/// The GLOBAL_ADMIN of `customer_tenant` accepts `invitation` with its link's token.
+async fn accept_customer_invitation(
+    relationship: &TestService,
+    customer_tenant: Uuid,
+    invitation: &suite_proto::relationship::v1::CustomerInvitation,
+) -> suite_proto::relationship::v1::CustomerInvitation {
+    use suite_proto::relationship::v1 as rel;
     let token = invitation
         .link
         .rsplit_once("&token=")
@@ -384,7 +421,7 @@ pub async fn customer_joins_reseller_and_provider(
         .relationship(&Actor::global_admin(customer_tenant))
         .accept_customer_invitation(rel::AcceptCustomerInvitationRequest {
             request_id: request_id(),
-            name: invitation.name,
+            name: invitation.name.clone(),
             invitation_token: token,
             customer: Some(rel::Customer {
                 display_name: "Fourth Coffee".into(),
@@ -394,7 +431,8 @@ pub async fn customer_joins_reseller_and_provider(
             }),
         })
         .await
-        .expect("the customer accepts");
+        .expect("the customer accepts")
+        .into_inner()
 }
 
 /// The operator publishes the Microsoft Customer Agreement (`mca-2026-01`).

@@ -33,8 +33,9 @@ use uuid::Uuid;
 pub use database::TestDatabase;
 pub use journey::{
     active_partnership, attest_customer_agreement, azure_pay_as_you_go,
-    customer_joins_reseller_and_provider, direct_bill_partner, direct_bill_sandbox_partner,
-    enroll_indirect_reseller, indirect_reseller_partner, licence_based, list_as_indirect_provider,
+    customer_accepts_relationship_request, customer_joins_reseller_and_provider,
+    direct_bill_partner, direct_bill_sandbox_partner, enroll_indirect_reseller,
+    indirect_reseller_partner, licence_based, list_as_indirect_provider,
     official_indirect_provider, order_subscription, partnership_between, provider_creates_customer,
     publish_customer_agreement, record_customer, restrict_direct_bill,
 };
