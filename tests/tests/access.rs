@@ -690,6 +690,21 @@ fn request(method: &str, world: &World) -> Vec<u8> {
             note: String::new(),
         }
         .encode_to_vec(),
+        "CreatePartnerTransferRequest" => transfer::CreatePartnerTransferRequestRequest {
+            request_id: request_id(),
+            parent: partner,
+            source: format!("partners/{}", Uuid::new_v4()),
+            customer_tenant_id: Uuid::new_v4().to_string(),
+            customer_email: "it@fourthcoffee.example".into(),
+        }
+        .encode_to_vec(),
+        "SubmitTransferRequest" => transfer::SubmitTransferRequestRequest {
+            request_id: request_id(),
+            name: transfer_request(world),
+            subscriptions: vec![world.subscription.clone()],
+            etag: String::new(),
+        }
+        .encode_to_vec(),
         "CancelTransferRequest" => transfer::CancelTransferRequestRequest {
             request_id: request_id(),
             name: transfer_request(world),
@@ -851,6 +866,10 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("AcceptTransferRequest",      ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
     ("RejectTransferRequest",      ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
     ("CancelTransferRequest",      ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
+    // Partner-to-partner: the target's ADMIN_AGENT asks (the customer accepted no request
+    // from this partner), never the operator for it; the source submits.
+    ("CreatePartnerTransferRequest", ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
+    ("SubmitTransferRequest",      ["NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound", "NotFound"]),
 ];
 
 fn code_name(result: &Result<Vec<u8>, tonic::Status>) -> String {

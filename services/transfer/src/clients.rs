@@ -13,6 +13,7 @@ use suite_server::{Platform, StartError};
 use uuid::Uuid;
 
 use crate::domain::subscription::partner_name;
+use crate::domain::transfer::PartnerParties;
 use crate::domain::{CustomerRef, Parties};
 use crate::error::Error;
 
@@ -97,6 +98,59 @@ impl Peers {
                 .map(|action| action.as_str_name().to_owned())
                 .unwrap_or_default(),
         })
+    }
+
+    /// What the enrollment and relationship services say about the parties of a New
+    /// Commerce partner-to-partner transfer of `customer` (the source's view) to `target`,
+    /// asked by this service for itself, all at once.
+    pub async fn partner_parties(
+        &self,
+        customer: CustomerRef,
+        target: Uuid,
+    ) -> Result<PartnerParties, ApiError> {
+        let (source, target_capabilities, target_role, source_role) = tokio::try_join!(
+            self.capabilities_of(customer.partner_tenant_id),
+            self.capabilities_of(target),
+            self.relationship_of(customer, target),
+            self.relationship_of(customer, customer.partner_tenant_id),
+        )?;
+        Ok(PartnerParties {
+            source_sandbox: source.as_ref().is_some_and(|s| s.integration_sandbox),
+            target_sandbox: target_capabilities
+                .as_ref()
+                .is_some_and(|t| t.integration_sandbox),
+            target_related: target_role.is_some(),
+            target_bills: matches!(
+                target_role,
+                Some(
+                    relationship::PartnerRole::DirectBillPartner
+                        | relationship::PartnerRole::IndirectProvider
+                )
+            ),
+            source_related: source_role.is_some(),
+        })
+    }
+
+    /// Where partner `tenant_id` is e-mailed (its primary contact), asked of the enrollment
+    /// service by this service for itself; `None` for a tenant without a partner account.
+    pub async fn contact_email(&self, tenant_id: Uuid) -> Result<Option<String>, ApiError> {
+        let request = self.enrollment.request(
+            enrollment::GetPartnerRequest {
+                name: partner_name(tenant_id),
+            },
+            None,
+        )?;
+        match EnrollmentServiceClient::new(self.enrollment.channel())
+            .get_partner(request)
+            .await
+        {
+            Ok(partner) => {
+                let email = partner.into_inner().primary_contact_email;
+                Ok((!email.is_empty()).then_some(email))
+            }
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(self.enrollment.refusal(&status)),
+        }
     }
 
     async fn capabilities_of(

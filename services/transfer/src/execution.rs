@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::StepHook;
 use crate::clients::Peers;
 use crate::domain::TransferRequest;
-use crate::domain::transfer::unmet_preconditions;
+use crate::domain::transfer::{unmet_partner_preconditions, unmet_preconditions};
 use crate::error::Error;
 use crate::store::{EXECUTE_TOPIC, MoveOutcome, TransferStore};
 
@@ -94,12 +94,8 @@ impl Executor {
     /// `None` when the request changed (the step passed, or another executor moved it on)
     /// and the loop reads it again.
     async fn check_preconditions(&self, request: &TransferRequest, now: i64) -> Option<Delivery> {
-        let parties = match self
-            .peers
-            .parties(request.source_customer(), request.provider_tenant_id)
-            .await
-        {
-            Ok(parties) => parties,
+        let unmet = match self.unmet_preconditions(request).await {
+            Ok(unmet) => unmet,
             // A refusal by a peer (a misconfigured key, a bug) will not pass by waiting: the
             // transfer fails at once with the peer's reason.
             Err(refusal) if !refusal.is_retryable() => {
@@ -112,11 +108,6 @@ impl Executor {
                     .await;
             }
         };
-        let unmet = unmet_preconditions(
-            request.source_customer(),
-            request.provider_tenant_id,
-            &parties,
-        );
         if let Some(first) = unmet.first() {
             let error = format!("{}: {}", first.kind, first.description);
             return self.fail(request, &first.kind, &error, now).await;
@@ -126,6 +117,22 @@ impl Executor {
             Ok(_) => None, // advanced, or another executor did: read again either way
             Err(error) => Some(Delivery::Retry(format!("recording the check: {error}"))),
         }
+    }
+
+    /// The preconditions of `request`'s kind it fails now, asked of the other services.
+    async fn unmet_preconditions(
+        &self,
+        request: &TransferRequest,
+    ) -> Result<Vec<suite_errors::PreconditionViolation>, suite_errors::ApiError> {
+        let customer = request.source_customer();
+        let partner = request.provider_tenant_id;
+        Ok(if request.is_partner_transfer() {
+            let parties = self.peers.partner_parties(customer, partner).await?;
+            unmet_partner_preconditions(customer, partner, &parties)
+        } else {
+            let parties = self.peers.parties(customer, partner).await?;
+            unmet_preconditions(customer, partner, &parties)
+        })
     }
 
     /// Step 2: the move, one transaction.

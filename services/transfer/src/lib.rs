@@ -65,6 +65,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "an Azure subscription billed once",
         sql: include_str!("../migrations/0105_azure_subscription_once.sql"),
     },
+    MigrationFile {
+        version: 106,
+        description: "partner transfers",
+        sql: include_str!("../migrations/0106_partner_transfers.sql"),
+    },
 ];
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);

@@ -1476,3 +1476,270 @@ async fn a_sandbox_is_declared_by_the_operator_and_refused_on_either_side() {
         )
     );
 }
+
+/// The target's request for `customer`'s New Commerce subscriptions held by `source`.
+fn partner_transfer(
+    target: Uuid,
+    source: Uuid,
+    customer: Uuid,
+) -> pb::CreatePartnerTransferRequestRequest {
+    pb::CreatePartnerTransferRequestRequest {
+        request_id: request_id(),
+        parent: format!("partners/{target}"),
+        source: format!("partners/{source}"),
+        customer_tenant_id: customer.to_string(),
+        customer_email: "it@fourthcoffee.example".into(),
+    }
+}
+
+fn submission(name: &str, subscriptions: &[&pb::Subscription]) -> pb::SubmitTransferRequestRequest {
+    pb::SubmitTransferRequestRequest {
+        request_id: request_id(),
+        name: name.into(),
+        subscriptions: subscriptions.iter().map(|s| s.name.clone()).collect(),
+        etag: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_new_commerce_transfer_goes_from_partner_to_partner() {
+    use suite_proto::enrollment::v1 as enr;
+    let suite = start(options()).await;
+    let source = direct_bill_partner(&suite.enrollment).await;
+    let (customer, [_, licences, _, new_commerce]) = suite.direct_bill_customer(source).await;
+    let nce_add_on = order(
+        suite.transfer(),
+        source,
+        customer,
+        licence(
+            pb::OfferKind::NewCommerceLicense,
+            "CFQ7TTC0LF8R-ADDON",
+            10,
+            &new_commerce.name,
+        ),
+    )
+    .await;
+    let target = direct_bill_partner(&suite.enrollment).await;
+    let (source_agent, target_agent) = (Actor::admin_agent(source), Actor::admin_agent(target));
+    let transfer_db = &suite.transfer().database;
+
+    // Before the customer accepted the target's relationship request, the target is told
+    // that and nothing about the source.
+    let refused = suite
+        .transfers(&target_agent)
+        .create_partner_transfer_request(partner_transfer(target, source, customer))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "RESELLER_RELATIONSHIP_REQUIRED");
+    assert_eq!(precondition_kinds(&refused).len(), 1);
+    suite_testkit::customer_accepts_relationship_request(
+        &suite.relationship,
+        target,
+        customer,
+        &["New Commerce CFQ7TTC0LF8R, 10 licences, with its add-on"],
+    )
+    .await;
+
+    // The source declines a first request; the target withdraws a second.
+    let create = || async {
+        suite
+            .transfers(&target_agent)
+            .create_partner_transfer_request(partner_transfer(target, source, customer))
+            .await
+            .expect("the target's request is created")
+            .into_inner()
+    };
+    let declined = create().await;
+    let declined = suite
+        .transfers(&source_agent)
+        .reject_transfer_request(pb::RejectTransferRequestRequest {
+            request_id: request_id(),
+            name: declined.name,
+            note: "not agreed with the customer".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(declined.state(), pb::TransferRequestState::Rejected);
+    let withdrawn = create().await;
+    let not_target = suite
+        .transfers(&source_agent)
+        .cancel_transfer_request(pb::CancelTransferRequestRequest {
+            request_id: request_id(),
+            name: withdrawn.name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&not_target), "TARGET_REQUIRED");
+    let withdrawn = suite
+        .transfers(&target_agent)
+        .cancel_transfer_request(pb::CancelTransferRequestRequest {
+            request_id: request_id(),
+            name: withdrawn.name,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(withdrawn.state(), pb::TransferRequestState::Cancelled);
+
+    // The request: under the source's name, ACTIVE without line items; the customer and the
+    // source's primary contact are e-mailed, and it is in the source's audit trail.
+    let emails_before = transfer_db.outbox("email").await.len();
+    let requested = create().await;
+    assert_eq!(
+        (requested.kind(), requested.state()),
+        (
+            pb::TransferKind::NewCommercePartner,
+            pb::TransferRequestState::Active
+        )
+    );
+    assert!(
+        requested
+            .name
+            .starts_with(&format!("partners/{source}/customers/{customer}/"))
+    );
+    assert!(requested.line_items.is_empty());
+    let source_contact = suite
+        .enrollment
+        .enrollment(&source_agent)
+        .get_partner(enr::GetPartnerRequest {
+            name: format!("partners/{source}"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .primary_contact_email;
+    let emails: Vec<String> = transfer_db.outbox("email").await[emails_before..]
+        .iter()
+        .map(|payload| String::from_utf8_lossy(payload).into_owned())
+        .collect();
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    assert!(
+        emails[0].contains("it@fourthcoffee.example"),
+        "{}",
+        emails[0]
+    );
+    assert!(emails[1].contains(&source_contact), "{}", emails[1]);
+    assert!(emails[1].contains(&requested.name), "{}", emails[1]);
+    let in_source_trail: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1 AND resource_name = $2 AND action = $3",
+    )
+    .bind(source.to_string())
+    .bind(&requested.name)
+    .bind("CreatePartnerTransferRequest")
+    .fetch_one(transfer_db.database().pool())
+    .await
+    .unwrap();
+    assert_eq!(in_source_trail, 1);
+
+    // The source opens it: only it submits, and only New Commerce licences move.
+    let eligibilities = suite
+        .transfers(&source_agent)
+        .list_transfer_eligibilities(pb::ListTransferEligibilitiesRequest {
+            parent: format!("partners/{source}/customers/{customer}"),
+            kind: pb::TransferKind::NewCommercePartner as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .eligibilities;
+    let eligible: Vec<_> = eligibilities
+        .iter()
+        .filter(|e| e.eligible)
+        .map(|e| e.subscription.clone())
+        .collect();
+    assert_eq!(
+        eligible,
+        [new_commerce.name.clone(), nce_add_on.name.clone()]
+    );
+    let accepting = suite
+        .transfers(&source_agent)
+        .accept_transfer_request(pb::AcceptTransferRequestRequest {
+            request_id: request_id(),
+            name: requested.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&accepting), "SUBMISSION_REQUIRED");
+    let by_target = suite
+        .transfers(&target_agent)
+        .submit_transfer_request(submission(&requested.name, &[&new_commerce]))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&by_target), "SOURCE_REQUIRED");
+    let legacy = suite
+        .transfers(&source_agent)
+        .submit_transfer_request(submission(&requested.name, &[&licences]))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&legacy), "SUBSCRIPTION_NOT_TRANSFERABLE");
+    assert_eq!(
+        precondition_kinds(&legacy)[0].0,
+        "INELIGIBILITY_REASON_NOT_NEW_COMMERCE"
+    );
+
+    let submitted = suite
+        .transfers(&source_agent)
+        .submit_transfer_request(submission(&requested.name, &[&new_commerce]))
+        .await
+        .unwrap()
+        .into_inner();
+    let items: Vec<_> = submitted
+        .line_items
+        .iter()
+        .map(|i| (i.subscription.clone(), i.included_with_base))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            (new_commerce.name.clone(), false),
+            (nce_add_on.name.clone(), true)
+        ]
+    );
+    let done = suite
+        .wait_for_state(
+            &source_agent,
+            &requested.name,
+            pb::TransferRequestState::Completed,
+        )
+        .await;
+
+    // New subscriptions on the target's billing account, the source's cancelled.
+    let on_target = suite.subscriptions(target, customer).await;
+    assert_eq!(on_target.len(), 2);
+    for (item, original) in done.line_items.iter().zip([&new_commerce, &nce_add_on]) {
+        let new = on_target
+            .iter()
+            .find(|s| s.name == item.transferred_subscription)
+            .expect("the target's subscription");
+        assert_eq!(
+            (new.status(), new.offer_id.as_str(), new.quantity),
+            (
+                pb::SubscriptionStatus::Active,
+                original.offer_id.as_str(),
+                original.quantity
+            )
+        );
+        assert_eq!(new.transferred_from, original.name);
+        let old = suite
+            .transfers(&source_agent)
+            .get_subscription(pb::GetSubscriptionRequest {
+                name: original.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(old.status(), pb::SubscriptionStatus::Cancelled);
+        assert_eq!(old.transferred_to, new.name);
+    }
+    let add_on = on_target
+        .iter()
+        .find(|s| s.offer_id == nce_add_on.offer_id)
+        .unwrap();
+    assert_eq!(
+        add_on.base_subscription,
+        done.line_items[0].transferred_subscription
+    );
+}

@@ -85,7 +85,12 @@ impl EnrollmentApi {
         request: pb::GetCapabilitiesRequest,
     ) -> Result<pb::Capabilities, Error> {
         let partner = self
-            .checkable_partner(caller, "partner", &request.partner)
+            .checkable_partner(
+                caller,
+                "partner",
+                &request.partner,
+                &["transfer", "relationship"],
+            )
             .await?;
         let tenant_id = partner.tenant_id;
         let now = self.now();

@@ -93,17 +93,19 @@ impl EnrollmentApi {
         partner.ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))
     }
 
-    /// As [`Self::readable_partner`], and for two services acting for themselves: the
+    /// As [`Self::readable_partner`], and for the `services` acting for themselves: the
     /// transfer service checks a transfer's parties before the request and again when it
-    /// runs, long after the requester's token expired; the relationship service checks that
-    /// the provider a reseller names is still an official one.
+    /// runs, long after the requester's token expired, and e-mails the source of a
+    /// partner-to-partner transfer; the relationship service checks that the provider a
+    /// reseller names is still an official one.
     async fn checkable_partner(
         &self,
         caller: &Caller,
         field: &str,
         name: &str,
+        services: &[&str],
     ) -> Result<Partner, Error> {
-        if !(caller.is_service("transfer") || caller.is_service("relationship")) {
+        if !services.iter().any(|service| caller.is_service(service)) {
             return self.readable_partner(caller, field, name).await;
         }
         let tenant_id = partner_in(field, name)?;

@@ -34,7 +34,9 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::GetPartnerRequest,
     ) -> Result<pb::Partner, Error> {
-        let partner = self.readable_partner(caller, "name", &request.name).await?;
+        let partner = self
+            .checkable_partner(caller, "name", &request.name, &["transfer"])
+            .await?;
         Ok(pb::Partner::from(&partner))
     }
 

@@ -202,4 +202,32 @@ impl TransferService for TransferApi {
         )
         .await
     }
+
+    async fn create_partner_transfer_request(
+        &self,
+        request: Request<pb::CreatePartnerTransferRequestRequest>,
+    ) -> Result<Response<pb::TransferRequest>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move {
+                self.create_partner_transfer_request(&caller, message).await
+            },
+        )
+        .await
+    }
+
+    async fn submit_transfer_request(
+        &self,
+        request: Request<pb::SubmitTransferRequestRequest>,
+    ) -> Result<Response<pb::TransferRequest>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.peers.capabilities,
+            |caller, message| async move { self.submit_transfer_request(&caller, message).await },
+        )
+        .await
+    }
 }

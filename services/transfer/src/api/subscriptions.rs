@@ -202,6 +202,8 @@ impl TransferApi {
         caller: &Caller,
         request: pb::ListTransferEligibilitiesRequest,
     ) -> Result<pb::ListTransferEligibilitiesResponse, Error> {
+        let kind = crate::domain::transfer::parse_kind(request.kind)
+            .map_err(|reason| FieldViolations::single("kind", reason))?;
         let (customer, page) = self
             .subscription_page(
                 caller,
@@ -215,7 +217,7 @@ impl TransferApi {
             eligibilities: page
                 .items
                 .iter()
-                .map(|subscription| eligibility::eligibility(customer, subscription, &open))
+                .map(|subscription| eligibility::eligibility(customer, subscription, &open, kind))
                 .collect(),
             next_page_token: page.next_page_token,
         })

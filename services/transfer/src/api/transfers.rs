@@ -1,5 +1,6 @@
-//! Transfer requests: the four steps of a self-service transfer as the two partners drive
-//! them; the execution itself runs in the background (see `crate::execution`).
+//! Transfer requests: the four steps of a self-service transfer, and the New Commerce
+//! partner-to-partner transfer, as the two partners drive them; the execution itself runs
+//! in the background (see `crate::execution`).
 
 use suite_auth::{Caller, Role};
 use suite_db::IdempotencyKey;
@@ -11,7 +12,8 @@ use super::TransferApi;
 use crate::TransferOptions;
 use crate::domain::subscription::parse_partner_name;
 use crate::domain::transfer::{
-    self, parse_note, parse_transfer_request_name, refusal, unmet_preconditions,
+    self, NewPartnerTransfer, parse_named_subscriptions, parse_note, parse_transfer_request_name,
+    partner_transfer_emails, refusal, unmet_partner_preconditions, unmet_preconditions,
 };
 use crate::domain::{NewTransferRequest, TransferRequest};
 use crate::error::Error;
@@ -147,6 +149,15 @@ impl TransferApi {
         };
         let (current, _) = self.readable(caller, "name", &request.name).await?;
         transfer::authorize_decision(caller, &current)?;
+        if current.is_partner_transfer() {
+            return Err(Error::Precondition {
+                reason: "SUBMISSION_REQUIRED",
+                message: format!(
+                    "{} is a partner-to-partner request: the source chooses the subscriptions and submits it (SubmitTransferRequest)",
+                    current.name()
+                ),
+            });
+        }
         let now = self.now();
         let deadline = now.saturating_add(TransferOptions::micros(self.options.execution_deadline));
         let accepted = self
@@ -224,6 +235,111 @@ impl TransferApi {
                 |stored| stored.cancelled(now),
             )
             .await
+    }
+
+    pub(super) async fn create_partner_transfer_request(
+        &self,
+        caller: &Caller,
+        request: pb::CreatePartnerTransferRequestRequest,
+    ) -> Result<pb::TransferRequest, Error> {
+        // The target asks; the operator does not ask for it.
+        caller.require_role(Role::AdminAgent)?;
+        let mut violations = FieldViolations::new();
+        let key = violations.check(
+            "request_id",
+            IdempotencyKey::new(
+                caller,
+                "CreatePartnerTransferRequest",
+                &request.request_id,
+                &request,
+            ),
+        );
+        let new = NewPartnerTransfer::parse(&request, &mut violations);
+        let (Some(key), Some(new), true) = (key, new, violations.is_empty()) else {
+            return Err(Error::Invalid(violations));
+        };
+        if !caller.can_access_tenant(new.target_tenant_id) {
+            return Err(Error::PartnerNotFound(request.parent));
+        }
+        if let Some(previous) = self.store.replayed(&key).await? {
+            return Ok(previous);
+        }
+        // Asked as this service: what it learns of the source is told only to a target the
+        // customer accepted (see `unmet_partner_preconditions`).
+        let parties = self
+            .peers
+            .partner_parties(new.customer, new.target_tenant_id)
+            .await?;
+        let unmet = unmet_partner_preconditions(new.customer, new.target_tenant_id, &parties);
+        if !unmet.is_empty() {
+            return Err(Error::Api(refusal(unmet)));
+        }
+        let source_email = self
+            .peers
+            .contact_email(new.customer.partner_tenant_id)
+            .await?;
+        let now = self.now();
+        let expire_time =
+            now.saturating_add(TransferOptions::micros(self.options.request_lifetime));
+        let created = new.request(now, expire_time);
+        let emails = partner_transfer_emails(&created, source_email.as_deref());
+        self.store
+            .create_partner_transfer_request(caller, &key, &created, &emails)
+            .await
+    }
+
+    pub(super) async fn submit_transfer_request(
+        &self,
+        caller: &Caller,
+        request: pb::SubmitTransferRequestRequest,
+    ) -> Result<pb::TransferRequest, Error> {
+        let mut violations = FieldViolations::new();
+        let key = violations.check(
+            "request_id",
+            IdempotencyKey::new(
+                caller,
+                "SubmitTransferRequest",
+                &request.request_id,
+                &request,
+            ),
+        );
+        let etag = violations.check("etag", fields::etag(&request.etag));
+        let customer = parse_transfer_request_name(&request.name)
+            .ok()
+            .map(|(customer, _)| customer);
+        let named = parse_named_subscriptions(
+            &request.subscriptions,
+            customer,
+            "the request's customer",
+            &mut violations,
+        );
+        let (Some(key), Some(etag), Some(named), true) = (key, etag, named, violations.is_empty())
+        else {
+            return Err(Error::Invalid(violations));
+        };
+        let (current, _) = self.readable(caller, "name", &request.name).await?;
+        transfer::authorize_decision(caller, &current)?;
+        caller.require_role(Role::AdminAgent)?;
+        let now = self.now();
+        let deadline = now.saturating_add(TransferOptions::micros(self.options.execution_deadline));
+        let submitted = self
+            .store
+            .submit_transfer_request(caller, &key, current.id, &named, now, deadline, |stored| {
+                if !stored.is_partner_transfer() {
+                    return Err(Error::Precondition {
+                        reason: "ACCEPTANCE_REQUIRED",
+                        message: format!(
+                            "{} is a self-service request: the provider accepts it (AcceptTransferRequest)",
+                            stored.name()
+                        ),
+                    });
+                }
+                check_etag(stored, etag)
+            })
+            .await?;
+        // The transfer starts now rather than at the relay's next pass.
+        self.waker.wake();
+        Ok(submitted)
     }
 
     /// The request named `name` (sent in `field`) if the caller is a side of it; NOT_FOUND

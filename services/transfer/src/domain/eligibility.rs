@@ -1,4 +1,6 @@
-//! Which subscriptions may move by self-service transfer, and why the others may not.
+//! Which subscriptions may move by each kind of transfer, and why the others may not: the
+//! self-service transfer to an indirect provider moves legacy licences and Azure
+//! pay-as-you-go; the New Commerce partner-to-partner transfer moves New Commerce licences.
 
 use std::collections::HashSet;
 
@@ -9,9 +11,12 @@ use super::subscription::{CustomerRef, Subscription, subscription_name};
 
 use pb::IneligibilityReason as Reason;
 
-/// Why a subscription of `kind` never moves by self-service; `None` for the two kinds that
-/// do (legacy licence-based and Azure pay-as-you-go).
-pub fn kind_reason(kind: pb::OfferKind) -> Option<Reason> {
+/// Why a subscription of `kind` never moves by a transfer of `transfer`; `None` for the
+/// kinds that do.
+pub fn kind_reason(kind: pb::OfferKind, transfer: pb::TransferKind) -> Option<Reason> {
+    if transfer == pb::TransferKind::NewCommercePartner {
+        return (kind != pb::OfferKind::NewCommerceLicense).then_some(Reason::NotNewCommerce);
+    }
     match kind {
         pb::OfferKind::LegacyLicense | pb::OfferKind::AzurePayAsYouGo => None,
         pb::OfferKind::AzurePlan => Some(Reason::AzurePlan),
@@ -25,13 +30,17 @@ pub fn kind_reason(kind: pb::OfferKind) -> Option<Reason> {
     }
 }
 
-/// Why `subscription` cannot be named in a new transfer request now, if it cannot;
-/// `open` holds the subscriptions already in an open request.
-pub fn reason(subscription: &Subscription, open: &HashSet<Uuid>) -> Option<Reason> {
+/// Why `subscription` cannot be named in a new transfer request of `transfer` now, if it
+/// cannot; `open` holds the subscriptions already in an open request.
+pub fn reason(
+    subscription: &Subscription,
+    open: &HashSet<Uuid>,
+    transfer: pb::TransferKind,
+) -> Option<Reason> {
     if subscription.status != pb::SubscriptionStatus::Active {
         return Some(Reason::NotActive);
     }
-    if let Some(reason) = kind_reason(subscription.offer_kind) {
+    if let Some(reason) = kind_reason(subscription.offer_kind, transfer) {
         return Some(reason);
     }
     if open.contains(&subscription.id) {
@@ -60,16 +69,20 @@ pub fn advice(reason: Reason) -> &'static str {
         Reason::NotActive => "only an ACTIVE subscription of this partner moves",
         Reason::AddOnWithoutBase => "name its base subscription: the add-ons follow their base",
         Reason::NotFound => "no such subscription of this customer is billed by this partner",
+        Reason::NotNewCommerce => {
+            "a partner-to-partner transfer moves only New Commerce licences: legacy licences and Azure pay-as-you-go move to an indirect provider by self-service transfer; the other kinds are cancelled and bought anew"
+        }
     }
 }
 
-/// The eligibility answer for `subscription`.
+/// The eligibility answer for `subscription` in a transfer of `transfer`.
 pub fn eligibility(
     customer: CustomerRef,
     subscription: &Subscription,
     open: &HashSet<Uuid>,
+    transfer: pb::TransferKind,
 ) -> pb::TransferEligibility {
-    let reason = reason(subscription, open);
+    let reason = reason(subscription, open, transfer);
     pb::TransferEligibility {
         subscription: subscription.name(),
         eligible: reason.is_none(),

@@ -1,5 +1,10 @@
 //! Transfer requests: which subscriptions a request carries, the preconditions of a
 //! transfer, who may do what, and the request's states. Free of transport and storage.
+//!
+//! Two kinds share the request and its workflow. The self-service transfer: the source (a
+//! transitioning partner) names the subscriptions and its indirect provider accepts. The
+//! New Commerce partner-to-partner transfer: the target asks (in the provider's place), the
+//! source chooses the subscriptions and submits.
 
 use std::collections::{HashMap, HashSet};
 
@@ -83,8 +88,12 @@ pub struct TransferRequest {
     pub source_tenant_id: Uuid,
     /// The customer.
     pub customer_tenant_id: Uuid,
-    /// The indirect provider.
+    /// The partner taking over: the indirect provider, or the target partner.
     pub provider_tenant_id: Uuid,
+    /// Which transfer.
+    pub kind: pb::TransferKind,
+    /// Partner-to-partner: where the customer was told of the request.
+    pub customer_email: String,
     /// Where it stands.
     pub state: State,
     /// Its subscriptions.
@@ -200,7 +209,14 @@ impl TransferRequest {
             }),
             rejection_note: self.rejection_note.clone(),
             etag: self.version.to_string(),
+            kind: self.kind as i32,
+            customer_email: self.customer_email.clone(),
         }
+    }
+
+    /// True for a New Commerce partner-to-partner transfer.
+    pub fn is_partner_transfer(&self) -> bool {
+        self.kind == pb::TransferKind::NewCommercePartner
     }
 
     fn require_active(&self, now: i64, verb: &str) -> Result<(), Error> {
@@ -208,7 +224,7 @@ impl TransferRequest {
             return Err(Error::Precondition {
                 reason: "TRANSFER_REQUEST_EXPIRED",
                 message: format!(
-                    "{} expired unaccepted: the source creates a new request",
+                    "{} expired before it was accepted: create a new request",
                     self.name()
                 ),
             });
@@ -247,6 +263,19 @@ impl TransferRequest {
             deadline: Some(deadline),
             ..Execution::not_started()
         };
+        Ok(next)
+    }
+
+    /// The source submits a partner-to-partner request at `now` with the subscriptions it
+    /// chose: the transfer starts, to be carried out before `deadline` or failed.
+    pub fn submitted(
+        &self,
+        line_items: Vec<LineItem>,
+        now: i64,
+        deadline: i64,
+    ) -> Result<Self, Error> {
+        let mut next = self.accepted(now, deadline)?;
+        next.line_items = line_items;
         Ok(next)
     }
 
@@ -320,6 +349,87 @@ pub fn is_open(state: State) -> bool {
     matches!(state, State::Active | State::Accepted)
 }
 
+/// The kind a request asks about: the self-service transfer when unspecified.
+pub fn parse_kind(kind: i32) -> Result<pb::TransferKind, String> {
+    match pb::TransferKind::try_from(kind) {
+        Ok(pb::TransferKind::Unspecified) => Ok(pb::TransferKind::IndirectProvider),
+        Ok(kind) => Ok(kind),
+        Err(_) => Err(format!("unknown kind {kind}")),
+    }
+}
+
+/// A validated `CreatePartnerTransferRequest`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPartnerTransfer {
+    /// The source's view of the customer.
+    pub customer: CustomerRef,
+    /// The target partner, the caller's tenant.
+    pub target_tenant_id: Uuid,
+    /// Where the customer is told.
+    pub customer_email: String,
+}
+
+impl NewPartnerTransfer {
+    /// Validates the request, recording every problem.
+    pub fn parse(
+        request: &pb::CreatePartnerTransferRequestRequest,
+        violations: &mut FieldViolations,
+    ) -> Option<Self> {
+        let target = violations.check("parent", parse_partner_name(&request.parent));
+        let source = violations.check("source", parse_partner_name(&request.source));
+        let customer = violations.check(
+            "customer_tenant_id",
+            fields::uuid(request.customer_tenant_id.trim()),
+        );
+        let email = violations.check("customer_email", fields::email(&request.customer_email));
+        if let (Some(target), Some(source)) = (target, source)
+            && target == source
+        {
+            violations.add("source", "must be another partner than the target");
+        }
+        if let (Some(target), Some(source), Some(customer)) = (target, source, customer)
+            && (customer == target || customer == source)
+        {
+            violations.add(
+                "customer_tenant_id",
+                "must be the customer's tenant, not a partner's",
+            );
+        }
+        Some(Self {
+            customer: CustomerRef {
+                partner_tenant_id: source?,
+                customer_tenant_id: customer?,
+            },
+            target_tenant_id: target?,
+            customer_email: email?,
+        })
+    }
+}
+
+impl NewPartnerTransfer {
+    /// The request it creates at `now`, ACTIVE until `expire_time`, without line items: the
+    /// source chooses them when it submits.
+    pub fn request(&self, now: i64, expire_time: i64) -> TransferRequest {
+        TransferRequest {
+            id: Uuid::now_v7(),
+            source_tenant_id: self.customer.partner_tenant_id,
+            customer_tenant_id: self.customer.customer_tenant_id,
+            provider_tenant_id: self.target_tenant_id,
+            kind: pb::TransferKind::NewCommercePartner,
+            customer_email: self.customer_email.clone(),
+            state: State::Active,
+            line_items: Vec::new(),
+            create_time: now,
+            expire_time,
+            update_time: now,
+            end_time: None,
+            rejection_note: String::new(),
+            execution: Execution::not_started(),
+            version: 1,
+        }
+    }
+}
+
 /// A validated `CreateTransferRequest`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTransferRequest {
@@ -344,30 +454,8 @@ impl NewTransferRequest {
         {
             violations.add("provider", "must be another partner than the source");
         }
-        if request.subscriptions.is_empty() {
-            violations.add("subscriptions", "name at least one subscription");
-        }
-        if request.subscriptions.len() > MAX_NAMED_SUBSCRIPTIONS {
-            violations.add(
-                "subscriptions",
-                format!("at most {MAX_NAMED_SUBSCRIPTIONS} subscriptions per request"),
-            );
-            return None;
-        }
-        let mut ids = Vec::new();
-        for (index, name) in request.subscriptions.iter().enumerate() {
-            let field = format!("subscriptions[{index}]");
-            let Some((owner, id)) = violations.check(&field, parse_subscription_name(name)) else {
-                continue;
-            };
-            if customer.is_some_and(|customer| customer != owner) {
-                violations.add(field, "must be a subscription of `parent`");
-            } else if ids.contains(&id) {
-                violations.add(field, "named twice");
-            } else {
-                ids.push(id);
-            }
-        }
+        let ids =
+            parse_named_subscriptions(&request.subscriptions, customer, "`parent`", violations)?;
         Some(Self {
             customer: customer?,
             provider_tenant_id: provider?,
@@ -376,14 +464,88 @@ impl NewTransferRequest {
     }
 }
 
-/// The line items of a request naming `named` among the customer's `subscriptions` (all of
-/// them, of the source), add-ons following their base; every subscription that cannot move
-/// is reported with its reason. `open` holds those already in an open request.
+/// The ids of the subscriptions `names`, all of `customer` (described as `whose` in the
+/// refusal), in order and without repeats: at least one, at most
+/// [`MAX_NAMED_SUBSCRIPTIONS`].
+pub fn parse_named_subscriptions(
+    names: &[String],
+    customer: Option<CustomerRef>,
+    whose: &str,
+    violations: &mut FieldViolations,
+) -> Option<Vec<Uuid>> {
+    if names.is_empty() {
+        violations.add("subscriptions", "name at least one subscription");
+    }
+    if names.len() > MAX_NAMED_SUBSCRIPTIONS {
+        violations.add(
+            "subscriptions",
+            format!("at most {MAX_NAMED_SUBSCRIPTIONS} subscriptions per request"),
+        );
+        return None;
+    }
+    let mut ids = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        let field = format!("subscriptions[{index}]");
+        let Some((owner, id)) = violations.check(&field, parse_subscription_name(name)) else {
+            continue;
+        };
+        if customer.is_some_and(|customer| customer != owner) {
+            violations.add(field, format!("must be a subscription of {whose}"));
+        } else if ids.contains(&id) {
+            violations.add(field, "named twice");
+        } else {
+            ids.push(id);
+        }
+    }
+    Some(ids)
+}
+
+/// The e-mails a partner-to-partner request sends when it is created: to the customer at
+/// `request.customer_email`, and to the source at `source_email` when it has one.
+pub fn partner_transfer_emails(
+    request: &TransferRequest,
+    source_email: Option<&str>,
+) -> Vec<suite_mail::Email> {
+    let target = partner_name(request.provider_tenant_id);
+    let source = partner_name(request.source_tenant_id);
+    let expiry = suite_time::timestamp(request.expire_time);
+    let mut emails = vec![suite_mail::Email {
+        to: request.customer_email.clone(),
+        subject: "Your New Commerce subscriptions: transfer to your new partner requested".into(),
+        body: format!(
+            "Hello,\n\nAs you agreed, your new partner ({target}) has asked your current partner \
+             ({source}) to transfer your New Commerce subscriptions to it. Your current partner chooses \
+             the subscriptions and submits the transfer; the new partner then bills them, and your \
+             current partner's are cancelled. Nothing is needed from you.\n\nRequest: {}\n",
+            request.name()
+        ),
+    }];
+    if let Some(to) = source_email {
+        emails.push(suite_mail::Email {
+            to: to.to_owned(),
+            subject: "Transfer request: New Commerce subscriptions of a customer".into(),
+            body: format!(
+                "Hello,\n\n{target} asks you to transfer New Commerce subscriptions of customer {} to it.\n\n\
+                 Open the request {}, choose the subscriptions and submit it (SubmitTransferRequest), or \
+                 decline it (RejectTransferRequest), before {expiry} (UTC).\n",
+                request.customer_tenant_id,
+                request.name()
+            ),
+        });
+    }
+    emails
+}
+
+/// The line items of a request of `kind` naming `named` among the customer's
+/// `subscriptions` (all of them, of the source), add-ons following their base; every
+/// subscription that cannot move is reported with its reason. `open` holds those already in
+/// an open request.
 pub fn select_line_items(
     customer: CustomerRef,
     named: &[Uuid],
     subscriptions: &[Subscription],
     open: &HashSet<Uuid>,
+    kind: pb::TransferKind,
 ) -> Result<Vec<LineItem>, Error> {
     let by_id: HashMap<Uuid, &Subscription> = subscriptions.iter().map(|s| (s.id, s)).collect();
     let mut blockers = Vec::new();
@@ -412,7 +574,7 @@ pub fn select_line_items(
             );
             continue;
         }
-        if let Some(reason) = eligibility::reason(subscription, open) {
+        if let Some(reason) = eligibility::reason(subscription, open, kind) {
             block(subscription.name(), reason);
             continue;
         }
@@ -425,7 +587,7 @@ pub fn select_line_items(
                 && s.status == pb::SubscriptionStatus::Active
         });
         for add_on in add_ons {
-            match eligibility::reason(add_on, open) {
+            match eligibility::reason(add_on, open, kind) {
                 Some(reason) => block(add_on.name(), reason),
                 None => items.push(line_item(add_on, !named.contains(&add_on.id))),
             }
@@ -551,6 +713,85 @@ pub fn unmet_preconditions(
     unmet
 }
 
+/// What the other services say about the parties of a partner-to-partner transfer, asked
+/// before it is created and again before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerParties {
+    /// The source is an integration sandbox tenant.
+    pub source_sandbox: bool,
+    /// The target is an integration sandbox tenant.
+    pub target_sandbox: bool,
+    /// The target is a partner of record of the customer (it accepted its request).
+    pub target_related: bool,
+    /// The target bills the customer itself (a direct-bill partner or an indirect
+    /// provider, not an indirect reseller).
+    pub target_bills: bool,
+    /// The source is a partner of record of the customer.
+    pub source_related: bool,
+}
+
+/// Every precondition of a partner-to-partner transfer the parties fail. The source's tie
+/// to the customer is reported only once the target has one: nobody else learns who serves
+/// a customer.
+pub fn unmet_partner_preconditions(
+    customer: CustomerRef,
+    target_tenant_id: Uuid,
+    parties: &PartnerParties,
+) -> Vec<PreconditionViolation> {
+    let source = partner_name(customer.partner_tenant_id);
+    let target = partner_name(target_tenant_id);
+    let mut unmet = Vec::new();
+    let mut add = |kind: &str, subject: &str, description: String| {
+        unmet.push(PreconditionViolation {
+            kind: kind.to_owned(),
+            subject: subject.to_owned(),
+            description,
+        });
+    };
+    for (sandbox, partner) in [
+        (parties.source_sandbox, &source),
+        (parties.target_sandbox, &target),
+    ] {
+        if sandbox {
+            add(
+                "SANDBOX_TENANT",
+                partner,
+                "transfers cannot run in the integration sandbox: use the production tenants"
+                    .into(),
+            );
+        }
+    }
+    if !parties.target_related {
+        add(
+            "RESELLER_RELATIONSHIP_REQUIRED",
+            &customer.customer_name(),
+            format!(
+                "the customer has not accepted a reseller relationship request from {target}: send one naming the subscriptions (CreateCustomerInvitation without a provider) and have the customer's admin accept it"
+            ),
+        );
+        return unmet;
+    }
+    if !parties.target_bills {
+        add(
+            "BILLING_PARTNER_REQUIRED",
+            &target,
+            format!(
+                "{target} is the customer's indirect reseller and bills no one: its indirect provider takes the subscriptions over"
+            ),
+        );
+    }
+    if !parties.source_related {
+        add(
+            "SOURCE_NOT_PARTNER_OF_RECORD",
+            &source,
+            format!(
+                "{source} is not a partner of record of the customer: name the customer's current partner"
+            ),
+        );
+    }
+    unmet
+}
+
 /// The refusal for unmet preconditions: FAILED_PRECONDITION with the first one's reason and
 /// every one in the details.
 pub fn refusal(unmet: Vec<PreconditionViolation>) -> ApiError {
@@ -578,6 +819,8 @@ fn reason_code(kind: &str) -> &'static str {
         "PARTNERSHIP_NOT_ACTIVE",
         "INDIRECT_RESELLER_REQUIRED",
         "CUSTOMER_AGREEMENT_REQUIRED",
+        "BILLING_PARTNER_REQUIRED",
+        "SOURCE_NOT_PARTNER_OF_RECORD",
     ];
     KNOWN
         .iter()
@@ -592,13 +835,22 @@ pub fn may_read(caller: &Caller, request: &TransferRequest) -> bool {
         || caller.can_access_tenant(request.provider_tenant_id)
 }
 
-/// The provider's ADMIN_AGENT or SALES_AGENT decides on a request (not the operator: the
-/// decision is the provider's); the source, which sees it, is told why it may not.
+/// The deciding side's ADMIN_AGENT or SALES_AGENT decides on a request (not the operator:
+/// the decision is the partners'): the provider accepts or rejects a self-service request;
+/// the source submits or declines a partner-to-partner one. The other side, which sees it,
+/// is told why it may not.
 pub fn authorize_decision(caller: &Caller, request: &TransferRequest) -> Result<(), Error> {
     if !may_read(caller, request) {
         return Err(Error::TransferRequestNotFound(request.name()));
     }
-    if !caller.can_access_tenant(request.provider_tenant_id) {
+    if request.is_partner_transfer() {
+        if !caller.can_access_tenant(request.source_tenant_id) {
+            return Err(Error::Api(ApiError::permission_denied(
+                "SOURCE_REQUIRED",
+                "only the source partner submits or declines a partner-to-partner transfer request",
+            )));
+        }
+    } else if !caller.can_access_tenant(request.provider_tenant_id) {
         return Err(Error::Api(ApiError::permission_denied(
             "PROVIDER_REQUIRED",
             "only the indirect provider accepts or rejects a transfer request",
@@ -624,11 +876,21 @@ pub fn authorize_cancel(caller: &Caller, request: &TransferRequest) -> Result<()
     if !may_read(caller, request) {
         return Err(Error::TransferRequestNotFound(request.name()));
     }
-    if !caller.can_access_tenant(request.source_tenant_id) {
-        return Err(Error::Api(ApiError::permission_denied(
+    let (requester, reason, message) = if request.is_partner_transfer() {
+        (
+            request.provider_tenant_id,
+            "TARGET_REQUIRED",
+            "only the target partner that created a partner-to-partner request cancels it; the source declines it",
+        )
+    } else {
+        (
+            request.source_tenant_id,
             "SOURCE_REQUIRED",
             "only the partner that created a transfer request cancels it; the provider rejects it",
-        )));
+        )
+    };
+    if !caller.can_access_tenant(requester) {
+        return Err(Error::Api(ApiError::permission_denied(reason, message)));
     }
     caller.require_role(Role::AdminAgent)?;
     Ok(())
@@ -649,6 +911,8 @@ pub fn parse_note(note: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SELF_SERVICE: pb::TransferKind = pb::TransferKind::IndirectProvider;
 
     fn subscription(kind: pb::OfferKind, base: Option<Uuid>) -> Subscription {
         Subscription {
@@ -689,7 +953,8 @@ mod tests {
         let base = subscription(pb::OfferKind::LegacyLicense, None);
         let add_on = subscription(pb::OfferKind::LegacyLicense, Some(base.id));
         let all = vec![base.clone(), add_on.clone()];
-        let items = select_line_items(customer(), &[base.id], &all, &HashSet::new()).unwrap();
+        let items =
+            select_line_items(customer(), &[base.id], &all, &HashSet::new(), SELF_SERVICE).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].subscription_id, add_on.id);
         assert!(items[1].included_with_base);
@@ -702,9 +967,13 @@ mod tests {
         let add_on = subscription(pb::OfferKind::LegacyLicense, Some(base.id));
         let nce = subscription(pb::OfferKind::NewCommerceLicense, None);
         let all = vec![base, add_on.clone(), nce.clone()];
-        let Err(Error::NotTransferable(blockers)) =
-            select_line_items(customer(), &[add_on.id, nce.id], &all, &HashSet::new())
-        else {
+        let Err(Error::NotTransferable(blockers)) = select_line_items(
+            customer(),
+            &[add_on.id, nce.id],
+            &all,
+            &HashSet::new(),
+            SELF_SERVICE,
+        ) else {
             panic!("expected a refusal");
         };
         let kinds: Vec<_> = blockers.iter().map(|b| b.kind.as_str()).collect();
@@ -718,10 +987,54 @@ mod tests {
     }
 
     #[test]
+    fn a_partner_transfer_takes_new_commerce_licences_with_their_add_ons_and_nothing_else() {
+        let nce = subscription(pb::OfferKind::NewCommerceLicense, None);
+        let nce_add_on = subscription(pb::OfferKind::NewCommerceLicense, Some(nce.id));
+        let legacy = subscription(pb::OfferKind::LegacyLicense, None);
+        let all = [nce.clone(), nce_add_on.clone(), legacy.clone()];
+        let partner = pb::TransferKind::NewCommercePartner;
+        let items =
+            select_line_items(customer(), &[nce.id], &all, &HashSet::new(), partner).unwrap();
+        let moved: Vec<_> = items
+            .iter()
+            .map(|i| (i.subscription_id, i.included_with_base))
+            .collect();
+        assert_eq!(moved, [(nce.id, false), (nce_add_on.id, true)]);
+        let refused = select_line_items(customer(), &[legacy.id], &all, &HashSet::new(), partner);
+        assert!(
+            matches!(refused, Err(Error::NotTransferable(b)) if b[0].kind == "INELIGIBILITY_REASON_NOT_NEW_COMMERCE")
+        );
+    }
+
+    #[test]
+    fn a_partner_transfer_reports_the_source_only_to_a_target_the_customer_accepted() {
+        let stranger = PartnerParties {
+            source_sandbox: false,
+            target_sandbox: false,
+            target_related: false,
+            target_bills: false,
+            source_related: false,
+        };
+        let unmet = unmet_partner_preconditions(customer(), Uuid::now_v7(), &stranger);
+        let kinds: Vec<_> = unmet.iter().map(|v| v.kind.as_str()).collect();
+        assert_eq!(kinds, ["RESELLER_RELATIONSHIP_REQUIRED"]);
+        let reseller = PartnerParties {
+            target_related: true,
+            ..stranger
+        };
+        let unmet = unmet_partner_preconditions(customer(), Uuid::now_v7(), &reseller);
+        let kinds: Vec<_> = unmet.iter().map(|v| v.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["BILLING_PARTNER_REQUIRED", "SOURCE_NOT_PARTNER_OF_RECORD"]
+        );
+    }
+
+    #[test]
     fn a_subscription_in_an_open_request_is_refused() {
         let azure = subscription(pb::OfferKind::AzurePayAsYouGo, None);
         let open = HashSet::from([azure.id]);
-        let refused = select_line_items(customer(), &[azure.id], &[azure], &open);
+        let refused = select_line_items(customer(), &[azure.id], &[azure], &open, SELF_SERVICE);
         assert!(
             matches!(refused, Err(Error::NotTransferable(b)) if b[0].kind == "INELIGIBILITY_REASON_IN_OPEN_TRANSFER_REQUEST")
         );

@@ -85,8 +85,9 @@ impl TransferStore {
     /// Moves `current`'s subscriptions to the provider in one transaction: each gets a
     /// successor under the provider with the quantity of the request (an Azure one keeps
     /// its Azure subscription id); the source's Azure pay-as-you-go subscriptions leave its
-    /// list and its licence-based ones stay listed as SUSPENDED; the request completes. A
-    /// crash before the commit leaves all of it undone, after it all done.
+    /// list and its licence-based ones stay listed as SUSPENDED (partner-to-partner: the
+    /// source's are CANCELLED); the request completes. A crash before the commit leaves all
+    /// of it undone, after it all done.
     pub async fn move_subscriptions(
         &self,
         current: &TransferRequest,
@@ -101,6 +102,7 @@ impl TransferStore {
         }
         let source = current.source_customer();
         let provider = current.provider_customer();
+        let partner_transfer = current.is_partner_transfer();
         let executor = Caller::service(crate::SERVICE);
         // Every subscription of the request locked first, in id order as every other
         // transaction that locks several takes them, so two never wait on each other.
@@ -154,15 +156,23 @@ impl TransferStore {
                 .and_then(|base| moved.get(&base).copied());
             successor.transferred_from = original.name();
             successor.transferred_to = String::new();
-            successor.create_time = now;
+            // A New Commerce licence keeps its term at the target: no new 72-hour window
+            // and the same renewal date.
+            if !partner_transfer {
+                successor.create_time = now;
+            }
             successor.update_time = now;
             successor.version = 1;
 
             let mut left = original.clone();
             left.status = match original.offer_kind {
+                _ if partner_transfer => pb::SubscriptionStatus::Cancelled,
                 pb::OfferKind::AzurePayAsYouGo => pb::SubscriptionStatus::Transferred,
                 _ => pb::SubscriptionStatus::Suspended,
             };
+            if partner_transfer {
+                left.cancel_time = Some(now);
+            }
             left.transferred_to = successor.name();
             left.update_time = now;
             left.version = original.version + 1;

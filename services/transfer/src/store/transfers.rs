@@ -19,6 +19,7 @@ use crate::domain::subscription::parse_offer_kind;
 use crate::domain::transfer::{Execution, select_line_items};
 use crate::domain::{LineItem, NewTransferRequest, TransferRequest};
 use crate::error::Error;
+use suite_mail::Email;
 
 /// Outbox topic of the message that runs an accepted transfer.
 pub const EXECUTE_TOPIC: &str = "transfer.v1.transfer_request.execute";
@@ -28,7 +29,7 @@ const EXPIRY_BATCH: i64 = 500;
 
 const REQUEST_COLUMNS: &str = "id, source_tenant_id, customer_tenant_id, provider_tenant_id, state, create_time, \
      expire_time, update_time, end_time, rejection_note, step, step_attempts, last_error, last_attempt_time, deadline, \
-     failure_reason, version";
+     failure_reason, version, kind, customer_email";
 
 /// A transfer request with its source subscriptions' current quantities (to show drift).
 pub type RequestView = (TransferRequest, HashMap<Uuid, i32>);
@@ -51,13 +52,20 @@ impl TransferStore {
         }
         let subscriptions = customer_subscriptions(&mut tx, new.customer).await?;
         let open = open_among(&mut tx, subscriptions.iter().map(|s| s.id).collect()).await?;
-        let line_items =
-            select_line_items(new.customer, &new.subscription_ids, &subscriptions, &open)?;
+        let line_items = select_line_items(
+            new.customer,
+            &new.subscription_ids,
+            &subscriptions,
+            &open,
+            pb::TransferKind::IndirectProvider,
+        )?;
         let request = TransferRequest {
             id: Uuid::now_v7(),
             source_tenant_id: new.customer.partner_tenant_id,
             customer_tenant_id: new.customer.customer_tenant_id,
             provider_tenant_id: new.provider_tenant_id,
+            kind: pb::TransferKind::IndirectProvider,
+            customer_email: String::new(),
             state: pb::TransferRequestState::Active,
             line_items,
             create_time: now,
@@ -69,12 +77,7 @@ impl TransferStore {
             version: 1,
         };
         insert_request(&mut tx, &request).await?;
-        for item in &request.line_items {
-            match insert_line_item(&mut tx, request.id, item).await {
-                Err(StoreError::UniqueViolation(_)) => return Err(Error::AlreadyInOpenRequest),
-                other => other?,
-            }
-        }
+        insert_line_items(&mut tx, &request).await?;
         let quantities = quantities_of(&request);
         let response = request.to_proto(&quantities);
         record_transition(
@@ -116,15 +119,7 @@ impl TransferStore {
         save_request(&mut tx, &current, &next).await?;
         let topic = match next.state {
             pb::TransferRequestState::Accepted => {
-                suite_db::enqueue(
-                    &mut tx,
-                    OutboxMessage {
-                        topic: EXECUTE_TOPIC,
-                        key: &next.name(),
-                        payload: next.id.to_string().into_bytes(),
-                    },
-                )
-                .await?;
+                enqueue_execution(&mut tx, &next).await?;
                 "transfer.v1.transfer_request.accepted"
             }
             pb::TransferRequestState::Rejected => "transfer.v1.transfer_request.rejected",
@@ -142,6 +137,98 @@ impl TransferStore {
             &next,
             action,
             topic,
+        )
+        .await?;
+        key.complete(&mut tx, &response).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// Records the partner-to-partner `request` (ACTIVE, without line items: the source
+    /// chooses them) and puts `emails` (to the customer, and to the source) in the outbox,
+    /// in one transaction; the request is in both partners' audit trails.
+    pub async fn create_partner_transfer_request(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        request: &TransferRequest,
+        emails: &[Email],
+    ) -> Result<pb::TransferRequest, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::TransferRequest>(&mut tx).await? {
+            return Ok(response);
+        }
+        insert_request(&mut tx, request).await?;
+        let response = request.to_proto(&HashMap::new());
+        record_transition(
+            &mut tx,
+            caller,
+            Some(key.request_id()),
+            None,
+            &response,
+            request,
+            "CreatePartnerTransferRequest",
+            "transfer.v1.transfer_request.created",
+        )
+        .await?;
+        for email in emails {
+            suite_mail::enqueue(&mut tx, &response.name, email).await?;
+        }
+        key.complete(&mut tx, &response).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(response)
+    }
+
+    /// The source submits partner-to-partner request `id` at `now` with the subscriptions
+    /// `named`: `check` sees the request first (kind, etag); its line items are chosen inside
+    /// the transaction from the customer's subscriptions as they are now (New Commerce only,
+    /// add-ons with their base, none in another open request), and its execution, to end by
+    /// `deadline`, is enqueued.
+    #[allow(clippy::too_many_arguments)] // one submission, each part from the request
+    pub async fn submit_transfer_request(
+        &self,
+        caller: &Caller,
+        key: &IdempotencyKey,
+        id: Uuid,
+        named: &[Uuid],
+        now: i64,
+        deadline: i64,
+        check: impl FnOnce(&TransferRequest) -> Result<(), Error>,
+    ) -> Result<pb::TransferRequest, Error> {
+        let mut tx = self.db.begin().await?;
+        if let Replay::Previous(response) = key.claim::<pb::TransferRequest>(&mut tx).await? {
+            return Ok(response);
+        }
+        let lock = suite_db::for_update(&tx);
+        let Some(current) = fetch_request(&mut tx, id, lock).await? else {
+            return Err(Error::TransferRequestNotFound(id.to_string()));
+        };
+        check(&current)?;
+        let customer = current.source_customer();
+        let subscriptions = customer_subscriptions(&mut tx, customer).await?;
+        let open = open_among(&mut tx, subscriptions.iter().map(|s| s.id).collect()).await?;
+        let line_items = select_line_items(
+            customer,
+            named,
+            &subscriptions,
+            &open,
+            pb::TransferKind::NewCommercePartner,
+        )?;
+        let next = current.submitted(line_items, now, deadline)?;
+        save_request(&mut tx, &current, &next).await?;
+        insert_line_items(&mut tx, &next).await?;
+        enqueue_execution(&mut tx, &next).await?;
+        let quantities = quantities_of(&next);
+        let response = next.to_proto(&quantities);
+        record_transition(
+            &mut tx,
+            caller,
+            Some(key.request_id()),
+            Some(&current.to_proto(&HashMap::new())),
+            &response,
+            &next,
+            "SubmitTransferRequest",
+            "transfer.v1.transfer_request.submitted",
         )
         .await?;
         key.complete(&mut tx, &response).await?;
@@ -283,7 +370,7 @@ pub(super) async fn current_quantities(
 async fn insert_request(tx: &mut Tx, request: &TransferRequest) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO transfer_requests ({REQUEST_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(request.id.to_string())
@@ -303,9 +390,37 @@ async fn insert_request(tx: &mut Tx, request: &TransferRequest) -> Result<(), St
         .bind(request.execution.deadline)
         .bind(&request.execution.failure_reason)
         .bind(request.version)
+        .bind(request.kind.as_str_name())
+        .bind(&request.customer_email)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The line items of `request`; a subscription another open request holds is refused, also
+/// when that request commits concurrently (the database holds the rule).
+async fn insert_line_items(tx: &mut Tx, request: &TransferRequest) -> Result<(), Error> {
+    for item in &request.line_items {
+        match insert_line_item(tx, request.id, item).await {
+            Err(StoreError::UniqueViolation(_)) => return Err(Error::AlreadyInOpenRequest),
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// Enqueues the execution of `request`, accepted (or submitted) in `tx`: an accepted
+/// transfer always runs.
+async fn enqueue_execution(tx: &mut Tx, request: &TransferRequest) -> Result<(), StoreError> {
+    suite_db::enqueue(
+        tx,
+        OutboxMessage {
+            topic: EXECUTE_TOPIC,
+            key: &request.name(),
+            payload: request.id.to_string().into_bytes(),
+        },
+    )
+    .await
 }
 
 async fn insert_line_item(
@@ -489,11 +604,16 @@ fn request_from_row(row: &AnyRow) -> Result<TransferRequest, StoreError> {
     let step = pb::TransferStep::from_str_name(&step)
         .ok_or_else(|| StoreError::Corrupt(format!("step {step}")))?;
     let attempts: i64 = row.try_get("step_attempts")?;
+    let kind: String = row.try_get("kind")?;
+    let kind = pb::TransferKind::from_str_name(&kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("kind {kind}")))?;
     Ok(TransferRequest {
         id: columns::uuid(row, "id")?,
         source_tenant_id: columns::uuid(row, "source_tenant_id")?,
         customer_tenant_id: columns::uuid(row, "customer_tenant_id")?,
         provider_tenant_id: columns::uuid(row, "provider_tenant_id")?,
+        kind,
+        customer_email: row.try_get("customer_email")?,
         state,
         line_items: Vec::new(),
         create_time: row.try_get("create_time")?,
