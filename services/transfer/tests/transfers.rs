@@ -9,17 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prost_types::FieldMask;
-use suite_config::{PeerUrls, Secret};
-use suite_db::RelaySettings;
+use suite_config::Secret;
 use suite_identity::Role;
 use suite_proto::enrollment::v1::Money;
 use suite_proto::transfer::v1 as pb;
 use suite_testkit::{
     Actor, TestService, attest_customer_agreement, customer_joins_reseller_and_provider,
     direct_bill_partner, direct_bill_sandbox_partner, enroll_indirect_reseller, eventually,
-    official_indirect_provider, partnership_between, publish_customer_agreement, reason,
-    record_customer, request_id, restrict_direct_bill, spawn_service, spawn_service_adjusted,
-    spawn_service_with,
+    fast_transfer_options, official_indirect_provider, partnership_between, reason,
+    record_customer, request_id, restrict_direct_bill, spawn_service_adjusted, spawn_service_with,
 };
 use suite_time::Clock;
 use tokio::sync::Notify;
@@ -29,74 +27,25 @@ use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-struct Suite {
-    enrollment: TestService,
-    relationship: TestService,
-    /// `None` while a test has it stopped.
-    agreement: Option<TestService>,
-    transfer: Option<TestService>,
-}
+/// The one harness's four services, with this file's steps of the story.
+struct Suite(suite_testkit::Suite);
 
-/// Fast relay, so that executions and retries happen within a test's patience.
-fn options() -> TransferOptions {
-    TransferOptions {
-        relay: RelaySettings {
-            interval: Duration::from_millis(50),
-            lease: Duration::from_secs(1),
-            first_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_millis(200),
-            batch: 50,
-        },
-        expiry_interval: Duration::from_millis(50),
-        ..TransferOptions::default()
+impl std::ops::Deref for Suite {
+    type Target = suite_testkit::Suite;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-fn peers_of(
-    suite_enrollment: &TestService,
-    relationship: &TestService,
-    agreement: &TestService,
-) -> PeerUrls {
-    PeerUrls {
-        enrollment: Some(suite_enrollment.url()),
-        relationship: Some(relationship.url()),
-        agreement: Some(agreement.url()),
-        transfer: None,
+impl std::ops::DerefMut for Suite {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
 }
 
 async fn start(options: TransferOptions) -> Suite {
-    let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
-    let relationship = spawn_service(
-        relationship::run,
-        PeerUrls {
-            enrollment: Some(enrollment.url()),
-            ..PeerUrls::default()
-        },
-    )
-    .await;
-    let agreement = spawn_service(
-        agreement::run,
-        PeerUrls {
-            enrollment: Some(enrollment.url()),
-            relationship: Some(relationship.url()),
-            ..PeerUrls::default()
-        },
-    )
-    .await;
-    publish_customer_agreement(&agreement).await;
-    let peers = peers_of(&enrollment, &relationship, &agreement);
-    let transfer = spawn_service(
-        move |config, listener, shutdown| transfer::run_with(options, config, listener, shutdown),
-        peers,
-    )
-    .await;
-    Suite {
-        enrollment,
-        relationship,
-        agreement: Some(agreement),
-        transfer: Some(transfer),
-    }
+    Suite(suite_testkit::Suite::start_with(options).await)
 }
 
 /// A transitioning partner's customer and its subscriptions, ordered while the partner was
@@ -189,18 +138,6 @@ async fn order(
 }
 
 impl Suite {
-    fn transfer(&self) -> &TestService {
-        self.transfer
-            .as_ref()
-            .expect("the transfer service is running")
-    }
-
-    fn agreement(&self) -> &TestService {
-        self.agreement
-            .as_ref()
-            .expect("the agreement service is running")
-    }
-
     /// A direct-bill partner with `customer` and four subscriptions for it.
     async fn direct_bill_customer(&self, partner: Uuid) -> (Uuid, [pb::Subscription; 4]) {
         let customer = Uuid::new_v4();
@@ -383,7 +320,7 @@ fn precondition_kinds(status: &tonic::Status) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_mixed_request_moves_in_four_steps() {
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     let source_agent = Actor::admin_agent(world.source);
 
@@ -570,7 +507,7 @@ async fn a_mixed_request_moves_in_four_steps() {
 
 #[tokio::test]
 async fn each_unmet_precondition_is_refused_with_its_reason() {
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     let create = |actor: Actor, request: pb::CreateTransferRequestRequest| {
         let mut client = suite.transfers(&actor);
@@ -710,7 +647,7 @@ async fn set_partnership(suite: &Suite, side: Uuid, world: &World, resume: bool)
 
 #[tokio::test]
 async fn a_suspended_partnership_carries_no_transfer_until_resumed() {
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     let source_agent = Actor::admin_agent(world.source);
 
@@ -774,7 +711,7 @@ async fn record_customer_as_operator(suite: &Suite, partner: Uuid, customer: Uui
 
 #[tokio::test]
 async fn a_subscription_is_in_one_open_request_even_under_concurrent_creates() {
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     let mut first = suite.transfers(&Actor::admin_agent(world.source));
     let mut second = suite.transfers(&Actor::admin_agent(world.source));
@@ -818,7 +755,7 @@ async fn a_subscription_is_in_one_open_request_even_under_concurrent_creates() {
 
 #[tokio::test]
 async fn a_quantity_changed_after_creation_is_not_carried_over_and_shows_as_drift() {
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     let source_agent = Actor::admin_agent(world.source);
     let created = suite.request_transfer(&world, &[&world.licences]).await;
@@ -872,7 +809,7 @@ async fn rejected_cancelled_and_expired_requests_free_their_subscriptions() {
     let suite = start(TransferOptions {
         clock,
         request_lifetime: Duration::from_secs(3_600),
-        ..options()
+        ..fast_transfer_options()
     })
     .await;
     let world = suite.world().await;
@@ -970,18 +907,14 @@ async fn rejected_cancelled_and_expired_requests_free_their_subscriptions() {
 
 #[tokio::test]
 async fn a_downstream_outage_during_execution_is_retried_until_the_peer_is_back() {
-    let mut suite = start(options()).await;
+    let mut suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     let source_agent = Actor::admin_agent(world.source);
     let created = suite.request_transfer(&world, &[&world.azure]).await;
 
     // The agreement service goes down between the request and the acceptance.
     let agreement = suite.agreement.take().unwrap();
-    let agreement_peers = PeerUrls {
-        enrollment: Some(suite.enrollment.url()),
-        relationship: Some(suite.relationship.url()),
-        ..PeerUrls::default()
-    };
+    let agreement_peers = suite.agreement_peers();
     let (addr, database) = agreement.stop_keeping_database().await;
     suite.accept(world.provider, &created.name).await;
     eventually("the execution retries the outage", WAIT, || async {
@@ -1013,7 +946,7 @@ async fn a_downstream_outage_during_execution_is_retried_until_the_peer_is_back(
 async fn an_outage_past_the_deadline_fails_the_transfer_and_moves_nothing() {
     let mut suite = start(TransferOptions {
         execution_deadline: Duration::ZERO,
-        ..options()
+        ..fast_transfer_options()
     })
     .await;
     let world = suite.world().await;
@@ -1089,7 +1022,7 @@ async fn a_transfer_service_stopped_at_each_step_resumes_after_restart_and_ends_
         let reached = Arc::new(Notify::new());
         let mut suite = start(TransferOptions {
             before_step: Some(halt_at(step, reached.clone())),
-            ..options()
+            ..fast_transfer_options()
         })
         .await;
         let world = suite.world().await;
@@ -1103,7 +1036,7 @@ async fn a_transfer_service_stopped_at_each_step_resumes_after_restart_and_ends_
             .expect("the step is reached");
 
         // The service dies in the middle of the step, with the message leased.
-        let peers = peers_of(&suite.enrollment, &suite.relationship, suite.agreement());
+        let peers = suite.transfer_peers();
         let transfer = suite.transfer.take().unwrap();
         let (addr, database) = transfer.stop_keeping_database().await;
         let request = suite_db_request_state(&database, &created.name).await;
@@ -1116,7 +1049,9 @@ async fn a_transfer_service_stopped_at_each_step_resumes_after_restart_and_ends_
         );
 
         let restarted = spawn_service_with(
-            |config, listener, shutdown| transfer::run_with(options(), config, listener, shutdown),
+            |config, listener, shutdown| {
+                transfer::run_with(fast_transfer_options(), config, listener, shutdown)
+            },
             peers,
             database,
             addr,
@@ -1165,12 +1100,14 @@ async fn suite_db_request_state(
 #[tokio::test]
 async fn two_replicas_execute_each_accepted_transfer_exactly_once() {
     const TRANSFERS: usize = 6;
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let second = spawn_service_adjusted(
-        |config, listener, shutdown| transfer::run_with(options(), config, listener, shutdown),
+        |config, listener, shutdown| {
+            transfer::run_with(fast_transfer_options(), config, listener, shutdown)
+        },
         {
             let url = suite.transfer().database.url().to_owned();
-            let peers = peers_of(&suite.enrollment, &suite.relationship, suite.agreement());
+            let peers = suite.transfer_peers();
             move |config| {
                 config.database_url = Secret::new(url);
                 config.peers = peers;
@@ -1244,7 +1181,11 @@ async fn cancel(
 async fn cancelling_credits_the_unused_days_and_new_commerce_only_within_72_hours() {
     // 2026-01-01 09:00 UTC: January has 31 days.
     let (clock, hands) = Clock::manual(1_767_258_000_000_000);
-    let suite = start(TransferOptions { clock, ..options() }).await;
+    let suite = start(TransferOptions {
+        clock,
+        ..fast_transfer_options()
+    })
+    .await;
     let partner = direct_bill_partner(&suite.enrollment).await;
     let customer = Uuid::new_v4();
     record_customer(&suite.relationship, partner, customer).await;
@@ -1320,7 +1261,7 @@ async fn cancelling_credits_the_unused_days_and_new_commerce_only_within_72_hour
 
 #[tokio::test]
 async fn a_subscription_in_an_open_request_is_not_cancelled() {
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     suite
         .transfers(&Actor::admin_agent(world.source))
@@ -1335,7 +1276,7 @@ async fn a_subscription_in_an_open_request_is_not_cancelled() {
 
 #[tokio::test]
 async fn nothing_about_another_partners_customer_leaks_through_a_transfer_request() {
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     // Another partner names the source's customer under its own tenant, with the provider.
     let prober = direct_bill_partner(&suite.enrollment).await;
@@ -1377,7 +1318,7 @@ async fn nothing_about_another_partners_customer_leaks_through_a_transfer_reques
 
 #[tokio::test]
 async fn each_named_subscription_gets_its_own_result_and_an_azure_id_is_billed_once() {
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     let unknown = format!("{}/subscriptions/{}", world.parent(), Uuid::new_v4());
     let mut request = world.request(&[&world.new_commerce]);
@@ -1437,7 +1378,7 @@ async fn each_named_subscription_gets_its_own_result_and_an_azure_id_is_billed_o
 
 #[tokio::test]
 async fn a_sandbox_is_declared_by_the_operator_and_refused_on_either_side() {
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
     let tenant = Uuid::new_v4();
     let refused = suite
@@ -1504,7 +1445,7 @@ fn submission(name: &str, subscriptions: &[&pb::Subscription]) -> pb::SubmitTran
 #[tokio::test]
 async fn a_new_commerce_transfer_goes_from_partner_to_partner() {
     use suite_proto::enrollment::v1 as enr;
-    let suite = start(options()).await;
+    let suite = start(fast_transfer_options()).await;
     let source = direct_bill_partner(&suite.enrollment).await;
     let (customer, [_, licences, _, new_commerce]) = suite.direct_bill_customer(source).await;
     let nce_add_on = order(
