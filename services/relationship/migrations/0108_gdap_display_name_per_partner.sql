@@ -3,5 +3,3 @@
 DROP INDEX delegated_admin_by_display_name;
 CREATE UNIQUE INDEX delegated_admin_by_partner_display_name
     ON delegated_admin_relationships (customer_tenant_id, partner_tenant_id, display_name);
--- The pair index is a prefix of the new one, which serves its queries.
-DROP INDEX delegated_admin_by_pair;

@@ -81,6 +81,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "relationship requests",
         sql: include_str!("../migrations/0109_relationship_requests.sql"),
     },
+    MigrationFile {
+        version: 110,
+        description: "invitation lapse per link",
+        sql: include_str!("../migrations/0110_invitation_lapse_per_link.sql"),
+    },
 ];
 
 /// What the relationship service needs beyond the shared configuration.

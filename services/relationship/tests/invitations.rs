@@ -13,8 +13,8 @@ use suite_config::PeerUrls;
 use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_testkit::{
-    Actor, TestService, active_partnership, bad_fields, customer_accepts_relationship_request,
-    direct_bill_partner, enroll_indirect_reseller, eventually, indirect_reseller_partner,
+    Actor, TestService, active_partnership, bad_fields, direct_bill_partner,
+    direct_bill_sandbox_partner, enroll_indirect_reseller, eventually, indirect_reseller_partner,
     official_indirect_provider, page_codec, partnership_between, reason, record_customer,
     request_id, restrict_direct_bill, spawn_service,
 };
@@ -388,21 +388,74 @@ async fn a_partner_that_bills_customers_asks_for_a_relationship_alone_naming_the
     );
     assert_eq!(partners.len(), 2, "{partners:?}");
 
-    // An official provider becomes the customer's indirect provider.
-    let accepted = customer_accepts_relationship_request(
-        &suite.relationship,
-        provider,
-        customer,
-        &subscriptions,
-    )
-    .await;
-    assert_eq!(accepted.state(), pb::CustomerInvitationState::Accepted);
-    assert_eq!(accepted.partner_role(), pb::PartnerRole::IndirectProvider);
-    assert!(suite.partners_of(customer).await.contains(&(
-        format!("partners/{provider}"),
-        pb::PartnerRole::IndirectProvider,
-        true
-    )));
+    // A request alone never changes what a partner of record already is: the current
+    // partner's acceptance is refused, and writes nothing.
+    let again = suite
+        .relationship
+        .relationship(&Actor::admin_agent(current))
+        .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+            request_id: request_id(),
+            parent: format!("partners/{current}"),
+            provider: String::new(),
+            customer_tenant_id: customer.to_string(),
+            subscriptions: Vec::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rows = suite.relationship.database.row_counts().await;
+    let refused = suite.accept(customer, &again).await.unwrap_err();
+    assert_eq!(reason(&refused), "ALREADY_PARTNER_OF_RECORD");
+    assert_eq!(suite.relationship.database.row_counts().await, rows);
+
+    // Only a direct-bill partner asks alone: a provider without direct bill, or a sandbox,
+    // is refused.
+    for (partner, expected) in [
+        (provider, "DIRECT_BILL_REQUIRED"),
+        (
+            direct_bill_sandbox_partner(&suite.enrollment).await,
+            "SANDBOX_TENANT",
+        ),
+    ] {
+        let refused = suite
+            .relationship
+            .relationship(&Actor::admin_agent(partner))
+            .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+                request_id: request_id(),
+                parent: format!("partners/{partner}"),
+                provider: String::new(),
+                customer_tenant_id: String::new(),
+                subscriptions: Vec::new(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(reason(&refused), expected);
+    }
+}
+
+#[tokio::test]
+async fn a_request_alone_is_refused_at_acceptance_once_its_sender_may_no_longer_add_customers() {
+    let suite = start().await;
+    let target = direct_bill_partner(&suite.enrollment).await;
+    let request = suite
+        .relationship
+        .relationship(&Actor::admin_agent(target))
+        .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+            request_id: request_id(),
+            parent: format!("partners/{target}"),
+            provider: String::new(),
+            customer_tenant_id: String::new(),
+            subscriptions: vec!["Microsoft 365 E5, 10 licences".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    restrict_direct_bill(&suite.enrollment, target).await;
+    let customer = Uuid::new_v4();
+    // (The test services keep no capability answers: the restriction counts at once.)
+    let refused = suite.accept(customer, &request).await.unwrap_err();
+    assert_eq!(reason(&refused), "DIRECT_BILL_REQUIRED");
+    assert!(suite.partners_of(customer).await.is_empty());
 }
 
 #[tokio::test]

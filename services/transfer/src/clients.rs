@@ -13,7 +13,7 @@ use suite_server::{Platform, StartError};
 use uuid::Uuid;
 
 use crate::domain::subscription::partner_name;
-use crate::domain::transfer::PartnerParties;
+use crate::domain::transfer::{PartnerParties, SourceStanding};
 use crate::domain::{CustomerRef, Parties};
 use crate::error::Error;
 
@@ -102,32 +102,48 @@ impl Peers {
 
     /// What the enrollment and relationship services say about the parties of a New
     /// Commerce partner-to-partner transfer of `customer` (the source's view) to `target`,
-    /// asked by this service for itself, all at once.
+    /// asked by this service for itself, all at once; the source's standing only when
+    /// `with_source` (once the source has acted).
     pub async fn partner_parties(
         &self,
         customer: CustomerRef,
         target: Uuid,
+        with_source: bool,
     ) -> Result<PartnerParties, ApiError> {
-        let (source, target_capabilities, target_role, source_role) = tokio::try_join!(
-            self.capabilities_of(customer.partner_tenant_id),
+        let source = async {
+            if !with_source {
+                return Ok(None);
+            }
+            let (capabilities, role) = tokio::try_join!(
+                self.capabilities_of(customer.partner_tenant_id),
+                self.relationship_of(customer, customer.partner_tenant_id),
+            )?;
+            Ok(Some(SourceStanding {
+                sandbox: capabilities.is_some_and(|c| c.integration_sandbox),
+                related: role.is_some(),
+            }))
+        };
+        let (target_capabilities, target_relationship, source) = tokio::try_join!(
             self.capabilities_of(target),
-            self.relationship_of(customer, target),
-            self.relationship_of(customer, customer.partner_tenant_id),
+            self.relationship_with(customer, target),
+            source,
         )?;
+        let accepted = target_relationship
+            .as_ref()
+            .is_some_and(|r| r.related && r.acquisition() == relationship::Acquisition::Invitation);
         Ok(PartnerParties {
-            source_sandbox: source.as_ref().is_some_and(|s| s.integration_sandbox),
             target_sandbox: target_capabilities
                 .as_ref()
                 .is_some_and(|t| t.integration_sandbox),
-            target_related: target_role.is_some(),
-            target_bills: matches!(
-                target_role,
-                Some(
+            target_accepted: accepted,
+            target_bills: target_relationship.as_ref().is_some_and(|r| {
+                matches!(
+                    r.partner_role(),
                     relationship::PartnerRole::DirectBillPartner
                         | relationship::PartnerRole::IndirectProvider
                 )
-            ),
-            source_related: source_role.is_some(),
+            }),
+            source,
         })
     }
 
@@ -179,6 +195,16 @@ impl Peers {
         customer: CustomerRef,
         partner: Uuid,
     ) -> Result<Option<relationship::PartnerRole>, ApiError> {
+        let answer = self.relationship_with(customer, partner).await?;
+        Ok(answer.map(|a| a.partner_role()))
+    }
+
+    /// What `partner` is to the customer, as the relationship service answers.
+    async fn relationship_with(
+        &self,
+        customer: CustomerRef,
+        partner: Uuid,
+    ) -> Result<Option<relationship::CustomerRelationship>, ApiError> {
         let request = self.relationship.request(
             relationship::CheckCustomerRelationshipRequest {
                 customer: customer.customer_name(),
@@ -191,7 +217,7 @@ impl Peers {
             .await
             .map_err(|status| self.relationship.refusal(&status))?
             .into_inner();
-        Ok(answer.related.then(|| answer.partner_role()))
+        Ok(answer.related.then_some(answer))
     }
 
     /// Where the partnership between `provider` and `reseller` stands, if there is one.

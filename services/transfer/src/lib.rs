@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[MigrationFile] = &[
         description: "partner transfers",
         sql: include_str!("../migrations/0106_partner_transfers.sql"),
     },
+    MigrationFile {
+        version: 107,
+        description: "one active partner request",
+        sql: include_str!("../migrations/0107_one_active_partner_request.sql"),
+    },
 ];
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);

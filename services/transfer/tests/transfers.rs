@@ -1572,6 +1572,27 @@ async fn a_new_commerce_transfer_goes_from_partner_to_partner() {
     .await
     .unwrap();
     assert_eq!(in_source_trail, 1);
+    // The customer's address stays in the request: not in the trails or the events.
+    let recorded: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT after_state FROM audit_events WHERE resource_name = $1")
+            .bind(&requested.name)
+            .fetch_all(transfer_db.database().pool())
+            .await
+            .unwrap();
+    let published = transfer_db
+        .outbox("transfer.v1.transfer_request.created")
+        .await;
+    assert!(!recorded.is_empty() && !published.is_empty());
+    for payload in recorded.iter().chain(&published) {
+        assert!(!String::from_utf8_lossy(payload).contains("fourthcoffee"));
+    }
+    // One ACTIVE request per source and customer.
+    let second = suite
+        .transfers(&target_agent)
+        .create_partner_transfer_request(partner_transfer(target, source, customer))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&second), "OPEN_REQUEST_EXISTS");
 
     // The source opens it: only it submits, and only New Commerce licences move.
     let eligibilities = suite
@@ -1683,4 +1704,60 @@ async fn a_new_commerce_transfer_goes_from_partner_to_partner() {
         add_on.base_subscription,
         done.line_items[0].transferred_subscription
     );
+    // The fee was the source's: the target gets no cancellation window of its own.
+    let refused = cancel(&suite, target, &done.line_items[1].transferred_subscription)
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "CANCELLATION_WINDOW_CLOSED");
+}
+
+#[tokio::test]
+async fn a_partner_transfer_tells_the_target_nothing_of_the_source_before_it_acts() {
+    let suite = start(fast_transfer_options()).await;
+    let source = direct_bill_partner(&suite.enrollment).await;
+    let (customer, [_, _, _, new_commerce]) = suite.direct_bill_customer(source).await;
+    let target = direct_bill_partner(&suite.enrollment).await;
+    suite_testkit::customer_accepts_relationship_request(
+        &suite.relationship,
+        target,
+        customer,
+        &[],
+    )
+    .await;
+    // A tenant that serves the customer and one that does not get the same answer.
+    let stranger = direct_bill_partner(&suite.enrollment).await;
+    for named in [source, stranger] {
+        let created = suite
+            .transfers(&Actor::admin_agent(target))
+            .create_partner_transfer_request(partner_transfer(target, named, customer))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(created.state(), pb::TransferRequestState::Active);
+    }
+    // The real source finds its request, submits, and the transfer completes.
+    let listed = suite
+        .transfers(&Actor::admin_agent(source))
+        .list_transfer_requests(pb::ListTransferRequestsRequest {
+            parent: format!("partners/{source}"),
+            role: pb::TransferRole::Source as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .transfer_requests;
+    assert_eq!(listed.len(), 1);
+    suite
+        .transfers(&Actor::admin_agent(source))
+        .submit_transfer_request(submission(&listed[0].name, &[&new_commerce]))
+        .await
+        .unwrap();
+    suite
+        .wait_for_state(
+            &Actor::admin_agent(source),
+            &listed[0].name,
+            pb::TransferRequestState::Completed,
+        )
+        .await;
 }

@@ -27,6 +27,8 @@ pub struct TenantCapabilities {
     pub transitioning_partner: bool,
     /// Whether the tenant is listed in the directory of indirect providers.
     pub official_indirect_provider: bool,
+    /// Whether the tenant is an integration sandbox (no real customers).
+    pub integration_sandbox: bool,
 }
 
 impl TenantCapabilities {
@@ -37,6 +39,7 @@ impl TenantCapabilities {
             app_access: false,
             transitioning_partner: false,
             official_indirect_provider: false,
+            integration_sandbox: false,
         }
     }
 }
@@ -84,10 +87,14 @@ impl CapabilityCheck {
     /// tenant the reseller cannot see. The enrollment service answers this only to the
     /// services it trusts with it.
     pub async fn is_official_provider(&self, tenant_id: Uuid) -> Result<bool, ApiError> {
-        Ok(self
-            .fetch(tenant_id, None)
-            .await?
-            .official_indirect_provider)
+        Ok(self.as_service(tenant_id).await?.official_indirect_provider)
+    }
+
+    /// What `tenant_id` may do, asked by this service for itself, for a rule checked on
+    /// behalf of someone who cannot see that tenant (a customer accepting a partner's
+    /// request). The enrollment service answers this only to the services it trusts with it.
+    pub async fn as_service(&self, tenant_id: Uuid) -> Result<Arc<TenantCapabilities>, ApiError> {
+        self.fetch(tenant_id, None).await
     }
 
     /// The answer for `tenant_id`, from the cache or asked on behalf of `caller` (or by
@@ -119,6 +126,7 @@ impl CapabilityCheck {
                     app_access: response.app_access,
                     transitioning_partner: response.transitioning_partner,
                     official_indirect_provider: response.official_indirect_provider,
+                    integration_sandbox: response.integration_sandbox,
                 }
             }
             Err(status) if status.code() == tonic::Code::NotFound => TenantCapabilities::none(),

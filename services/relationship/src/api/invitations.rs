@@ -1,5 +1,5 @@
 //! Customer invitations: an indirect reseller invites a customer to it and its provider at
-//! once, or a partner that bills customers asks a customer for a relationship alone; the
+//! once, or a direct-bill partner asks a customer for a relationship alone; the
 //! customer's admin accepts.
 
 use suite_auth::{Caller, Role};
@@ -76,7 +76,7 @@ impl RelationshipApi {
                 self.require_reseller_of(caller, inviter, provider).await?;
                 pb::PartnerRole::IndirectReseller
             }
-            None => self.billing_role(caller, inviter).await?,
+            None => self.billing_role(Some(caller), inviter).await?,
         };
         let (invitation, token) = CustomerInvitation::new(
             Inviter {
@@ -126,24 +126,49 @@ impl RelationshipApi {
     }
 
     /// What `partner` becomes to a customer through a relationship request for itself
-    /// alone: a direct-bill partner that may add customers, or an official indirect
-    /// provider. An indirect reseller names the provider the customer also gets.
-    async fn billing_role(&self, caller: &Caller, partner: Uuid) -> Result<pb::PartnerRole, Error> {
-        let capabilities = self.capabilities.of(caller, partner).await?;
+    /// alone: only a direct-bill partner that may add customers (not a sandbox) sends one;
+    /// an indirect reseller names the provider the customer also gets. Asked as `caller`
+    /// when the partner asks, and as this service when the customer accepts (the partner
+    /// may have lost the capability meanwhile).
+    async fn billing_role(
+        &self,
+        caller: Option<&Caller>,
+        partner: Uuid,
+    ) -> Result<pb::PartnerRole, Error> {
+        let capabilities = match caller {
+            Some(caller) => self.capabilities.of(caller, partner).await?,
+            None => self.capabilities.as_service(partner).await?,
+        };
+        let refuse = |reason: &'static str, message: &str| Error::Precondition {
+            reason,
+            subject: domain::partner_name(partner),
+            message: message.to_owned(),
+        };
+        if capabilities.integration_sandbox {
+            return Err(refuse(
+                "SANDBOX_TENANT",
+                "an integration sandbox has no real customers: use the production tenant",
+            ));
+        }
         if capabilities
             .capabilities
             .contains(&Capability::AddCustomers)
         {
             return Ok(pb::PartnerRole::DirectBillPartner);
         }
-        if capabilities.official_indirect_provider {
-            return Ok(pb::PartnerRole::IndirectProvider);
+        if capabilities
+            .capabilities
+            .contains(&Capability::RequestProviderOrders)
+        {
+            return Err(refuse(
+                "PROVIDER_REQUIRED",
+                "an indirect reseller invites a customer together with the provider it gets: name the provider",
+            ));
         }
-        Err(Error::Precondition {
-            reason: "PROVIDER_REQUIRED",
-            subject: domain::partner_name(partner),
-            message: "only a partner that bills customers (a direct-bill partner that may add customers, or an official indirect provider) asks a customer for a relationship alone: an indirect reseller names the provider the customer also gets".into(),
-        })
+        Err(refuse(
+            "DIRECT_BILL_REQUIRED",
+            "only a direct-bill partner that may add customers asks a customer for a relationship alone",
+        ))
     }
 
     pub(super) async fn send_customer_invitation(
@@ -223,13 +248,15 @@ impl RelationshipApi {
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
-        if let Some(provider) = self
-            .store
-            .customer_invitation(reseller, id)
-            .await?
-            .and_then(|invitation| invitation.provider_tenant_id)
-        {
-            self.require_provider_still_official(provider).await?;
+        // What the inviting side needed when it invited, it still needs now.
+        if let Some(invitation) = self.store.customer_invitation(reseller, id).await? {
+            match invitation.provider_tenant_id {
+                Some(provider) => self.require_provider_still_official(provider).await?,
+                None => {
+                    self.billing_role(None, invitation.reseller_tenant_id)
+                        .await?;
+                }
+            }
         }
         self.store
             .accept_customer_invitation(

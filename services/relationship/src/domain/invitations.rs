@@ -1,7 +1,6 @@
 //! Customer invitations: an indirect reseller invites a customer to reseller relationships
-//! with itself and one of its providers at once, or a partner that bills customers (a
-//! direct-bill partner or an indirect provider) asks a customer for a relationship with
-//! itself alone, naming the subscriptions it is to take over (the New Commerce
+//! with itself and one of its providers at once, or a direct-bill partner asks a customer
+//! for a relationship with itself alone, naming the subscriptions it is to take over (the New Commerce
 //! partner-to-partner transfer starts so); one acceptance by the customer's admin creates
 //! every relationship the invitation names.
 

@@ -209,6 +209,16 @@ impl RelationshipStore {
         for (partner, _) in &parties {
             existing.push(fetch_customer(&mut *tx, *partner, customer).await?);
         }
+        // A request alone adds a partner; it never changes what an existing partner of
+        // record already is to the customer.
+        if invitation.provider_tenant_id.is_none() && existing.first().is_some_and(Option::is_some)
+        {
+            return Err(Error::Precondition {
+                reason: "ALREADY_PARTNER_OF_RECORD",
+                subject: invitation.name(),
+                message: "the partner that sent this request is already your partner of record: nothing to accept".into(),
+            });
+        }
         let details = accepted_details(customer, details, existing.iter().flatten().next())?;
         for ((partner, role), current) in parties.into_iter().zip(&existing) {
             let view = invited_view(&details, partner, role, now);

@@ -264,11 +264,11 @@ impl TransferApi {
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
-        // Asked as this service: what it learns of the source is told only to a target the
-        // customer accepted (see `unmet_partner_preconditions`).
+        // Asked as this service about the target alone: nothing about the source is asked or
+        // told before the source acts, so a target learns nothing of who serves a customer.
         let parties = self
             .peers
-            .partner_parties(new.customer, new.target_tenant_id)
+            .partner_parties(new.customer, new.target_tenant_id, false)
             .await?;
         let unmet = unmet_partner_preconditions(new.customer, new.target_tenant_id, &parties);
         if !unmet.is_empty() {

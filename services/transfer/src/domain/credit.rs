@@ -30,6 +30,17 @@ pub fn cancellation_credit(subscription: &Subscription, now: i64) -> Result<i64,
     let fee = i128::from(subscription.unit_price.amount_minor) * i128::from(subscription.quantity);
     match (subscription.offer_kind, subscription.billing_period) {
         (_, pb::BillingPeriod::Usage | pb::BillingPeriod::Unspecified) => Ok(0),
+        // A licence that came by transfer keeps the source's purchase time, and its fee was
+        // the source's: the target gets no window of its own.
+        (pb::OfferKind::NewCommerceLicense, _) if !subscription.transferred_from.is_empty() => {
+            Err(Error::Precondition {
+                reason: "CANCELLATION_WINDOW_CLOSED",
+                message: format!(
+                    "{} is a New Commerce licence that came by transfer: it cannot be cancelled; turn auto-renew off so that it ends with its term",
+                    subscription.name()
+                ),
+            })
+        }
         (pb::OfferKind::NewCommerceLicense, _) => {
             if now - subscription.create_time <= NEW_COMMERCE_CANCELLATION_WINDOW_MICROS {
                 Ok(to_minor(fee))
@@ -230,6 +241,26 @@ mod tests {
         );
         assert!(matches!(
             after,
+            Err(Error::Precondition {
+                reason: "CANCELLATION_WINDOW_CLOSED",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_new_commerce_licence_that_came_by_transfer_has_no_window_of_its_own() {
+        let mut subscription = bought(
+            datetime!(2026-01-01 00:00 UTC),
+            pb::OfferKind::NewCommerceLicense,
+            pb::BillingPeriod::Monthly,
+            1_000,
+            10,
+        );
+        subscription.transferred_from = "partners/a/customers/b/subscriptions/c".into();
+        let within = cancellation_credit(&subscription, micros(datetime!(2026-01-01 01:00 UTC)));
+        assert!(matches!(
+            within,
             Err(Error::Precondition {
                 reason: "CANCELLATION_WINDOW_CLOSED",
                 ..

@@ -713,26 +713,33 @@ pub fn unmet_preconditions(
     unmet
 }
 
-/// What the other services say about the parties of a partner-to-partner transfer, asked
-/// before it is created and again before it runs.
+/// What the other services say about the parties of a partner-to-partner transfer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartnerParties {
-    /// The source is an integration sandbox tenant.
-    pub source_sandbox: bool,
     /// The target is an integration sandbox tenant.
     pub target_sandbox: bool,
-    /// The target is a partner of record of the customer (it accepted its request).
-    pub target_related: bool,
+    /// The customer accepted the target as its partner (a relationship request, or a
+    /// reseller's invitation naming it): not a relationship the customer never accepted,
+    /// such as an extension.
+    pub target_accepted: bool,
     /// The target bills the customer itself (a direct-bill partner or an indirect
     /// provider, not an indirect reseller).
     pub target_bills: bool,
-    /// The source is a partner of record of the customer.
-    pub source_related: bool,
+    /// The source's standing, asked only once the source has acted (submitted): before, a
+    /// target would learn who serves the customer, and whether a tenant is a sandbox.
+    pub source: Option<SourceStanding>,
 }
 
-/// Every precondition of a partner-to-partner transfer the parties fail. The source's tie
-/// to the customer is reported only once the target has one: nobody else learns who serves
-/// a customer.
+/// The source of a partner-to-partner transfer, as the other services see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceStanding {
+    /// The source is an integration sandbox tenant.
+    pub sandbox: bool,
+    /// The source is a partner of record of the customer.
+    pub related: bool,
+}
+
+/// Every precondition of a partner-to-partner transfer the parties fail, the target's first.
 pub fn unmet_partner_preconditions(
     customer: CustomerRef,
     target_tenant_id: Uuid,
@@ -748,20 +755,12 @@ pub fn unmet_partner_preconditions(
             description,
         });
     };
-    for (sandbox, partner) in [
-        (parties.source_sandbox, &source),
-        (parties.target_sandbox, &target),
-    ] {
-        if sandbox {
-            add(
-                "SANDBOX_TENANT",
-                partner,
-                "transfers cannot run in the integration sandbox: use the production tenants"
-                    .into(),
-            );
-        }
+    let sandbox =
+        || "transfers cannot run in the integration sandbox: use the production tenants".to_owned();
+    if parties.target_sandbox {
+        add("SANDBOX_TENANT", &target, sandbox());
     }
-    if !parties.target_related {
+    if !parties.target_accepted {
         add(
             "RESELLER_RELATIONSHIP_REQUIRED",
             &customer.customer_name(),
@@ -769,9 +768,7 @@ pub fn unmet_partner_preconditions(
                 "the customer has not accepted a reseller relationship request from {target}: send one naming the subscriptions (CreateCustomerInvitation without a provider) and have the customer's admin accept it"
             ),
         );
-        return unmet;
-    }
-    if !parties.target_bills {
+    } else if !parties.target_bills {
         add(
             "BILLING_PARTNER_REQUIRED",
             &target,
@@ -780,14 +777,17 @@ pub fn unmet_partner_preconditions(
             ),
         );
     }
-    if !parties.source_related {
-        add(
-            "SOURCE_NOT_PARTNER_OF_RECORD",
-            &source,
-            format!(
-                "{source} is not a partner of record of the customer: name the customer's current partner"
-            ),
-        );
+    if let Some(standing) = parties.source {
+        if standing.sandbox {
+            add("SANDBOX_TENANT", &source, sandbox());
+        }
+        if !standing.related {
+            add(
+                "SOURCE_NOT_PARTNER_OF_RECORD",
+                &source,
+                format!("{source} is not a partner of record of the customer"),
+            );
+        }
     }
     unmet
 }
@@ -1007,26 +1007,36 @@ mod tests {
     }
 
     #[test]
-    fn a_partner_transfer_reports_the_source_only_to_a_target_the_customer_accepted() {
+    fn a_partner_transfer_checks_the_target_first_and_the_source_only_once_known() {
         let stranger = PartnerParties {
-            source_sandbox: false,
             target_sandbox: false,
-            target_related: false,
+            target_accepted: false,
             target_bills: false,
-            source_related: false,
+            source: None,
         };
-        let unmet = unmet_partner_preconditions(customer(), Uuid::now_v7(), &stranger);
-        let kinds: Vec<_> = unmet.iter().map(|v| v.kind.as_str()).collect();
-        assert_eq!(kinds, ["RESELLER_RELATIONSHIP_REQUIRED"]);
+        let kinds = |parties: &PartnerParties| -> Vec<String> {
+            unmet_partner_preconditions(customer(), Uuid::now_v7(), parties)
+                .into_iter()
+                .map(|v| v.kind)
+                .collect()
+        };
+        assert_eq!(kinds(&stranger), ["RESELLER_RELATIONSHIP_REQUIRED"]);
         let reseller = PartnerParties {
-            target_related: true,
+            target_accepted: true,
             ..stranger
         };
-        let unmet = unmet_partner_preconditions(customer(), Uuid::now_v7(), &reseller);
-        let kinds: Vec<_> = unmet.iter().map(|v| v.kind.as_str()).collect();
+        assert_eq!(kinds(&reseller), ["BILLING_PARTNER_REQUIRED"]);
+        let at_execution = PartnerParties {
+            target_bills: true,
+            source: Some(SourceStanding {
+                sandbox: true,
+                related: false,
+            }),
+            ..reseller
+        };
         assert_eq!(
-            kinds,
-            ["BILLING_PARTNER_REQUIRED", "SOURCE_NOT_PARTNER_OF_RECORD"]
+            kinds(&at_execution),
+            ["SANDBOX_TENANT", "SOURCE_NOT_PARTNER_OF_RECORD"]
         );
     }
 

@@ -158,7 +158,15 @@ impl TransferStore {
         if let Replay::Previous(response) = key.claim::<pb::TransferRequest>(&mut tx).await? {
             return Ok(response);
         }
-        insert_request(&mut tx, request).await?;
+        match insert_request(&mut tx, request).await {
+            Err(StoreError::UniqueViolation(_)) => {
+                return Err(Error::Precondition {
+                    reason: "OPEN_REQUEST_EXISTS",
+                    message: "an ACTIVE request to this source for this customer is waiting: wait for the source's answer, or cancel that request first".into(),
+                });
+            }
+            other => other?,
+        }
         let response = request.to_proto(&HashMap::new());
         record_transition(
             &mut tx,
@@ -513,7 +521,15 @@ pub(super) async fn record_transition(
     action: &str,
     topic: &str,
 ) -> Result<(), StoreError> {
-    let encoded = after.encode_to_vec();
+    // The customer's e-mail address stays in the request's row: trails and events, kept and
+    // published widely, go without it.
+    let without_address = |request: &pb::TransferRequest| {
+        let mut recorded = request.clone();
+        recorded.customer_email.clear();
+        recorded.encode_to_vec()
+    };
+    let encoded = without_address(after);
+    let before = before.map(without_address);
     // Both partners keep the request in their trail: each sees what happened to it.
     for tenant_id in [request.source_tenant_id, request.provider_tenant_id] {
         suite_db::record_audit(
@@ -524,7 +540,7 @@ pub(super) async fn record_transition(
                 resource_name: &after.name,
                 action,
                 request_id,
-                before: before.map(Message::encode_to_vec),
+                before: before.clone(),
                 after: Some(encoded.clone()),
             },
         )
