@@ -57,6 +57,27 @@ async fn start() -> Suite {
 }
 
 impl Suite {
+    /// `partner`'s reseller relationship request for itself alone, to `customer` if given,
+    /// naming `subscriptions`.
+    async fn request_alone(
+        &self,
+        partner: Uuid,
+        customer: Option<Uuid>,
+        subscriptions: &[&str],
+    ) -> Result<pb::CustomerInvitation, tonic::Status> {
+        self.relationship
+            .relationship(&Actor::admin_agent(partner))
+            .create_customer_invitation(pb::CreateCustomerInvitationRequest {
+                request_id: request_id(),
+                parent: format!("partners/{partner}"),
+                provider: String::new(),
+                customer_tenant_id: customer.map(|c| c.to_string()).unwrap_or_default(),
+                subscriptions: subscriptions.iter().map(|s| (*s).to_owned()).collect(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
     async fn invite(&self, reseller: Uuid, provider: Uuid) -> pb::CustomerInvitation {
         self.relationship
             .relationship(&Actor::admin_agent(reseller))
@@ -351,18 +372,9 @@ async fn a_partner_that_bills_customers_asks_for_a_relationship_alone_naming_the
     let subscriptions = ["Microsoft 365 Business Premium, 25 licences"];
 
     let request = suite
-        .relationship
-        .relationship(&Actor::admin_agent(target))
-        .create_customer_invitation(pb::CreateCustomerInvitationRequest {
-            request_id: request_id(),
-            parent: format!("partners/{target}"),
-            provider: String::new(),
-            customer_tenant_id: customer.to_string(),
-            subscriptions: subscriptions.iter().map(|s| (*s).to_owned()).collect(),
-        })
+        .request_alone(target, Some(customer), &subscriptions)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(request.partner_role(), pb::PartnerRole::DirectBillPartner);
     assert_eq!(request.provider, "");
     assert_eq!(request.subscriptions, subscriptions);
@@ -391,18 +403,9 @@ async fn a_partner_that_bills_customers_asks_for_a_relationship_alone_naming_the
     // A request alone never changes what a partner of record already is: the current
     // partner's acceptance is refused, and writes nothing.
     let again = suite
-        .relationship
-        .relationship(&Actor::admin_agent(current))
-        .create_customer_invitation(pb::CreateCustomerInvitationRequest {
-            request_id: request_id(),
-            parent: format!("partners/{current}"),
-            provider: String::new(),
-            customer_tenant_id: customer.to_string(),
-            subscriptions: Vec::new(),
-        })
+        .request_alone(current, Some(customer), &[])
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let rows = suite.relationship.database.row_counts().await;
     let refused = suite.accept(customer, &again).await.unwrap_err();
     assert_eq!(reason(&refused), "ALREADY_PARTNER_OF_RECORD");
@@ -417,18 +420,7 @@ async fn a_partner_that_bills_customers_asks_for_a_relationship_alone_naming_the
             "SANDBOX_TENANT",
         ),
     ] {
-        let refused = suite
-            .relationship
-            .relationship(&Actor::admin_agent(partner))
-            .create_customer_invitation(pb::CreateCustomerInvitationRequest {
-                request_id: request_id(),
-                parent: format!("partners/{partner}"),
-                provider: String::new(),
-                customer_tenant_id: String::new(),
-                subscriptions: Vec::new(),
-            })
-            .await
-            .unwrap_err();
+        let refused = suite.request_alone(partner, None, &[]).await.unwrap_err();
         assert_eq!(reason(&refused), expected);
     }
 }
@@ -438,18 +430,9 @@ async fn a_request_alone_is_refused_at_acceptance_once_its_sender_may_no_longer_
     let suite = start().await;
     let target = direct_bill_partner(&suite.enrollment).await;
     let request = suite
-        .relationship
-        .relationship(&Actor::admin_agent(target))
-        .create_customer_invitation(pb::CreateCustomerInvitationRequest {
-            request_id: request_id(),
-            parent: format!("partners/{target}"),
-            provider: String::new(),
-            customer_tenant_id: String::new(),
-            subscriptions: vec!["Microsoft 365 E5, 10 licences".into()],
-        })
+        .request_alone(target, None, &["Microsoft 365 E5, 10 licences"])
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     restrict_direct_bill(&suite.enrollment, target).await;
     let customer = Uuid::new_v4();
     // (The test services keep no capability answers: the restriction counts at once.)

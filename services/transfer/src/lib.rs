@@ -26,7 +26,7 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 pub use error::Error;
-pub use store::TransferStore;
+pub use store::{MoveOutcome, TransferStore};
 
 /// Name of the service in errors, logs and its own tokens.
 pub const SERVICE: &str = "transfer";

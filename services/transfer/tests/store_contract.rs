@@ -169,8 +169,17 @@ async fn the_database_holds_a_subscription_in_one_open_request_at_most() {
     );
 }
 
-#[tokio::test]
-async fn a_move_refuses_a_base_whose_add_on_joined_after_the_request() {
+/// A store on a fresh database with a customer's licence-based subscription in a request
+/// created and accepted at times 2 and 3.
+struct Accepted {
+    database: suite_testkit::TestDatabase,
+    store: TransferStore,
+    customer: CustomerRef,
+    base_id: Uuid,
+    id: Uuid,
+}
+
+async fn accepted_transfer() -> Accepted {
     let database = migrated_database(MIGRATIONS).await;
     let store = TransferStore::new(database.database(), page_codec());
     let agent = Actor::admin_agent(Uuid::new_v4());
@@ -183,6 +192,7 @@ async fn a_move_refuses_a_base_whose_add_on_joined_after_the_request() {
         .await
         .unwrap();
     let base_id = Uuid::parse_str(base.name.rsplit('/').next().unwrap()).unwrap();
+    let subscription = base_id;
     let request = pb::CreateTransferRequestRequest {
         request_id: request_id(),
         ..Default::default()
@@ -200,7 +210,7 @@ async fn a_move_refuses_a_base_whose_add_on_joined_after_the_request() {
             &NewTransferRequest {
                 customer,
                 provider_tenant_id: Uuid::new_v4(),
-                subscription_ids: vec![base_id],
+                subscription_ids: vec![subscription],
             },
             2,
             1_000,
@@ -228,6 +238,86 @@ async fn a_move_refuses_a_base_whose_add_on_joined_after_the_request() {
         )
         .await
         .unwrap();
+    Accepted {
+        database,
+        store,
+        customer,
+        base_id,
+        id,
+    }
+}
+
+#[tokio::test]
+async fn an_executor_that_lost_its_lease_changes_nothing_twice() {
+    let Accepted {
+        database,
+        store,
+        id,
+        ..
+    } = accepted_transfer().await;
+
+    // Executor A reads the request, then stalls past its lease; executor B, given the
+    // message, checks and moves.
+    let read_by_a = store.transfer_request(id).await.unwrap().unwrap();
+    let moving = read_by_a.advanced(pb::TransferStep::MoveSubscriptions, 4);
+    assert!(
+        store
+            .record_step(&read_by_a, &moving, "PASSED", "")
+            .await
+            .unwrap()
+    );
+    let read_by_b = store.transfer_request(id).await.unwrap().unwrap();
+    assert!(matches!(
+        store.move_subscriptions(&read_by_b, 5).await,
+        Ok(transfer::MoveOutcome::Completed)
+    ));
+
+    // A wakes up with what it read: its step, its move and its failure are all refused.
+    let late_step = read_by_a.advanced(pb::TransferStep::MoveSubscriptions, 6);
+    assert!(
+        !store
+            .record_step(&read_by_a, &late_step, "PASSED", "")
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        store.move_subscriptions(&read_by_b, 7).await,
+        Ok(transfer::MoveOutcome::Superseded)
+    ));
+    assert!(
+        !store
+            .fail_transfer(&read_by_b, "LATE", "a stale executor", 8)
+            .await
+            .unwrap()
+    );
+
+    let done = store.transfer_request(id).await.unwrap().unwrap();
+    assert_eq!(done.state, pb::TransferRequestState::Completed);
+    let copies: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM subscriptions WHERE offer_id = 'O365-E3' AND status = 'SUBSCRIPTION_STATUS_ACTIVE'",
+    )
+    .fetch_one(database.database().pool())
+    .await
+    .unwrap();
+    assert_eq!(copies, 1, "the subscription is active on one side only");
+    let steps: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM transfer_steps WHERE request_id = $1")
+            .bind(id.to_string())
+            .fetch_one(database.database().pool())
+            .await
+            .unwrap();
+    assert_eq!(steps, 2, "one PASSED check and one COMPLETED move");
+}
+
+#[tokio::test]
+async fn a_move_refuses_a_base_whose_add_on_joined_after_the_request() {
+    let Accepted {
+        database,
+        store,
+        customer,
+        base_id,
+        id,
+    } = accepted_transfer().await;
     let accepted = store.transfer_request(id).await.unwrap().unwrap();
     let moving = accepted.advanced(pb::TransferStep::MoveSubscriptions, 4);
     assert!(

@@ -685,6 +685,50 @@ async fn a_suspended_partnership_carries_no_transfer_until_resumed() {
         "PARTNERSHIP_NOT_ACTIVE"
     );
     assert_eq!(suite.owners(&world, &[&world.azure]).await, [1]);
+
+    // Revoked, for good: still no transfer, while what the customer has stays its own:
+    // both partners of record, the provider's orders for it included.
+    {
+        use suite_proto::relationship::v1 as rel;
+        suite
+            .relationship
+            .relationship(&Actor::admin_agent(world.provider))
+            .revoke_partnership(rel::RevokePartnershipRequest {
+                request_id: request_id(),
+                name: format!(
+                    "partners/{}/indirectResellers/{}",
+                    world.provider, world.source
+                ),
+                etag: String::new(),
+            })
+            .await
+            .expect("the provider revokes");
+        let refused = suite
+            .transfers(&source_agent)
+            .create_transfer_request(world.request(&[&world.azure]))
+            .await
+            .unwrap_err();
+        assert_eq!(reason(&refused), "PARTNERSHIP_NOT_ACTIVE");
+        let partners = suite
+            .relationship
+            .relationship(&Actor::global_admin(world.customer))
+            .list_customer_partners(rel::ListCustomerPartnersRequest {
+                parent: format!("customers/{}", world.customer),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .partners;
+        assert_eq!(partners.len(), 2, "{partners:?}");
+        order(
+            suite.transfer(),
+            world.provider,
+            world.customer,
+            azure_payg(),
+        )
+        .await;
+    }
 }
 
 /// The operator records a customer of `partner` (a RESTRICTED partner adds none itself).
