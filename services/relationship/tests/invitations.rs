@@ -402,10 +402,12 @@ async fn a_partner_that_bills_customers_asks_for_a_relationship_alone_naming_the
 
     // A request alone never changes what a partner of record already is: the current
     // partner's acceptance is refused, and writes nothing.
-    let again = suite
+    let named = suite
         .request_alone(current, Some(customer), &[])
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(reason(&named), "ALREADY_PARTNER_OF_RECORD");
+    let again = suite.request_alone(current, None, &[]).await.unwrap();
     let rows = suite.relationship.database.row_counts().await;
     let refused = suite.accept(customer, &again).await.unwrap_err();
     assert_eq!(reason(&refused), "ALREADY_PARTNER_OF_RECORD");

@@ -102,18 +102,14 @@ impl Peers {
 
     /// What the enrollment and relationship services say about the parties of a New
     /// Commerce partner-to-partner transfer of `customer` (the source's view) to `target`,
-    /// asked by this service for itself, all at once; the source's standing only when
-    /// `with_source` (once the source has acted).
+    /// asked by this service for itself, all at once. Only a direct-bill partner that may
+    /// purchase, or an official provider, bills: the rule orders follow.
     pub async fn partner_parties(
         &self,
         customer: CustomerRef,
         target: Uuid,
-        with_source: bool,
     ) -> Result<PartnerParties, ApiError> {
         let source = async {
-            if !with_source {
-                return Ok(None);
-            }
             let (capabilities, role) = tokio::try_join!(
                 self.capabilities_of(customer.partner_tenant_id),
                 self.relationship_of(customer, customer.partner_tenant_id),
@@ -137,11 +133,17 @@ impl Peers {
                 .is_some_and(|t| t.integration_sandbox),
             target_accepted: accepted,
             target_bills: target_relationship.as_ref().is_some_and(|r| {
-                matches!(
-                    r.partner_role(),
-                    relationship::PartnerRole::DirectBillPartner
-                        | relationship::PartnerRole::IndirectProvider
-                )
+                let capabilities = target_capabilities.as_ref();
+                match r.partner_role() {
+                    relationship::PartnerRole::DirectBillPartner => capabilities.is_some_and(|c| {
+                        c.capabilities
+                            .contains(&(enrollment::Capability::PurchaseOrders as i32))
+                    }),
+                    relationship::PartnerRole::IndirectProvider => {
+                        capabilities.is_some_and(|c| c.official_indirect_provider)
+                    }
+                    _ => false,
+                }
             }),
             source,
         })

@@ -127,7 +127,7 @@ impl Executor {
         let customer = request.source_customer();
         let partner = request.provider_tenant_id;
         Ok(if request.is_partner_transfer() {
-            let parties = self.peers.partner_parties(customer, partner, true).await?;
+            let parties = self.peers.partner_parties(customer, partner).await?;
             unmet_partner_preconditions(customer, partner, &parties)
         } else {
             let parties = self.peers.parties(customer, partner).await?;

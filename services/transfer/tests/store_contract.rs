@@ -281,12 +281,12 @@ async fn an_executor_that_lost_its_lease_changes_nothing_twice() {
             .unwrap()
     );
     assert!(matches!(
-        store.move_subscriptions(&read_by_b, 7).await,
+        store.move_subscriptions(&read_by_a, 7).await,
         Ok(transfer::MoveOutcome::Superseded)
     ));
     assert!(
         !store
-            .fail_transfer(&read_by_b, "LATE", "a stale executor", 8)
+            .fail_transfer(&read_by_a, "LATE", "a stale executor", 8)
             .await
             .unwrap()
     );

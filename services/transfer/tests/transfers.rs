@@ -1770,6 +1770,8 @@ async fn a_partner_transfer_tells_the_target_nothing_of_the_source_before_it_act
     .await;
     // A tenant that serves the customer and one that does not get the same answer.
     let stranger = direct_bill_partner(&suite.enrollment).await;
+    let emails = suite.transfer().database.outbox("email").await.len();
+    let mut names = Vec::new();
     for named in [source, stranger] {
         let created = suite
             .transfers(&Actor::admin_agent(target))
@@ -1778,7 +1780,67 @@ async fn a_partner_transfer_tells_the_target_nothing_of_the_source_before_it_act
             .unwrap()
             .into_inner();
         assert_eq!(created.state(), pb::TransferRequestState::Active);
+        names.push(created.name);
     }
+    // The stranger learns nothing of the customer: no e-mail (one to the source and one to
+    // the customer each time, no more), no request to read or list, nothing in its trail.
+    assert_eq!(
+        suite.transfer().database.outbox("email").await.len(),
+        emails + 3
+    );
+    let unseen = suite
+        .transfers(&Actor::admin_agent(stranger))
+        .get_transfer_request(pb::GetTransferRequestRequest {
+            name: names[1].clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unseen.code(), Code::NotFound);
+    let listed_by_stranger = suite
+        .transfers(&Actor::admin_agent(stranger))
+        .list_transfer_requests(pb::ListTransferRequestsRequest {
+            parent: format!("partners/{stranger}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .transfer_requests;
+    assert!(listed_by_stranger.is_empty());
+    let in_stranger_trail: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1")
+            .bind(stranger.to_string())
+            .fetch_one(suite.transfer().database.database().pool())
+            .await
+            .unwrap();
+    assert_eq!(in_stranger_trail, 0);
+    // A target asks a few times a day at most.
+    for _ in 0..3 {
+        let cancelled = suite
+            .transfers(&Actor::admin_agent(target))
+            .cancel_transfer_request(pb::CancelTransferRequestRequest {
+                request_id: request_id(),
+                name: names.pop().unwrap(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(cancelled.state(), pb::TransferRequestState::Cancelled);
+        let created = suite
+            .transfers(&Actor::admin_agent(target))
+            .create_partner_transfer_request(partner_transfer(target, stranger, customer))
+            .await
+            .unwrap()
+            .into_inner();
+        names.push(created.name);
+    }
+    let limited = suite
+        .transfers(&Actor::admin_agent(target))
+        .create_partner_transfer_request(partner_transfer(target, Uuid::new_v4(), customer))
+        .await
+        .unwrap_err();
+    assert_eq!(limited.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&limited), "PARTNER_REQUESTS_LIMITED");
     // The real source finds its request, submits, and the transfer completes.
     let listed = suite
         .transfers(&Actor::admin_agent(source))

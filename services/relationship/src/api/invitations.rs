@@ -76,7 +76,23 @@ impl RelationshipApi {
                 self.require_reseller_of(caller, inviter, provider).await?;
                 pb::PartnerRole::IndirectReseller
             }
-            None => self.billing_role(Some(caller), inviter).await?,
+            None => {
+                let role = self.billing_role(Some(caller), inviter).await?;
+                if let Some(customer) = customer
+                    && self
+                        .store
+                        .customer_relationship(inviter, customer)
+                        .await?
+                        .is_some()
+                {
+                    return Err(Error::Precondition {
+                        reason: "ALREADY_PARTNER_OF_RECORD",
+                        subject: domain::customer_name(inviter, customer),
+                        message: "you are already this customer's partner of record: there is nothing to ask".into(),
+                    });
+                }
+                role
+            }
         };
         let (invitation, token) = CustomerInvitation::new(
             Inviter {
@@ -248,8 +264,19 @@ impl RelationshipApi {
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
-        // What the inviting side needed when it invited, it still needs now.
-        if let Some(invitation) = self.store.customer_invitation(reseller, id).await? {
+        // What the inviting side needed when it invited, it still needs now; asked only
+        // for the holder of this pending invitation's token, so that nobody else learns
+        // anything of the inviter (the store gives everyone else its own refusal).
+        let token_hash = partnerships::token_hash(&token);
+        let pending = self
+            .store
+            .customer_invitation(reseller, id)
+            .await?
+            .filter(|invitation| {
+                partnerships::token_matches(&token_hash, &invitation.token_hash)
+                    && invitation.check_acceptance_state(self.now()).is_ok()
+            });
+        if let Some(invitation) = pending {
             match invitation.provider_tenant_id {
                 Some(provider) => self.require_provider_still_official(provider).await?,
                 None => {
@@ -264,7 +291,7 @@ impl RelationshipApi {
                 &key,
                 reseller,
                 id,
-                &partnerships::token_hash(&token),
+                &token_hash,
                 customer_tenant,
                 details.as_ref(),
                 self.now(),

@@ -99,12 +99,12 @@ pub fn parse_customer_name(name: &str) -> Result<(Uuid, Uuid), String> {
 
 impl Customer {
     /// What this partner may do for the customer. Adding and viewing products are direct
-    /// bill's and never offered where the customer has an indirect reseller relationship
+    /// bill's (a customer it recorded, or one that accepted its relationship request) and
+    /// never offered where the customer has an indirect reseller relationship
     /// (`indirectly_served`), whoever holds it.
     pub fn available_actions(&self, indirectly_served: bool) -> Vec<pb::CustomerAction> {
         let mut actions = Vec::new();
-        let direct_bill = self.partner_role == pb::PartnerRole::DirectBillPartner
-            && self.acquisition == pb::Acquisition::DirectBill;
+        let direct_bill = self.partner_role == pb::PartnerRole::DirectBillPartner;
         if direct_bill && !indirectly_served {
             actions.extend([
                 pb::CustomerAction::AddProducts,

@@ -218,6 +218,16 @@ impl CustomerInvitation {
                 "the reseller's and the provider's own tenants are not their customer: the invitation is accepted by a GLOBAL_ADMIN of the customer's tenant",
             ));
         }
+        self.check_acceptance_state(now)
+    }
+
+    /// Whether the invitation may still be accepted at `now`: neither used nor expired.
+    pub fn check_acceptance_state(&self, now: i64) -> Result<(), Error> {
+        let refuse = |reason: &'static str, message: &str| Error::Precondition {
+            reason,
+            subject: self.name(),
+            message: message.to_owned(),
+        };
         match self.as_of(now).state {
             pb::CustomerInvitationState::Accepted => Err(refuse(
                 "INVITATION_ALREADY_USED",
@@ -226,7 +236,7 @@ impl CustomerInvitation {
             pb::CustomerInvitationState::Pending => Ok(()),
             _ => Err(refuse(
                 "INVITATION_EXPIRED",
-                "this invitation expired: ask the reseller for a new one",
+                "this invitation expired: ask the partner for a new one",
             )),
         }
     }

@@ -12,8 +12,9 @@ use super::TransferApi;
 use crate::TransferOptions;
 use crate::domain::subscription::parse_partner_name;
 use crate::domain::transfer::{
-    self, NewPartnerTransfer, parse_named_subscriptions, parse_note, parse_transfer_request_name,
-    partner_transfer_emails, refusal, unmet_partner_preconditions, unmet_preconditions,
+    self, NewPartnerTransfer, PartnerParties, parse_named_subscriptions, parse_note,
+    parse_transfer_request_name, partner_transfer_emails, refusal, unmet_partner_preconditions,
+    unmet_preconditions,
 };
 use crate::domain::{NewTransferRequest, TransferRequest};
 use crate::error::Error;
@@ -255,7 +256,7 @@ impl TransferApi {
             ),
         );
         let new = NewPartnerTransfer::parse(&request, &mut violations);
-        let (Some(key), Some(new), true) = (key, new, violations.is_empty()) else {
+        let (Some(key), Some(mut new), true) = (key, new, violations.is_empty()) else {
             return Err(Error::Invalid(violations));
         };
         if !caller.can_access_tenant(new.target_tenant_id) {
@@ -264,20 +265,30 @@ impl TransferApi {
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
-        // Asked as this service about the target alone: nothing about the source is asked or
-        // told before the source acts, so a target learns nothing of who serves a customer.
+        // Asked as this service. Only the target's standing can refuse: the source's decides
+        // silently whether it is shown the request, so that neither side learns of the other
+        // what the customer did not tell it (who serves the customer; that it is leaving).
         let parties = self
             .peers
-            .partner_parties(new.customer, new.target_tenant_id, false)
+            .partner_parties(new.customer, new.target_tenant_id)
             .await?;
-        let unmet = unmet_partner_preconditions(new.customer, new.target_tenant_id, &parties);
+        let target_only = PartnerParties {
+            source: None,
+            ..parties.clone()
+        };
+        let unmet = unmet_partner_preconditions(new.customer, new.target_tenant_id, &target_only);
         if !unmet.is_empty() {
             return Err(Error::Api(refusal(unmet)));
         }
-        let source_email = self
-            .peers
-            .contact_email(new.customer.partner_tenant_id)
-            .await?;
+        new.source_visible = parties.source.is_some_and(|s| s.may_be_told());
+        let source_email = match new.source_visible {
+            true => {
+                self.peers
+                    .contact_email(new.customer.partner_tenant_id)
+                    .await?
+            }
+            false => None,
+        };
         let now = self.now();
         let expire_time =
             now.saturating_add(TransferOptions::micros(self.options.request_lifetime));

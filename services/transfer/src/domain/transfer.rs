@@ -94,6 +94,9 @@ pub struct TransferRequest {
     pub kind: pb::TransferKind,
     /// Partner-to-partner: where the customer was told of the request.
     pub customer_email: String,
+    /// Whether the source sees the request: false for a partner-to-partner request naming
+    /// a tenant that is no partner of record of the customer (it stays the target's alone).
+    pub source_visible: bool,
     /// Where it stands.
     pub state: State,
     /// Its subscriptions.
@@ -367,6 +370,9 @@ pub struct NewPartnerTransfer {
     pub target_tenant_id: Uuid,
     /// Where the customer is told.
     pub customer_email: String,
+    /// Whether the named source is a partner of record of the customer, found out silently
+    /// by the service: only then does the source see and hear of the request.
+    pub source_visible: bool,
 }
 
 impl NewPartnerTransfer {
@@ -402,6 +408,7 @@ impl NewPartnerTransfer {
             },
             target_tenant_id: target?,
             customer_email: email?,
+            source_visible: false,
         })
     }
 }
@@ -417,6 +424,7 @@ impl NewPartnerTransfer {
             provider_tenant_id: self.target_tenant_id,
             kind: pb::TransferKind::NewCommercePartner,
             customer_email: self.customer_email.clone(),
+            source_visible: self.source_visible,
             state: State::Active,
             line_items: Vec::new(),
             create_time: now,
@@ -725,8 +733,8 @@ pub struct PartnerParties {
     /// The target bills the customer itself (a direct-bill partner or an indirect
     /// provider, not an indirect reseller).
     pub target_bills: bool,
-    /// The source's standing, asked only once the source has acted (submitted): before, a
-    /// target would learn who serves the customer, and whether a tenant is a sandbox.
+    /// The source's standing; `None` where it must not count (at creation, where a refusal
+    /// would tell the target who serves the customer).
     pub source: Option<SourceStanding>,
 }
 
@@ -737,6 +745,14 @@ pub struct SourceStanding {
     pub sandbox: bool,
     /// The source is a partner of record of the customer.
     pub related: bool,
+}
+
+impl SourceStanding {
+    /// Whether the source may be shown a request about the customer: a partner of record
+    /// of it, not a sandbox.
+    pub fn may_be_told(&self) -> bool {
+        self.related && !self.sandbox
+    }
 }
 
 /// Every precondition of a partner-to-partner transfer the parties fail, the target's first.
@@ -829,9 +845,10 @@ fn reason_code(kind: &str) -> &'static str {
         .unwrap_or("SUBSCRIPTION_NOT_TRANSFERABLE")
 }
 
-/// Whether `caller` sees `request`: either side, or the operator. Others get NOT_FOUND.
+/// Whether `caller` sees `request`: either side (a source only when the request is shown to
+/// it), or the operator. Others get NOT_FOUND.
 pub fn may_read(caller: &Caller, request: &TransferRequest) -> bool {
-    caller.can_access_tenant(request.source_tenant_id)
+    (request.source_visible && caller.can_access_tenant(request.source_tenant_id))
         || caller.can_access_tenant(request.provider_tenant_id)
 }
 

@@ -10,6 +10,7 @@ use suite_auth::Caller;
 use suite_db::{
     AuditEvent, IdempotencyKey, OutboxMessage, Page, PageRequest, Replay, StoreError, Tx, columns,
 };
+use suite_errors::{ApiError, Code};
 use suite_proto::transfer::v1 as pb;
 use uuid::Uuid;
 
@@ -21,6 +22,10 @@ use crate::domain::{LineItem, NewTransferRequest, TransferRequest};
 use crate::error::Error;
 use suite_mail::Email;
 
+/// Most partner-to-partner requests one target creates for one customer in a day.
+const PARTNER_REQUESTS_PER_DAY: i64 = 5;
+const DAY_MICROS: i64 = 86_400_000_000;
+
 /// Outbox topic of the message that runs an accepted transfer.
 pub const EXECUTE_TOPIC: &str = "transfer.v1.transfer_request.execute";
 
@@ -29,7 +34,7 @@ const EXPIRY_BATCH: i64 = 500;
 
 const REQUEST_COLUMNS: &str = "id, source_tenant_id, customer_tenant_id, provider_tenant_id, state, create_time, \
      expire_time, update_time, end_time, rejection_note, step, step_attempts, last_error, last_attempt_time, deadline, \
-     failure_reason, version, kind, customer_email";
+     failure_reason, version, kind, customer_email, source_visible";
 
 /// A transfer request with its source subscriptions' current quantities (to show drift).
 pub type RequestView = (TransferRequest, HashMap<Uuid, i32>);
@@ -66,6 +71,7 @@ impl TransferStore {
             provider_tenant_id: new.provider_tenant_id,
             kind: pb::TransferKind::IndirectProvider,
             customer_email: String::new(),
+            source_visible: true,
             state: pb::TransferRequestState::Active,
             line_items,
             create_time: now,
@@ -157,6 +163,28 @@ impl TransferStore {
         let mut tx = self.db.begin().await?;
         if let Replay::Previous(response) = key.claim::<pb::TransferRequest>(&mut tx).await? {
             return Ok(response);
+        }
+        // A target asks a customer's partner at most a few times a day: each request
+        // e-mails the source and the customer.
+        let recent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM transfer_requests WHERE provider_tenant_id = $1 AND customer_tenant_id = $2 \
+             AND kind = $3 AND create_time > $4",
+        )
+        .bind(request.provider_tenant_id.to_string())
+        .bind(request.customer_tenant_id.to_string())
+        .bind(pb::TransferKind::NewCommercePartner.as_str_name())
+        .bind(request.create_time.saturating_sub(DAY_MICROS))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if recent >= PARTNER_REQUESTS_PER_DAY {
+            return Err(Error::Api(ApiError::new(
+                Code::ResourceExhausted,
+                "PARTNER_REQUESTS_LIMITED",
+                format!(
+                    "at most {PARTNER_REQUESTS_PER_DAY} partner-to-partner requests per customer in a day: wait for the answers to the last ones"
+                ),
+            )));
         }
         match insert_request(&mut tx, request).await {
             Err(StoreError::UniqueViolation(_)) => {
@@ -264,10 +292,13 @@ impl TransferStore {
         state: Option<pb::TransferRequestState>,
         page: &PageRequest,
     ) -> Result<Page<RequestView>, StoreError> {
+        // A source is shown only the requests shown to it (see `may_read`).
         let sides = match role {
-            pb::TransferRole::Source => "source_tenant_id = $1",
+            pb::TransferRole::Source => "source_tenant_id = $1 AND source_visible = 1",
             pb::TransferRole::Provider => "provider_tenant_id = $1",
-            pb::TransferRole::Unspecified => "(source_tenant_id = $1 OR provider_tenant_id = $1)",
+            pb::TransferRole::Unspecified => {
+                "((source_tenant_id = $1 AND source_visible = 1) OR provider_tenant_id = $1)"
+            }
         };
         let sql = format!(
             "SELECT {REQUEST_COLUMNS} FROM transfer_requests WHERE {sides} AND ($2 = '' OR state = $2) \
@@ -378,7 +409,7 @@ pub(super) async fn current_quantities(
 async fn insert_request(tx: &mut Tx, request: &TransferRequest) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO transfer_requests ({REQUEST_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(request.id.to_string())
@@ -400,6 +431,7 @@ async fn insert_request(tx: &mut Tx, request: &TransferRequest) -> Result<(), St
         .bind(request.version)
         .bind(request.kind.as_str_name())
         .bind(&request.customer_email)
+        .bind(i64::from(request.source_visible))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -530,8 +562,13 @@ pub(super) async fn record_transition(
     };
     let encoded = without_address(after);
     let before = before.map(without_address);
-    // Both partners keep the request in their trail: each sees what happened to it.
-    for tenant_id in [request.source_tenant_id, request.provider_tenant_id] {
+    // Both partners keep the request in their trail: each sees what happened to it (a
+    // source only a request shown to it).
+    let sides = [
+        (request.source_visible).then_some(request.source_tenant_id),
+        Some(request.provider_tenant_id),
+    ];
+    for tenant_id in sides.into_iter().flatten() {
         suite_db::record_audit(
             tx,
             caller,
@@ -630,6 +667,7 @@ fn request_from_row(row: &AnyRow) -> Result<TransferRequest, StoreError> {
         provider_tenant_id: columns::uuid(row, "provider_tenant_id")?,
         kind,
         customer_email: row.try_get("customer_email")?,
+        source_visible: row.try_get::<i64, _>("source_visible")? != 0,
         state,
         line_items: Vec::new(),
         create_time: row.try_get("create_time")?,
