@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-mod support;
-
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -28,7 +26,7 @@ use uuid::Uuid;
 
 /// Resources the table's requests point at.
 struct World {
-    suite: support::Suite,
+    suite: suite_testkit::Suite,
     /// A partner with ACTIVE direct bill, a customer and a subscription.
     partner: Uuid,
     customer: String,
@@ -49,7 +47,7 @@ const EPOCH_2026: Timestamp = Timestamp {
 };
 
 async fn world() -> World {
-    let suite = support::Suite::start().await;
+    let suite = suite_testkit::Suite::start().await;
     let operator = Actor::operator();
 
     let partner = direct_bill_partner(&suite.enrollment).await;
@@ -74,7 +72,7 @@ async fn world() -> World {
         .into_inner()
         .name;
     let subscription = suite
-        .transfer
+        .transfer()
         .transfer(&agent)
         .create_subscription(subscription_request(&customer))
         .await
@@ -82,7 +80,7 @@ async fn world() -> World {
         .into_inner()
         .name;
     let cancelled_subscription = suite
-        .transfer
+        .transfer()
         .transfer(&agent)
         .create_subscription(subscription_request(&customer))
         .await
@@ -91,7 +89,7 @@ async fn world() -> World {
         .name;
 
     let mpa_version = suite
-        .agreement
+        .agreement()
         .agreement(&operator)
         .create_agreement_version(agreement::CreateAgreementVersionRequest {
             request_id: request_id(),
@@ -132,7 +130,7 @@ async fn world() -> World {
         .await
         .unwrap();
     let acceptance = suite
-        .agreement
+        .agreement()
         .agreement(&reseller_admin)
         .accept_partner_agreement(agreement::AcceptPartnerAgreementRequest {
             request_id: request_id(),
@@ -973,7 +971,7 @@ fn serde_json_claims(claims: &suite_auth::Claims) -> Vec<u8> {
 
 #[tokio::test]
 async fn every_rpc_refuses_credentials_that_do_not_verify() {
-    let suite = support::Suite::start().await;
+    let suite = suite_testkit::Suite::start().await;
     let mut wrong = Vec::new();
     let mut calls = 0;
     for rpc in Catalog::suite().rpcs() {

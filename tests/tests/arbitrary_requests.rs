@@ -8,8 +8,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-mod support;
-
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -64,7 +62,7 @@ fn arbitrary_requests_get_well_formed_answers_and_refusals_write_nothing() {
         .enable_all()
         .build()
         .unwrap();
-    let suite = runtime.block_on(support::Suite::start());
+    let suite = runtime.block_on(suite_testkit::Suite::start());
     let catalog = Catalog::suite();
     // A partner with ACTIVE direct bill, so that writes get past the capability checks and
     // reach validation and the stores.

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-mod support;
-
 use suite_auth::Role;
 use suite_testkit::Actor;
 use suite_testkit::raw::{Catalog, RawClient, wire};
@@ -14,7 +12,7 @@ use uuid::Uuid;
 
 #[tokio::test]
 async fn every_rpc_refuses_malformed_and_oversized_requests_as_the_callers_fault() {
-    let suite = support::Suite::start().await;
+    let suite = suite_testkit::Suite::start().await;
     let catalog = Catalog::suite();
     let token = Actor::user(
         Uuid::new_v4(),

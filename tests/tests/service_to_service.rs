@@ -10,19 +10,15 @@ use suite_testkit::{Actor, direct_bill_partner, reason, request_id, restrict_dir
 use tonic::Code;
 use uuid::Uuid;
 
-mod support;
-
-use support::Suite as Services;
+use suite_testkit::Suite as Services;
 
 async fn start() -> Services {
     Services::start().await
 }
 
-impl Services {
-    /// The ADMIN_AGENT of a new partner with an ACTIVE direct-bill enrollment.
-    async fn agent(&self) -> Actor {
-        Actor::admin_agent(direct_bill_partner(&self.enrollment).await)
-    }
+/// The ADMIN_AGENT of a new partner with an ACTIVE direct-bill enrollment.
+async fn agent(services: &Services) -> Actor {
+    Actor::admin_agent(direct_bill_partner(&services.enrollment).await)
 }
 
 async fn customer_of(services: &Services, agent: &Actor) -> String {
@@ -70,11 +66,11 @@ fn subscription(parent: &str) -> transfer_pb::CreateSubscriptionRequest {
 #[tokio::test]
 async fn subscription_is_recorded_under_a_customer_the_relationship_service_confirms() {
     let services = start().await;
-    let agent = services.agent().await;
+    let agent = agent(&services).await;
     let customer = customer_of(&services, &agent).await;
 
     let created = services
-        .transfer
+        .transfer()
         .transfer(&agent)
         .create_subscription(subscription(&customer))
         .await
@@ -89,7 +85,7 @@ async fn subscription_is_recorded_under_a_customer_the_relationship_service_conf
     );
 
     let listed = services
-        .transfer
+        .transfer()
         .transfer(&agent)
         .list_subscriptions(transfer_pb::ListSubscriptionsRequest {
             parent: customer,
@@ -104,36 +100,36 @@ async fn subscription_is_recorded_under_a_customer_the_relationship_service_conf
 #[tokio::test]
 async fn customer_unknown_to_the_relationship_service_is_not_found_and_nothing_is_written() {
     let services = start().await;
-    let agent = services.agent().await;
+    let agent = agent(&services).await;
     let missing = format!("partners/{}/customers/{}", agent.tenant_id, Uuid::new_v4());
 
     let status = services
-        .transfer
+        .transfer()
         .transfer(&agent)
         .create_subscription(subscription(&missing))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     assert!(status.message().contains(&missing), "{}", status.message());
-    assert_eq!(services.transfer.count_rows("subscriptions").await, 0);
-    assert_eq!(services.transfer.count_rows("idempotency_keys").await, 0);
+    assert_eq!(services.transfer().count_rows("subscriptions").await, 0);
+    assert_eq!(services.transfer().count_rows("idempotency_keys").await, 0);
 }
 
 #[tokio::test]
 async fn another_partners_customer_and_subscriptions_are_not_found() {
     let services = start().await;
-    let owner = services.agent().await;
+    let owner = agent(&services).await;
     let customer = customer_of(&services, &owner).await;
     let created = services
-        .transfer
+        .transfer()
         .transfer(&owner)
         .create_subscription(subscription(&customer))
         .await
         .unwrap()
         .into_inner();
 
-    let stranger = services.agent().await;
-    let mut client = services.transfer.transfer(&stranger);
+    let stranger = agent(&services).await;
+    let mut client = services.transfer().transfer(&stranger);
     let write = client
         .create_subscription(subscription(&customer))
         .await
@@ -144,19 +140,19 @@ async fn another_partners_customer_and_subscriptions_are_not_found() {
         .await
         .unwrap_err();
     assert_eq!(read.code(), Code::NotFound);
-    assert_eq!(services.transfer.count_rows("subscriptions").await, 1);
+    assert_eq!(services.transfer().count_rows("subscriptions").await, 1);
 }
 
 #[tokio::test]
 async fn sales_agent_cannot_record_subscriptions() {
     let services = start().await;
-    let agent = services.agent().await;
+    let agent = agent(&services).await;
     let tenant = agent.tenant_id;
     let customer = customer_of(&services, &agent).await;
     let sales = Actor::user(tenant, &[suite_auth::Role::SalesAgent]);
 
     let status = services
-        .transfer
+        .transfer()
         .transfer(&sales)
         .create_subscription(subscription(&customer))
         .await
@@ -172,13 +168,14 @@ async fn sales_agent_cannot_record_subscriptions() {
 #[tokio::test]
 async fn relationship_outage_is_unavailable_and_writes_nothing() {
     let services = start().await;
-    let agent = services.agent().await;
+    let agent = agent(&services).await;
     let customer = customer_of(&services, &agent).await;
     let Services {
         relationship,
         transfer,
         ..
     } = services;
+    let transfer = transfer.expect("the transfer service is running");
     relationship.stop().await;
 
     let status = transfer
@@ -194,9 +191,9 @@ async fn relationship_outage_is_unavailable_and_writes_nothing() {
 #[tokio::test]
 async fn a_restricted_partner_makes_no_purchase_but_reads_its_subscriptions() {
     let services = start().await;
-    let agent = services.agent().await;
+    let agent = agent(&services).await;
     let customer = customer_of(&services, &agent).await;
-    let mut client = services.transfer.transfer(&agent);
+    let mut client = services.transfer().transfer(&agent);
     let existing = client
         .create_subscription(subscription(&customer))
         .await
@@ -211,7 +208,7 @@ async fn a_restricted_partner_makes_no_purchase_but_reads_its_subscriptions() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "CAPABILITY_REQUIRED");
-    assert_eq!(services.transfer.count_rows("subscriptions").await, 1);
+    assert_eq!(services.transfer().count_rows("subscriptions").await, 1);
 
     let read = client
         .get_subscription(transfer_pb::GetSubscriptionRequest {
@@ -228,7 +225,7 @@ async fn an_app_without_api_access_is_refused_with_the_enrollment_services_reaso
     let services = start().await;
     let outsider = Uuid::new_v4();
     let refused = services
-        .transfer
+        .transfer()
         .transfer(&Actor::app(outsider))
         .list_subscriptions(transfer_pb::ListSubscriptionsRequest {
             parent: format!("partners/{outsider}/customers/{}", Uuid::new_v4()),
@@ -243,13 +240,14 @@ async fn an_app_without_api_access_is_refused_with_the_enrollment_services_reaso
 #[tokio::test]
 async fn an_enrollment_outage_is_unavailable_and_writes_nothing() {
     let services = start().await;
-    let agent = services.agent().await;
+    let agent = agent(&services).await;
     let customer = customer_of(&services, &agent).await;
     let Services {
         enrollment,
         transfer,
         ..
     } = services;
+    let transfer = transfer.expect("the transfer service is running");
     enrollment.stop().await;
 
     let status = transfer
@@ -267,7 +265,7 @@ async fn a_customer_with_an_indirect_reseller_relationship_is_sold_to_by_its_pro
     let services = start().await;
     // A direct-bill partner has the customer; the customer then accepts an invitation to a
     // reseller and its provider: it is served indirectly, so direct bill sells it nothing.
-    let direct = services.agent().await;
+    let direct = agent(&services).await;
     let customer = Uuid::new_v4();
     suite_testkit::record_customer(&services.relationship, direct.tenant_id, customer).await;
     let (provider, reseller) =
@@ -282,7 +280,7 @@ async fn a_customer_with_an_indirect_reseller_relationship_is_sold_to_by_its_pro
     let view = |partner: Uuid| format!("partners/{partner}/customers/{customer}");
 
     let refused = services
-        .transfer
+        .transfer()
         .transfer(&direct)
         .create_subscription(subscription(&view(direct.tenant_id)))
         .await
@@ -291,16 +289,16 @@ async fn a_customer_with_an_indirect_reseller_relationship_is_sold_to_by_its_pro
     assert_eq!(reason(&refused), "DIRECT_BILL_CUSTOMER_REQUIRED");
     // The reseller asks its provider rather than buying.
     let refused = services
-        .transfer
+        .transfer()
         .transfer(&Actor::admin_agent(reseller))
         .create_subscription(subscription(&view(reseller)))
         .await
         .unwrap_err();
     assert_eq!(reason(&refused), "PROVIDER_ORDERS_REQUIRED");
-    assert_eq!(services.transfer.count_rows("subscriptions").await, 0);
+    assert_eq!(services.transfer().count_rows("subscriptions").await, 0);
     // The provider orders: it has a reseller relationship with the customer.
     services
-        .transfer
+        .transfer()
         .transfer(&Actor::admin_agent(provider))
         .create_subscription(subscription(&view(provider)))
         .await
@@ -308,11 +306,11 @@ async fn a_customer_with_an_indirect_reseller_relationship_is_sold_to_by_its_pro
     // A provider without one does not even see the customer.
     let stranger = suite_testkit::official_indirect_provider(&services.enrollment).await;
     let refused = services
-        .transfer
+        .transfer()
         .transfer(&Actor::admin_agent(stranger))
         .create_subscription(subscription(&view(stranger)))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::NotFound);
-    assert_eq!(services.transfer.count_rows("subscriptions").await, 1);
+    assert_eq!(services.transfer().count_rows("subscriptions").await, 1);
 }

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,12 +67,12 @@ async fn a_call_and_the_calls_it_makes_are_one_trace() {
     );
     let telemetry = suite_telemetry::install("suite-tests", LogFormat::Text, Some(endpoint));
 
-    let suite = support::Suite::start().await;
+    let suite = suite_testkit::Suite::start().await;
     let partner = direct_bill_partner(&suite.enrollment).await;
     let customer = uuid::Uuid::new_v4();
     record_customer(&suite.relationship, partner, customer).await;
     suite
-        .transfer
+        .transfer()
         .transfer(&Actor::admin_agent(partner))
         .create_subscription(transfer::CreateSubscriptionRequest {
             request_id: request_id(),

@@ -107,6 +107,17 @@ impl Suite {
             .expect("the transfer service is running")
     }
 
+    /// The service that serves `rpc`, for tests that sweep every RPC of every service.
+    pub fn serving(&self, rpc: &crate::raw::Rpc) -> &TestService {
+        match rpc.package.as_str() {
+            "enrollment.v1" => &self.enrollment,
+            "relationship.v1" => &self.relationship,
+            "agreement.v1" => self.agreement(),
+            "transfer.v1" => self.transfer(),
+            other => panic!("no service in the suite serves package {other}"),
+        }
+    }
+
     /// The peers the agreement service calls, to start it again.
     pub fn agreement_peers(&self) -> PeerUrls {
         PeerUrls {
