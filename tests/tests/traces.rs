@@ -20,8 +20,8 @@ use suite_testkit::{Actor, direct_bill_partner, eventually, record_customer, req
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-/// A span as received: its trace id and its `rpc` attribute.
-type Received = (Vec<u8>, String);
+/// A span as received: its trace id, its `rpc` attribute and its gRPC status code.
+type Received = (Vec<u8>, String, Option<i64>);
 
 /// The spans received.
 #[derive(Clone, Default)]
@@ -37,17 +37,21 @@ impl TraceService for Collector {
         for resource in request.into_inner().resource_spans {
             for scope in resource.scope_spans {
                 for span in scope.spans {
-                    let rpc = span
-                        .attributes
-                        .iter()
-                        .find(|attribute| attribute.key == "rpc")
-                        .and_then(|attribute| attribute.value.as_ref()?.value.clone())
-                        .map(|value| match value {
-                            Value::StringValue(text) => text,
-                            other => format!("{other:?}"),
-                        })
-                        .unwrap_or_default();
-                    spans.push((span.trace_id, rpc));
+                    let attribute = |key: &str| {
+                        span.attributes
+                            .iter()
+                            .find(|attribute| attribute.key == key)
+                            .and_then(|attribute| attribute.value.as_ref()?.value.clone())
+                    };
+                    let rpc = match attribute("rpc") {
+                        Some(Value::StringValue(text)) => text,
+                        other => format!("{other:?}"),
+                    };
+                    let status = match attribute("rpc.grpc.status_code") {
+                        Some(Value::IntValue(code)) => Some(code),
+                        _ => None,
+                    };
+                    spans.push((span.trace_id, rpc, status));
                 }
             }
         }
@@ -91,6 +95,19 @@ async fn a_call_and_the_calls_it_makes_are_one_trace() {
         })
         .await
         .unwrap();
+    // A refusal: its span carries the code the caller got.
+    let missing = suite
+        .transfer()
+        .transfer(&Actor::admin_agent(partner))
+        .get_subscription(transfer::GetSubscriptionRequest {
+            name: format!(
+                "partners/{partner}/customers/{customer}/subscriptions/{}",
+                uuid::Uuid::new_v4()
+            ),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
 
     let trace_of = |rpc: &str| -> Option<Vec<u8>> {
         collector
@@ -98,8 +115,17 @@ async fn a_call_and_the_calls_it_makes_are_one_trace() {
             .lock()
             .unwrap()
             .iter()
-            .find(|(_, name)| name == rpc)
-            .map(|(trace, _)| trace.clone())
+            .find(|(_, name, _)| name == rpc)
+            .map(|(trace, _, _)| trace.clone())
+    };
+    let status_of = |rpc: &str| -> Option<i64> {
+        collector
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, name, _)| name == rpc)
+            .and_then(|(_, _, status)| *status)
     };
     eventually(
         "the spans reach the collector",
@@ -107,7 +133,8 @@ async fn a_call_and_the_calls_it_makes_are_one_trace() {
         || {
             telemetry.flush();
             let arrived = trace_of("/transfer.v1.TransferService/CreateSubscription").is_some()
-                && trace_of("/relationship.v1.RelationshipService/GetCustomer").is_some();
+                && trace_of("/relationship.v1.RelationshipService/GetCustomer").is_some()
+                && trace_of("/transfer.v1.TransferService/GetSubscription").is_some();
             async move { arrived }
         },
     )
@@ -119,10 +146,20 @@ async fn a_call_and_the_calls_it_makes_are_one_trace() {
         root,
         "the relationship service's span continues the caller's trace"
     );
+    assert_eq!(
+        status_of("/transfer.v1.TransferService/CreateSubscription"),
+        Some(0),
+        "an answer's span records OK"
+    );
+    assert_eq!(
+        status_of("/transfer.v1.TransferService/GetSubscription"),
+        Some(tonic::Code::NotFound as i64),
+        "a refusal's span records its code"
+    );
     let spans = collector.0.lock().unwrap();
     let enrollment_in_trace = spans
         .iter()
-        .any(|(trace, rpc)| trace == &root && rpc.starts_with("/enrollment.v1."));
+        .any(|(trace, rpc, _)| trace == &root && rpc.starts_with("/enrollment.v1."));
     assert!(
         enrollment_in_trace,
         "the capability check is part of the trace"

@@ -21,7 +21,7 @@ use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::util::MapRequestLayer;
 use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 
 mod admission;
@@ -166,11 +166,28 @@ pub async fn serve(
                         tenant_id = tracing::field::Empty,
                         subject = tracing::field::Empty,
                         via_service = tracing::field::Empty,
+                        "rpc.grpc.status_code" = tracing::field::Empty,
                     );
                     suite_telemetry::continue_trace(&span, request.headers());
                     span
                 })
-                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+                // The gRPC status is in the headers of a refusal (trailers only) and in the
+                // trailers of an answer: the span records it from whichever carries it.
+                .on_response(
+                    |response: &http::Response<Body>, latency: Duration, span: &tracing::Span| {
+                        record_grpc_status(response.headers(), span);
+                        DefaultOnResponse::new()
+                            .level(Level::DEBUG)
+                            .on_response(response, latency, span);
+                    },
+                )
+                .on_eos(
+                    |trailers: Option<&http::HeaderMap>, _: Duration, span: &tracing::Span| {
+                        if let Some(trailers) = trailers {
+                            record_grpc_status(trailers, span);
+                        }
+                    },
+                )
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
         // Bounds the work in flight per instance, so overload queues here instead of
@@ -212,6 +229,17 @@ pub async fn serve(
     drained?;
     tracing::info!(service = service_name, "stopped");
     Ok(())
+}
+
+/// Records the `grpc-status` in `headers`, if there is one, on `span`.
+fn record_grpc_status(headers: &http::HeaderMap, span: &tracing::Span) {
+    if let Some(code) = headers
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<i64>().ok())
+    {
+        span.record("rpc.grpc.status_code", code);
+    }
 }
 
 fn client_errors_are_not_failures() -> GrpcErrorsAsFailures {
