@@ -753,15 +753,10 @@ async fn a_provider_without_a_reseller_relationship_neither_orders_nor_receives_
     assert_eq!(order.code(), Code::NotFound);
     assert_eq!(reason(&order), "RESOURCE_NOT_FOUND");
 
-    let refused = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.azure],
-    )
-    .await
-    .expect_err("no reseller relationship with the provider");
+    let refused = story
+        .request_transfer(&suite, &[&story.azure])
+        .await
+        .expect_err("no reseller relationship with the provider");
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "RESELLER_RELATIONSHIP_REQUIRED");
     assert!(
@@ -801,15 +796,10 @@ async fn a_provider_without_a_reseller_relationship_neither_orders_nor_receives_
         1
     );
     // The relationship is there; what is left is the customer's MCA, which it accepts.
-    let refused = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.azure],
-    )
-    .await
-    .expect_err("the customer has not accepted the MCA");
+    let refused = story
+        .request_transfer(&suite, &[&story.azure])
+        .await
+        .expect_err("the customer has not accepted the MCA");
     assert_eq!(reason(&refused), "CUSTOMER_AGREEMENT_REQUIRED");
     assert_eq!(
         preconditions(&refused),
@@ -823,15 +813,10 @@ async fn a_provider_without_a_reseller_relationship_neither_orders_nor_receives_
         refused.message()
     );
     customer_accepts_mca(&suite, story.customer).await;
-    let created = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.azure],
-    )
-    .await
-    .expect("the transfer request is created");
+    let created = story
+        .request_transfer(&suite, &[&story.azure])
+        .await
+        .expect("the transfer request is created");
     assert_eq!(created.state(), tr::TransferRequestState::Active);
 }
 
@@ -842,25 +827,15 @@ async fn a_second_request_for_a_subscription_already_in_one_waits_for_the_first_
     let suite = Suite::start().await;
     let story = transitioning_partner(&suite).await;
     story.moves_by_invitation_with_the_mca(&suite).await;
-    let first = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.azure],
-    )
-    .await
-    .expect("the first request");
+    let first = story
+        .request_transfer(&suite, &[&story.azure])
+        .await
+        .expect("the first request");
 
-    let refused = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.azure],
-    )
-    .await
-    .expect_err("the subscription is in an open request");
+    let refused = story
+        .request_transfer(&suite, &[&story.azure])
+        .await
+        .expect_err("the subscription is in an open request");
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "SUBSCRIPTION_NOT_TRANSFERABLE");
     assert_eq!(
@@ -890,15 +865,10 @@ async fn a_second_request_for_a_subscription_already_in_one_waits_for_the_first_
         .expect("cancel the first request")
         .into_inner();
     assert_eq!(cancelled.state(), tr::TransferRequestState::Cancelled);
-    let second = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.azure],
-    )
-    .await
-    .expect("the new request");
+    let second = story
+        .request_transfer(&suite, &[&story.azure])
+        .await
+        .expect("the new request");
     assert_eq!(second.state(), tr::TransferRequestState::Active);
     assert_ne!(second.name, first.name);
 }
@@ -912,15 +882,10 @@ async fn a_new_commerce_subscription_stays_out_of_the_request_and_is_bought_from
     let story = transitioning_partner(&suite).await;
     story.moves_by_invitation_with_the_mca(&suite).await;
 
-    let refused = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.licences, &story.new_commerce],
-    )
-    .await
-    .expect_err("New Commerce does not move by self-service");
+    let refused = story
+        .request_transfer(&suite, &[&story.licences, &story.new_commerce])
+        .await
+        .expect_err("New Commerce does not move by self-service");
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "SUBSCRIPTION_NOT_TRANSFERABLE");
     assert_eq!(
@@ -986,15 +951,10 @@ async fn a_new_commerce_subscription_stays_out_of_the_request_and_is_bought_from
     )
     .await;
     assert_eq!(from_provider.status(), tr::SubscriptionStatus::Active);
-    let created = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.licences],
-    )
-    .await
-    .expect("the request without the New Commerce subscription");
+    let created = story
+        .request_transfer(&suite, &[&story.licences])
+        .await
+        .expect("the request without the New Commerce subscription");
     assert_eq!(created.state(), tr::TransferRequestState::Active);
 }
 
@@ -1123,15 +1083,10 @@ async fn a_transfer_waits_until_the_provider_reattests_the_customer_agreement() 
     )
     .await;
 
-    let refused = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.azure, &story.licences],
-    )
-    .await
-    .expect_err("the attestation is not retained for the provider");
+    let refused = story
+        .request_transfer(&suite, &[&story.azure, &story.licences])
+        .await
+        .expect_err("the attestation is not retained for the provider");
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "CUSTOMER_AGREEMENT_REQUIRED");
     assert_eq!(
@@ -1152,15 +1107,10 @@ async fn a_transfer_waits_until_the_provider_reattests_the_customer_agreement() 
 
     // As advised: the provider updates the customer's acceptance; the transfer goes through.
     attest_customer_agreement(suite.agreement(), story.provider, story.customer).await;
-    let created = request_transfer(
-        &suite,
-        story.partner,
-        story.customer,
-        story.provider,
-        &[&story.azure, &story.licences],
-    )
-    .await
-    .expect("the transfer request is created");
+    let created = story
+        .request_transfer(&suite, &[&story.azure, &story.licences])
+        .await
+        .expect("the transfer request is created");
     let accepted = suite
         .transfer()
         .transfer(&Actor::admin_agent(story.provider))
@@ -1253,6 +1203,22 @@ async fn transitioning_partner(suite: &Suite) -> Transitioning {
 }
 
 impl Transitioning {
+    /// Step 1 as the partner's ADMIN_AGENT: its customer's `subscriptions` to the provider.
+    async fn request_transfer(
+        &self,
+        suite: &Suite,
+        subscriptions: &[&tr::Subscription],
+    ) -> Result<tr::TransferRequest, tonic::Status> {
+        request_transfer(
+            suite,
+            self.partner,
+            self.customer,
+            self.provider,
+            subscriptions,
+        )
+        .await
+    }
+
     /// The customer accepts the invitation to Fabrikam and the provider; the provider attests
     /// its MCA.
     async fn moves_by_invitation_with_the_mca(&self, suite: &Suite) {
