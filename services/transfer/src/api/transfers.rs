@@ -67,8 +67,7 @@ impl TransferApi {
             return Err(Error::Api(refusal(unmet)));
         }
         let now = self.now();
-        let expire_time =
-            now.saturating_add(TransferOptions::micros(self.options.request_lifetime));
+        let expire_time = self.request_expiry(now);
         self.store
             .create_transfer_request(caller, &key, &new, now, expire_time)
             .await
@@ -160,7 +159,7 @@ impl TransferApi {
             });
         }
         let now = self.now();
-        let deadline = now.saturating_add(TransferOptions::micros(self.options.execution_deadline));
+        let deadline = self.execution_deadline(now);
         let accepted = self
             .store
             .decide_transfer_request(
@@ -290,8 +289,7 @@ impl TransferApi {
             false => None,
         };
         let now = self.now();
-        let expire_time =
-            now.saturating_add(TransferOptions::micros(self.options.request_lifetime));
+        let expire_time = self.request_expiry(now);
         let created = new.request(now, expire_time);
         let emails = partner_transfer_emails(&created, source_email.as_deref());
         self.store
@@ -332,7 +330,7 @@ impl TransferApi {
         transfer::authorize_decision(caller, &current)?;
         caller.require_role(Role::AdminAgent)?;
         let now = self.now();
-        let deadline = now.saturating_add(TransferOptions::micros(self.options.execution_deadline));
+        let deadline = self.execution_deadline(now);
         let submitted = self
             .store
             .submit_transfer_request(caller, &key, current.id, &named, now, deadline, |stored| {
@@ -351,6 +349,16 @@ impl TransferApi {
         // The transfer starts now rather than at the relay's next pass.
         self.waker.wake();
         Ok(submitted)
+    }
+
+    /// When a request created at `now` expires unanswered.
+    fn request_expiry(&self, now: i64) -> i64 {
+        now.saturating_add(TransferOptions::micros(self.options.request_lifetime))
+    }
+
+    /// Until when a transfer accepted (or submitted) at `now` may run.
+    fn execution_deadline(&self, now: i64) -> i64 {
+        now.saturating_add(TransferOptions::micros(self.options.execution_deadline))
     }
 
     /// The request named `name` (sent in `field`) if the caller is a side of it; NOT_FOUND

@@ -647,6 +647,18 @@ pub struct Parties {
     pub agreement_action: String,
 }
 
+/// Why transfers are refused for an integration sandbox.
+const SANDBOX_ADVICE: &str =
+    "transfers cannot run in the integration sandbox: use the production tenants";
+
+fn violation(kind: &str, subject: &str, description: String) -> PreconditionViolation {
+    PreconditionViolation {
+        kind: kind.to_owned(),
+        subject: subject.to_owned(),
+        description,
+    }
+}
+
 /// Every precondition of the spec the parties fail, in the order a partner fixes them.
 pub fn unmet_preconditions(
     customer: CustomerRef,
@@ -657,23 +669,14 @@ pub fn unmet_preconditions(
     let provider = partner_name(provider_tenant_id);
     let mut unmet = Vec::new();
     let mut add = |kind: &str, subject: &str, description: String| {
-        unmet.push(PreconditionViolation {
-            kind: kind.to_owned(),
-            subject: subject.to_owned(),
-            description,
-        });
+        unmet.push(violation(kind, subject, description));
     };
     for (sandbox, partner) in [
         (parties.source_sandbox, &source),
         (parties.provider_sandbox, &provider),
     ] {
         if sandbox {
-            add(
-                "SANDBOX_TENANT",
-                partner,
-                "transfers cannot run in the integration sandbox: use the production tenants"
-                    .into(),
-            );
+            add("SANDBOX_TENANT", partner, SANDBOX_ADVICE.into());
         }
     }
     if !parties.source_transitioning {
@@ -765,16 +768,10 @@ pub fn unmet_partner_preconditions(
     let target = partner_name(target_tenant_id);
     let mut unmet = Vec::new();
     let mut add = |kind: &str, subject: &str, description: String| {
-        unmet.push(PreconditionViolation {
-            kind: kind.to_owned(),
-            subject: subject.to_owned(),
-            description,
-        });
+        unmet.push(violation(kind, subject, description));
     };
-    let sandbox =
-        || "transfers cannot run in the integration sandbox: use the production tenants".to_owned();
     if parties.target_sandbox {
-        add("SANDBOX_TENANT", &target, sandbox());
+        add("SANDBOX_TENANT", &target, SANDBOX_ADVICE.into());
     }
     if !parties.target_accepted {
         add(
@@ -795,7 +792,7 @@ pub fn unmet_partner_preconditions(
     }
     if let Some(standing) = parties.source {
         if standing.sandbox {
-            add("SANDBOX_TENANT", &source, sandbox());
+            add("SANDBOX_TENANT", &source, SANDBOX_ADVICE.into());
         }
         if !standing.related {
             add(
