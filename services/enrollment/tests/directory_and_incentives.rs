@@ -115,6 +115,16 @@ async fn partners_search_the_directory_by_country_and_name_and_see_what_each_off
         ["Tailspin 100% Cloud"]
     );
 
+    // A NUL byte is refused as bad input (PostgreSQL text could not hold it).
+    let nul = partner
+        .search_indirect_providers(pb::SearchIndirectProvidersRequest {
+            name_query: "\0".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(nul.code(), tonic::Code::InvalidArgument);
+
     let other_filter = partner
         .search_indirect_providers(pb::SearchIndirectProvidersRequest {
             country_code: "GB".into(),

@@ -103,6 +103,9 @@ impl EnrollmentApi {
                 "name_query",
                 format!("must be at most {MAX_NAME_QUERY} characters"),
             );
+        } else if query.chars().any(char::is_control) {
+            // PostgreSQL text holds no NUL: such a query could only fail in the database.
+            violations.add("name_query", "must not contain control characters");
         }
         let (Some(country_code), true) = (country_code, violations.is_empty()) else {
             return Err(Error::Invalid(violations));
