@@ -151,7 +151,7 @@ async fn the_relay_keeps_dead_letters_apart_and_cuts_off_an_attempt_before_its_l
         lease: std::time::Duration::from_millis(300),
         ..suite_db::RelaySettings::default()
     };
-    let handled = suite_db::relay_once(&db, &Scripted, &settings)
+    let handled = suite_db::relay_once(&db, "platform-tests", &Scripted, &settings)
         .await
         .unwrap();
     assert_eq!(handled, 3);
@@ -184,9 +184,14 @@ async fn the_relay_keeps_dead_letters_apart_and_cuts_off_an_attempt_before_its_l
     assert!(!delivered && !failed);
     assert!(error.unwrap().contains("cut off"));
     // Neither the delivered nor the dead letter is handed over again.
-    let again = suite_db::relay_once(&db, &Scripted, &suite_db::RelaySettings::default())
-        .await
-        .unwrap();
+    let again = suite_db::relay_once(
+        &db,
+        "platform-tests",
+        &Scripted,
+        &suite_db::RelaySettings::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(again, 0);
 }
 

@@ -76,6 +76,7 @@ pub async fn run_with(
     let deliverer = Arc::new(activation::Activations::new(store.clone(), peers.clone()));
     let relay = tokio::spawn(suite_db::run_relay(
         platform.db.clone(),
+        SERVICE,
         deliverer,
         options.relay,
         waker.clone(),

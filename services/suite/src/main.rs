@@ -41,7 +41,14 @@ struct RunArgs {
     /// Port of the enrollment service; relationship, agreement and transfer follow it.
     #[arg(long, default_value_t = enrollment::DEFAULT_PORT)]
     base_port: u16,
+    /// Port of the Prometheus scrape endpoint (`GET /metrics`) of all four services; 0
+    /// turns it off.
+    #[arg(long, default_value_t = DEFAULT_METRICS_PORT)]
+    metrics_port: u16,
 }
+
+/// The port OpenTelemetry's Prometheus exporters conventionally use.
+const DEFAULT_METRICS_PORT: u16 = 9464;
 
 #[derive(Args)]
 struct TokenArgs {
@@ -175,7 +182,22 @@ struct Member {
 
 async fn run(args: &RunArgs) -> Result<(), String> {
     let secret = development_secret(&args.data_dir)?;
-    let _telemetry = suite_telemetry::init("csp-suite", LogFormat::Text);
+    let telemetry = suite_telemetry::init("csp-suite", LogFormat::Text, args.metrics_port != 0);
+    let metrics_addr = match telemetry.scrape() {
+        Some(scrape) => {
+            let addr = SocketAddr::from(([127, 0, 0, 1], args.metrics_port));
+            let listener = suite_server::bind(addr)
+                .await
+                .map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;
+            tokio::spawn(suite_server::serve_metrics(
+                listener,
+                scrape,
+                std::future::pending(),
+            ));
+            Some(addr)
+        }
+        None => None,
+    };
     let members = [
         Member {
             name: enrollment::SERVICE,
@@ -232,7 +254,7 @@ async fn run(args: &RunArgs) -> Result<(), String> {
         tasks.push((member.name, task));
     }
 
-    print_welcome(&members, &args.data_dir, &secret)?;
+    print_welcome(&members, metrics_addr, &args.data_dir, &secret)?;
     suite_server::shutdown_signal().await;
     let _ = stop_tx.send(true);
 
@@ -255,7 +277,12 @@ async fn run(args: &RunArgs) -> Result<(), String> {
 /// Where, under the data directory, the embedded suite writes its e-mails.
 const MAIL_DIR: &str = "mail";
 
-fn print_welcome(members: &[Member], data_dir: &Path, secret: &Secret) -> Result<(), String> {
+fn print_welcome(
+    members: &[Member],
+    metrics_addr: Option<SocketAddr>,
+    data_dir: &Path,
+    secret: &Secret,
+) -> Result<(), String> {
     let tenant = Uuid::new_v4();
     let token = mint(
         secret,
@@ -275,6 +302,9 @@ fn print_welcome(members: &[Member], data_dir: &Path, secret: &Secret) -> Result
             "  {:<13} 127.0.0.1:{}  {}",
             member.name, member.port, member.grpc_service
         );
+    }
+    if let Some(addr) = metrics_addr {
+        println!("  {:<13} http://{addr}/metrics  (Prometheus)", "metrics");
     }
     println!();
     println!(

@@ -20,6 +20,7 @@ use crate::domain::TransferRequest;
 use crate::domain::transfer::{unmet_partner_preconditions, unmet_preconditions};
 use crate::error::Error;
 use crate::store::{EXECUTE_TOPIC, MoveOutcome, TransferStore};
+use crate::workflow_metrics::{StepOutcome, WorkflowMetrics};
 
 /// Reason recorded when a downstream outage outlasts the execution deadline.
 const DEADLINE_PASSED: &str = "EXECUTION_DEADLINE_PASSED";
@@ -32,6 +33,7 @@ pub struct Executor {
     peers: Peers,
     clock: Clock,
     before_step: Option<StepHook>,
+    metrics: WorkflowMetrics,
 }
 
 impl Executor {
@@ -48,6 +50,7 @@ impl Executor {
             peers,
             clock,
             before_step,
+            metrics: WorkflowMetrics::new(),
         }
     }
 
@@ -114,7 +117,13 @@ impl Executor {
         }
         let next = request.advanced(pb::TransferStep::MoveSubscriptions, now);
         match self.store.record_step(request, &next, "PASSED", "").await {
-            Ok(_) => None, // advanced, or another executor did: read again either way
+            Ok(advanced) => {
+                if advanced {
+                    self.metrics
+                        .step(pb::TransferStep::CheckPreconditions, StepOutcome::Passed);
+                }
+                None // advanced, or another executor did: read again either way
+            }
             Err(error) => Some(Delivery::Retry(format!("recording the check: {error}"))),
         }
     }
@@ -138,7 +147,13 @@ impl Executor {
     /// Step 2: the move, one transaction.
     async fn move_subscriptions(&self, request: &TransferRequest, now: i64) -> Option<Delivery> {
         match self.store.move_subscriptions(request, now).await {
-            Ok(MoveOutcome::Completed | MoveOutcome::Superseded) => None,
+            Ok(MoveOutcome::Completed) => {
+                self.metrics
+                    .step(pb::TransferStep::MoveSubscriptions, StepOutcome::Passed);
+                self.metrics.completed();
+                None
+            }
+            Ok(MoveOutcome::Superseded) => None,
             Err(Error::Precondition { reason, message }) => {
                 self.fail(request, reason, &message, now).await
             }
@@ -165,6 +180,8 @@ impl Executor {
             return self.fail(request, DEADLINE_PASSED, error, now).await;
         }
         let next = request.retried(error, now);
+        self.metrics
+            .step(request.execution.step, StepOutcome::Retry);
         Some(
             match self.store.record_step(request, &next, "RETRY", error).await {
                 Ok(_) => Delivery::Retry(error.to_owned()),
@@ -185,6 +202,9 @@ impl Executor {
         match self.store.fail_transfer(request, reason, error, now).await {
             Ok(true) => {
                 tracing::warn!(transfer_request = %request.name(), reason, "transfer failed");
+                self.metrics
+                    .step(request.execution.step, StepOutcome::Failed);
+                self.metrics.failed(reason);
                 Some(Delivery::Delivered)
             }
             Ok(false) => None,

@@ -9,6 +9,7 @@ mod error;
 mod execution;
 mod status;
 mod store;
+mod workflow_metrics;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -157,6 +158,7 @@ pub async fn run_with(
     ));
     let relay = tokio::spawn(suite_db::run_relay(
         platform.db.clone(),
+        SERVICE,
         executor,
         options.relay.clone(),
         waker.clone(),

@@ -131,6 +131,9 @@ pub struct ServiceConfig {
     pub capability_cache_ttl: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Where the Prometheus scrape endpoint (`GET /metrics`) listens, apart from the gRPC
+    /// port; none when unset.
+    pub metrics_addr: Option<SocketAddr>,
     /// Where e-mails go.
     pub mail: MailConfig,
     /// How long delivered outbox messages and idempotency keys are kept.
@@ -309,6 +312,16 @@ impl ServiceConfig {
             }
         };
 
+        let metrics_addr = get("METRICS_ADDR").and_then(|raw| match raw.parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                problems.push(format!(
+                    "METRICS_ADDR: `{raw}` is not a socket address like 0.0.0.0:9464"
+                ));
+                None
+            }
+        });
+
         let max_token_lifetime = Duration::from_secs(parse_number(
             &get,
             "AUTH_MAX_TOKEN_LIFETIME_SECS",
@@ -370,6 +383,7 @@ impl ServiceConfig {
             peers,
             capability_cache_ttl,
             log_format,
+            metrics_addr,
             mail,
             retention,
         })
@@ -391,6 +405,7 @@ impl ServiceConfig {
             peers: PeerUrls::default(),
             capability_cache_ttl: Duration::from_millis(DEFAULT_CAPABILITY_CACHE_TTL_MS),
             log_format: LogFormat::Text,
+            metrics_addr: None,
             mail: MailConfig {
                 from: DEFAULT_MAIL_FROM.to_owned(),
                 ..MailConfig::default()
@@ -503,6 +518,25 @@ mod tests {
             SocketAddr::from(([127, 0, 0, 1], 50051))
         );
         assert_eq!(config.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_scrape_endpoint_is_off_unless_an_address_is_given() {
+        let base = [
+            ("DATABASE_URL", "sqlite://data/e.db"),
+            ("AUTH_HS256_SECRET", SECRET),
+        ];
+        assert_eq!(config(&base).unwrap().metrics_addr, None);
+        let mut vars = base.to_vec();
+        vars.push(("METRICS_ADDR", "0.0.0.0:9464"));
+        assert_eq!(
+            config(&vars).unwrap().metrics_addr,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9464)))
+        );
+        vars.pop();
+        vars.push(("METRICS_ADDR", "9464"));
+        let error = config(&vars).unwrap_err().to_string();
+        assert!(error.contains("METRICS_ADDR"), "{error}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod idempotency;
 mod lock;
 mod migrate;
 mod outbox;
+mod outbox_metrics;
 mod page;
 mod relay;
 mod retention;

@@ -30,11 +30,18 @@ const PLATFORM_MIGRATIONS: &[MigrationFile] = &[
 ];
 
 /// Platform migrations for both backends released after the PostgreSQL-only ones.
-const LATER_PLATFORM_MIGRATIONS: &[MigrationFile] = &[MigrationFile {
-    version: 4,
-    description: "outbox dead letters and retention",
-    sql: include_str!("../migrations/0004_outbox_dead_letters.sql"),
-}];
+const LATER_PLATFORM_MIGRATIONS: &[MigrationFile] = &[
+    MigrationFile {
+        version: 4,
+        description: "outbox dead letters and retention",
+        sql: include_str!("../migrations/0004_outbox_dead_letters.sql"),
+    },
+    MigrationFile {
+        version: 5,
+        description: "outbox dead letters counted by topic",
+        sql: include_str!("../migrations/0005_outbox_dead_letter_index.sql"),
+    },
+];
 
 /// Platform migrations for PostgreSQL alone, after the shared ones.
 const POSTGRES_MIGRATIONS: &[MigrationFile] = &[MigrationFile {

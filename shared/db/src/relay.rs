@@ -6,6 +6,7 @@ use std::time::Duration;
 use sqlx::Row;
 use tokio::sync::{Notify, watch};
 
+use crate::outbox_metrics::{self, Outcome};
 use crate::{Database, StoreError, now_micros};
 
 /// An outbox message waiting for delivery.
@@ -63,6 +64,8 @@ pub struct RelaySettings {
     pub max_backoff: Duration,
     /// Most messages claimed per pass.
     pub batch: i64,
+    /// How often the backlog is read for the outbox gauges.
+    pub gauge_interval: Duration,
 }
 
 impl Default for RelaySettings {
@@ -76,6 +79,8 @@ impl Default for RelaySettings {
             // A peer back after an outage sees its messages again within half a minute.
             max_backoff: Duration::from_secs(30),
             batch: 50,
+            // Fresh enough for an alert, cheap for the database.
+            gauge_interval: Duration::from_secs(5),
         }
     }
 }
@@ -103,6 +108,7 @@ impl RelaySettings {
 /// compare-and-set, so one replica at a time holds it for the lease.
 pub async fn relay_once(
     db: &Database,
+    service: &'static str,
     deliverer: &dyn Deliverer,
     settings: &RelaySettings,
 ) -> Result<usize, StoreError> {
@@ -188,6 +194,14 @@ pub async fn relay_once(
             // The lease ran out and another replica took the message: its outcome stands,
             // and this delivery happened once more (deliverers make repeats harmless).
             tracing::warn!(message = %message.id, topic = %message.topic, "outcome not recorded: the lease was lost");
+            outbox_metrics::count_delivery(service, &message.topic, Outcome::LeaseLost);
+        } else {
+            let counted = match &outcome {
+                Delivery::Delivered => Outcome::Delivered,
+                Delivery::Retry(_) => Outcome::Retry,
+                Delivery::Failed(_) => Outcome::DeadLetter,
+            };
+            outbox_metrics::count_delivery(service, &message.topic, counted);
         }
         match outcome {
             Delivery::Delivered => {
@@ -216,9 +230,11 @@ impl RelayWaker {
     }
 }
 
-/// Runs the relay until `stopping` turns true.
+/// Runs the relay of `service` until `stopping` turns true; every few seconds it also reads
+/// its topics' backlog for the outbox gauges.
 pub async fn run_relay(
     db: Database,
+    service: &'static str,
     deliverer: Arc<dyn Deliverer>,
     settings: RelaySettings,
     waker: RelayWaker,
@@ -226,13 +242,21 @@ pub async fn run_relay(
 ) {
     let mut interval = tokio::time::interval(settings.interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut gauges = tokio::time::interval(settings.gauge_interval);
+    gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = interval.tick() => {}
             _ = waker.0.notified() => {}
+            _ = gauges.tick() => {
+                if let Err(error) = outbox_metrics::read_backlog(&db, service, deliverer.topics()).await {
+                    tracing::debug!(%error, "outbox backlog not read");
+                }
+                continue;
+            }
             _ = stopping.changed() => return,
         }
-        if let Err(error) = relay_once(&db, deliverer.as_ref(), &settings).await {
+        if let Err(error) = relay_once(&db, service, deliverer.as_ref(), &settings).await {
             // Before migrations or during a database outage; the next pass tries again.
             tracing::debug!(%error, "outbox relay pass skipped");
         }

@@ -207,8 +207,10 @@ pub fn spawn(db: Database, mailer: Mailer, stopping: watch::Receiver<bool>) -> J
         max_backoff: Duration::from_secs(60),
         ..RelaySettings::default()
     };
+    let service = mailer.service;
     tokio::spawn(suite_db::run_relay(
         db,
+        service,
         Arc::new(mailer),
         settings,
         RelayWaker::default(),

@@ -1,6 +1,6 @@
 //! The one way a suite service is served: its gRPC service behind the auth interceptor, plus
 //! health and reflection (v1 and v1alpha, so every `grpcurl` works), request tracing,
-//! timeouts, a concurrency limit and a request message size limit as tower layers,
+//! RED metrics, timeouts, a concurrency limit and a request message size limit as tower layers,
 //! readiness tied to the database, and a graceful shutdown that drains in-flight calls.
 
 use std::future::Future;
@@ -26,10 +26,13 @@ use tracing::Level;
 
 mod admission;
 mod message_limit;
+mod metrics_endpoint;
 mod platform;
+mod rpc_metrics;
 
 pub use admission::with_admitted_caller;
 pub use message_limit::MAX_REQUEST_MESSAGE_BYTES;
+pub use metrics_endpoint::serve_metrics;
 pub use platform::{Platform, StartError};
 
 /// The health service name that reports whether the process is alive, whatever its
@@ -190,6 +193,13 @@ pub async fn serve(
                 )
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
+        // Outside the limit, so that time spent waiting for a slot counts as latency.
+        .layer(rpc_metrics::RpcMetricsLayer::new(&[
+            suite_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ]))
         // Bounds the work in flight per instance, so overload queues here instead of
         // exhausting the database pool.
         .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
@@ -233,11 +243,7 @@ pub async fn serve(
 
 /// Records the `grpc-status` in `headers`, if there is one, on `span`.
 fn record_grpc_status(headers: &http::HeaderMap, span: &tracing::Span) {
-    if let Some(code) = headers
-        .get("grpc-status")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<i64>().ok())
-    {
+    if let Some(code) = rpc_metrics::grpc_status(headers) {
         span.record("rpc.grpc.status_code", code);
     }
 }
@@ -322,7 +328,8 @@ where
             return std::process::ExitCode::FAILURE;
         }
     };
-    let _telemetry = suite_telemetry::init(service, config.log_format);
+    let telemetry =
+        suite_telemetry::init(service, config.log_format, config.metrics_addr.is_some());
     let listener = match bind(config.listen_addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -330,6 +337,23 @@ where
             return std::process::ExitCode::FAILURE;
         }
     };
+    // The scrape endpoint lives as long as the process: a last scrape during the drain
+    // still sees the final figures.
+    if let (Some(addr), Some(scrape)) = (config.metrics_addr, telemetry.scrape()) {
+        match bind(addr).await {
+            Ok(metrics_listener) => {
+                tokio::spawn(serve_metrics(
+                    metrics_listener,
+                    scrape,
+                    std::future::pending(),
+                ));
+            }
+            Err(error) => {
+                tracing::error!(%error, %addr, "cannot listen for metrics");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
     match run(config, listener, Box::pin(shutdown_signal())).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -1,14 +1,19 @@
-//! Logs and traces: one subscriber set-up for every binary (text for a terminal, JSON in
-//! production), spans exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and the
-//! W3C trace context carried across services in request headers by the one server and the
-//! one client builder. Without a collector no OpenTelemetry layer runs at all, and a trace
-//! passing through such a service ends there.
+//! Logs, traces and metrics: one set-up for every binary. Logs are text for a terminal or
+//! JSON (with the trace and span ids) in production. Spans are exported over OTLP when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set; without a collector no OpenTelemetry layer runs at
+//! all, and a trace passing through such a service ends there. Metrics go to the same
+//! collector and, when asked for, to a Prometheus registry that a scrape endpoint renders.
+//! The W3C trace context is carried across services in request headers by the one server
+//! and the one client builder.
+
+use std::time::Duration;
 
 use opentelemetry::global;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use suite_config::LogFormat;
@@ -17,65 +22,140 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, fmt};
 
-/// Keeps the tracer provider alive; dropping it flushes pending spans.
+/// The standard variable naming the OTLP collector (gRPC, e.g. `http://collector:4317`).
+pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// The instruments' types, so that a crate that records metrics needs no other dependency.
+pub use opentelemetry::KeyValue;
+pub use opentelemetry::metrics::{AsyncInstrument, Counter, Histogram, Meter};
+
+/// The meter every instrument of the suite is made from: made after [`install`], its
+/// instruments record into the installed provider; before it, or without one, into nothing.
+pub fn meter() -> Meter {
+    global::meter("csp-suite")
+}
+
+/// How often metrics are pushed to the collector: a dashboard is at most this far behind.
+const METRICS_PUSH_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Where telemetry goes besides the logs.
+#[derive(Debug, Clone, Default)]
+pub struct Exports {
+    /// The OTLP collector (gRPC) for spans and metrics; none means neither is pushed.
+    pub otlp_endpoint: Option<String>,
+    /// Keep metrics for a Prometheus scrape ([`TelemetryGuard::scrape`]).
+    pub scrape: bool,
+}
+
+impl Exports {
+    /// The collector named by `OTEL_EXPORTER_OTLP_ENDPOINT`, if any, and a scrape if `scrape`.
+    pub fn from_env(scrape: bool) -> Self {
+        Self {
+            otlp_endpoint: std::env::var(OTLP_ENDPOINT)
+                .ok()
+                .filter(|endpoint| !endpoint.trim().is_empty()),
+            scrape,
+        }
+    }
+}
+
+/// The metrics of this process, rendered in the Prometheus text format on request.
+#[derive(Clone, Debug)]
+pub struct Scrape(prometheus::Registry);
+
+impl Scrape {
+    /// The content type of [`Self::render`]'s output.
+    pub const CONTENT_TYPE: &'static str = "text/plain; version=0.0.4";
+
+    /// Every metric as Prometheus text.
+    pub fn render(&self) -> Result<String, String> {
+        use prometheus::Encoder as _;
+        let mut text = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&self.0.gather(), &mut text)
+            .map_err(|error| error.to_string())?;
+        String::from_utf8(text).map_err(|error| error.to_string())
+    }
+}
+
+/// Keeps the providers alive; dropping it flushes pending spans and metrics.
 pub struct TelemetryGuard {
-    provider: Option<SdkTracerProvider>,
+    traces: Option<SdkTracerProvider>,
+    metrics: Option<SdkMeterProvider>,
+    scrape: Option<Scrape>,
 }
 
 impl TelemetryGuard {
     /// Sends the spans ended so far (tests call it before they look at what arrived).
     pub fn flush(&self) {
-        if let Some(provider) = &self.provider {
+        if let Some(provider) = &self.traces {
             // Best effort: a lost batch is reported by the exporter's own logs.
             let _ = provider.force_flush();
         }
+    }
+
+    /// The metrics for a scrape endpoint, when [`Exports::scrape`] asked for them.
+    pub fn scrape(&self) -> Option<Scrape> {
+        self.scrape.clone()
     }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        if let Some(provider) = &self.provider {
-            // Best effort at exit: nothing is left to report a failure to.
+        // Best effort at exit: nothing is left to report a failure to.
+        if let Some(provider) = &self.traces {
+            let _ = provider.shutdown();
+        }
+        if let Some(provider) = &self.metrics {
             let _ = provider.shutdown();
         }
     }
 }
 
-/// The standard variable naming the OTLP collector (gRPC, e.g. `http://collector:4317`).
-pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-
-/// Installs the global subscriber for `service`. `RUST_LOG` filters (default `info`). Spans
-/// go to the OTLP collector named by `OTEL_EXPORTER_OTLP_ENDPOINT`; without it no span is
-/// built for OpenTelemetry at all. Call it inside the Tokio runtime: the exporter's channel
-/// lives there.
-pub fn init(service: &str, format: LogFormat) -> TelemetryGuard {
-    let endpoint = std::env::var(OTLP_ENDPOINT)
-        .ok()
-        .filter(|endpoint| !endpoint.trim().is_empty());
-    install(service, format, endpoint)
-}
-
-/// As [`init`], exporting to `endpoint` when there is one (tests name their own receiver).
-pub fn install(service: &str, format: LogFormat, endpoint: Option<String>) -> TelemetryGuard {
+/// Installs the global subscriber and meter provider for `service`, exporting to `exports`.
+/// `RUST_LOG` filters the logs (default `info`). Call it inside the Tokio runtime: the
+/// exporters' channels live there. A second call in one process (tests, the launcher) keeps
+/// the first subscriber.
+pub fn install(service: &str, format: LogFormat, exports: Exports) -> TelemetryGuard {
     global::set_text_map_propagator(TraceContextPropagator::new());
-    let provider = endpoint.and_then(|endpoint| otlp_provider(service, endpoint));
-    let otel = provider.as_ref().map(|provider| {
+    let resource = Resource::builder()
+        .with_service_name(service.to_owned())
+        .build();
+    let traces = exports
+        .otlp_endpoint
+        .clone()
+        .and_then(|endpoint| otlp_traces(resource.clone(), endpoint));
+    let (metrics, scrape) = meter_provider(resource, &exports);
+    let otel = traces.as_ref().map(|provider| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer(service.to_owned()))
     });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter).with(otel);
-    // A second init in one process (tests, the launcher) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => registry.with(fmt::layer()).try_init(),
         LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true))
+            .with(
+                json_subscriber::layer()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_opentelemetry_ids(true),
+            )
             .try_init(),
     };
-    TelemetryGuard { provider }
+    TelemetryGuard {
+        traces,
+        metrics,
+        scrape,
+    }
+}
+
+/// As [`install`], with the collector named by `OTEL_EXPORTER_OTLP_ENDPOINT`.
+pub fn init(service: &str, format: LogFormat, scrape: bool) -> TelemetryGuard {
+    install(service, format, Exports::from_env(scrape))
 }
 
 /// A tracer provider exporting over OTLP/gRPC to `endpoint` in batches.
-fn otlp_provider(service: &str, endpoint: String) -> Option<SdkTracerProvider> {
+fn otlp_traces(resource: Resource, endpoint: String) -> Option<SdkTracerProvider> {
     let exporter = match opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_endpoint(endpoint)
@@ -90,14 +170,55 @@ fn otlp_provider(service: &str, endpoint: String) -> Option<SdkTracerProvider> {
     };
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(
-            Resource::builder()
-                .with_service_name(service.to_owned())
-                .build(),
-        )
+        .with_resource(resource)
         .build();
     global::set_tracer_provider(provider.clone());
     Some(provider)
+}
+
+/// The global meter provider: pushing to the collector, kept for a scrape, or both. With
+/// neither, none is installed and every instrument is a no-op.
+fn meter_provider(
+    resource: Resource,
+    exports: &Exports,
+) -> (Option<SdkMeterProvider>, Option<Scrape>) {
+    if exports.otlp_endpoint.is_none() && !exports.scrape {
+        return (None, None);
+    }
+    let mut builder = SdkMeterProvider::builder().with_resource(resource);
+    let mut scrape = None;
+    if exports.scrape {
+        let registry = prometheus::Registry::new();
+        match opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .build()
+        {
+            Ok(exporter) => {
+                builder = builder.with_reader(exporter);
+                scrape = Some(Scrape(registry));
+            }
+            Err(error) => eprintln!("metrics: no scrape: {error}"),
+        }
+    }
+    if let Some(endpoint) = &exports.otlp_endpoint {
+        match opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint.clone())
+            .build()
+        {
+            Ok(exporter) => {
+                builder = builder.with_reader(
+                    PeriodicReader::builder(exporter)
+                        .with_interval(METRICS_PUSH_INTERVAL)
+                        .build(),
+                );
+            }
+            Err(error) => eprintln!("{OTLP_ENDPOINT}: no metrics export: {error}"),
+        }
+    }
+    let provider = builder.build();
+    global::set_meter_provider(provider.clone());
+    (Some(provider), scrape)
 }
 
 /// Test set-up: silent unless `TEST_LOG` is set, then text logs through the test writer.

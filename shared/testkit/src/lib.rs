@@ -39,7 +39,7 @@ pub use journey::{
     official_indirect_provider, order_subscription, partnership_between, provider_creates_customer,
     publish_customer_agreement, record_customer, restrict_direct_bill,
 };
-pub use suite::{Suite, fast_transfer_options};
+pub use suite::{Suite, Transferable, fast_transfer_options};
 pub use suite_proto::agreement::v1::agreement_service_client::AgreementServiceClient;
 use suite_proto::enrollment::v1::enrollment_service_client::EnrollmentServiceClient;
 use suite_proto::relationship::v1::relationship_service_client::RelationshipServiceClient;

@@ -9,7 +9,26 @@ use suite_config::PeerUrls;
 use suite_db::RelaySettings;
 use transfer::TransferOptions;
 
-use crate::{TestService, publish_customer_agreement, spawn_service};
+use uuid::Uuid;
+
+use crate::{
+    TestService, attest_customer_agreement, azure_pay_as_you_go,
+    customer_joins_reseller_and_provider, direct_bill_partner, enroll_indirect_reseller,
+    official_indirect_provider, order_subscription, partnership_between,
+    publish_customer_agreement, record_customer, restrict_direct_bill, spawn_service,
+};
+
+/// A customer whose subscription its partner may transfer to an indirect provider now.
+pub struct Transferable {
+    /// The partner, once direct bill, now an indirect reseller.
+    pub source: Uuid,
+    /// The customer's tenant.
+    pub customer: Uuid,
+    /// The indirect provider that serves the customer with the source.
+    pub provider: Uuid,
+    /// An Azure pay-as-you-go subscription the source bills the customer.
+    pub subscription: suite_proto::transfer::v1::Subscription,
+}
 
 /// The four services, running.
 pub struct Suite {
@@ -36,6 +55,7 @@ pub fn fast_transfer_options() -> TransferOptions {
             first_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(200),
             batch: 50,
+            gauge_interval: Duration::from_millis(100),
         },
         expiry_interval: Duration::from_millis(50),
         ..TransferOptions::default()
@@ -134,6 +154,29 @@ impl Suite {
             relationship: Some(self.relationship.url()),
             agreement: Some(self.agreement_url.clone()),
             transfer: None,
+        }
+    }
+
+    /// The article's starting point for a transfer, every precondition met: a direct-bill
+    /// partner orders Azure for a customer, becomes an indirect reseller of a provider, the
+    /// customer accepts both, and the provider attests the customer's MCA.
+    pub async fn transferable_customer(&self) -> Transferable {
+        let source = direct_bill_partner(&self.enrollment).await;
+        let customer = Uuid::new_v4();
+        record_customer(&self.relationship, source, customer).await;
+        let subscription =
+            order_subscription(self.transfer(), source, customer, azure_pay_as_you_go()).await;
+        restrict_direct_bill(&self.enrollment, source).await;
+        enroll_indirect_reseller(&self.enrollment, source).await;
+        let provider = official_indirect_provider(&self.enrollment).await;
+        partnership_between(&self.relationship, provider, source).await;
+        customer_joins_reseller_and_provider(&self.relationship, source, provider, customer).await;
+        attest_customer_agreement(self.agreement(), provider, customer).await;
+        Transferable {
+            source,
+            customer,
+            provider,
+            subscription,
         }
     }
 }
