@@ -14,19 +14,17 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use suite_auth::Role;
 use suite_config::LogFormat;
 use suite_proto::transfer::v1 as transfer;
-use suite_testkit::{Actor, direct_bill_partner, eventually, record_customer, request_id};
+use suite_testkit::{Actor, eventually, request_id};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-/// A span as received: its trace id, its `rpc` attribute and its gRPC status code.
-type Received = (Vec<u8>, String, Option<i64>);
-
 /// The spans received.
 #[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Vec<Received>>>);
+struct Collector(Arc<Mutex<Vec<Span>>>);
 
 #[tonic::async_trait]
 impl TraceService for Collector {
@@ -37,31 +35,42 @@ impl TraceService for Collector {
         let mut spans = self.0.lock().unwrap();
         for resource in request.into_inner().resource_spans {
             for scope in resource.scope_spans {
-                for span in scope.spans {
-                    let attribute = |key: &str| {
-                        span.attributes
-                            .iter()
-                            .find(|attribute| attribute.key == key)
-                            .and_then(|attribute| attribute.value.as_ref()?.value.clone())
-                    };
-                    let rpc = match attribute("rpc") {
-                        Some(Value::StringValue(text)) => text,
-                        other => format!("{other:?}"),
-                    };
-                    let status = match attribute("rpc.grpc.status_code") {
-                        Some(Value::IntValue(code)) => Some(code),
-                        _ => None,
-                    };
-                    spans.push((span.trace_id, rpc, status));
-                }
+                spans.extend(scope.spans);
             }
         }
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
 
+/// The value of `span`'s attribute `key`, as text.
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|attribute| attribute.key == key)
+        .and_then(
+            |attribute| match attribute.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(text) => Some(text.clone()),
+                Value::IntValue(number) => Some(number.to_string()),
+                other => Some(format!("{other:?}")),
+            },
+        )
+}
+
+impl Collector {
+    fn spans(&self) -> Vec<Span> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// The server span of the first call to `rpc` (a method path).
+    fn call(&self, rpc: &str) -> Option<Span> {
+        self.spans()
+            .into_iter()
+            .find(|span| attribute(span, "rpc").as_deref() == Some(rpc))
+    }
+}
+
 #[tokio::test]
-async fn a_call_and_the_calls_it_makes_are_one_trace() {
+async fn a_transfer_is_one_trace_across_the_four_services_and_its_execution_links_to_it() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let collector = Collector::default();
@@ -80,36 +89,55 @@ async fn a_call_and_the_calls_it_makes_are_one_trace() {
     );
 
     let suite = suite_testkit::Suite::start().await;
-    let partner = direct_bill_partner(&suite.enrollment).await;
-    let customer = uuid::Uuid::new_v4();
-    record_customer(&suite.relationship, partner, customer).await;
+    let ready = suite.transferable_customer().await;
+    let source_agent = Actor::admin_agent(ready.source);
+    let provider_agent = Actor::user(ready.provider, &[Role::SalesAgent]);
+    let request = suite
+        .transfer()
+        .transfer(&source_agent)
+        .create_transfer_request(transfer::CreateTransferRequestRequest {
+            request_id: request_id(),
+            parent: format!("partners/{}/customers/{}", ready.source, ready.customer),
+            provider: format!("partners/{}", ready.provider),
+            subscriptions: vec![ready.subscription.name.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
     suite
         .transfer()
-        .transfer(&Actor::admin_agent(partner))
-        .create_subscription(transfer::CreateSubscriptionRequest {
+        .transfer(&provider_agent)
+        .accept_transfer_request(transfer::AcceptTransferRequestRequest {
             request_id: request_id(),
-            parent: format!("partners/{partner}/customers/{customer}"),
-            subscription: Some(transfer::Subscription {
-                offer_id: "O365-E3".into(),
-                offer_kind: transfer::OfferKind::LegacyLicense as i32,
-                quantity: 5,
-                billing_period: transfer::BillingPeriod::Monthly as i32,
-                unit_price: Some(suite_proto::enrollment::v1::Money {
-                    currency_code: "USD".into(),
-                    amount_minor: 2_300,
-                }),
-                ..Default::default()
-            }),
+            name: request.name.clone(),
+            etag: String::new(),
         })
         .await
         .unwrap();
+    eventually("the transfer completes", Duration::from_secs(20), || {
+        let transfers = suite.transfer().transfer(&provider_agent);
+        let name = request.name.clone();
+        async move {
+            let mut transfers = transfers;
+            transfers
+                .get_transfer_request(transfer::GetTransferRequestRequest { name })
+                .await
+                .unwrap()
+                .into_inner()
+                .state
+                == transfer::TransferRequestState::Completed as i32
+        }
+    })
+    .await;
     // A refusal: its span carries the code the caller got.
     let missing = suite
         .transfer()
-        .transfer(&Actor::admin_agent(partner))
+        .transfer(&source_agent)
         .get_subscription(transfer::GetSubscriptionRequest {
             name: format!(
-                "partners/{partner}/customers/{customer}/subscriptions/{}",
+                "partners/{}/customers/{}/subscriptions/{}",
+                ready.source,
+                ready.customer,
                 uuid::Uuid::new_v4()
             ),
         })
@@ -117,60 +145,115 @@ async fn a_call_and_the_calls_it_makes_are_one_trace() {
         .unwrap_err();
     assert_eq!(missing.code(), tonic::Code::NotFound);
 
-    let trace_of = |rpc: &str| -> Option<Vec<u8>> {
+    let steps_done = || {
         collector
-            .0
-            .lock()
-            .unwrap()
+            .spans()
             .iter()
-            .find(|(_, name, _)| name == rpc)
-            .map(|(trace, _, _)| trace.clone())
-    };
-    let status_of = |rpc: &str| -> Option<i64> {
-        collector
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(_, name, _)| name == rpc)
-            .and_then(|(_, _, status)| *status)
+            .filter(|span| span.name == "transfer.step")
+            .count()
     };
     eventually(
         "the spans reach the collector",
         Duration::from_secs(20),
         || {
             telemetry.flush();
-            let arrived = trace_of("/transfer.v1.TransferService/CreateSubscription").is_some()
-                && trace_of("/relationship.v1.RelationshipService/GetCustomer").is_some()
-                && trace_of("/transfer.v1.TransferService/GetSubscription").is_some();
+            let arrived = collector
+                .call("/transfer.v1.TransferService/CreateTransferRequest")
+                .is_some()
+                && collector
+                    .call("/transfer.v1.TransferService/GetSubscription")
+                    .is_some()
+                && steps_done() >= 2;
             async move { arrived }
         },
     )
     .await;
-    let root = trace_of("/transfer.v1.TransferService/CreateSubscription").unwrap();
-    assert_eq!(root.len(), 16);
-    assert_eq!(
-        trace_of("/relationship.v1.RelationshipService/GetCustomer").unwrap(),
-        root,
-        "the relationship service's span continues the caller's trace"
+    let spans = collector.spans();
+
+    // The creation asks the three other services: every one of their spans is in the
+    // caller's trace, a child of the transfer service's span.
+    let create = collector
+        .call("/transfer.v1.TransferService/CreateTransferRequest")
+        .unwrap();
+    assert_eq!(create.trace_id.len(), 16);
+    assert!(
+        create.parent_span_id.is_empty(),
+        "the test's call starts the trace"
     );
+    let in_create_trace: Vec<&Span> = spans
+        .iter()
+        .filter(|span| span.trace_id == create.trace_id)
+        .collect();
+    for package in ["/enrollment.v1.", "/relationship.v1.", "/agreement.v1."] {
+        let peer_spans: Vec<&&Span> = in_create_trace
+            .iter()
+            .filter(|span| attribute(span, "rpc").is_some_and(|rpc| rpc.starts_with(package)))
+            .collect();
+        assert!(
+            !peer_spans.is_empty(),
+            "{package} answered within the trace"
+        );
+        for peer in peer_spans {
+            assert_eq!(
+                peer.parent_span_id,
+                create.span_id,
+                "{:?} is a child of the transfer service's span",
+                attribute(peer, "rpc")
+            );
+        }
+    }
+
+    // The execution runs later, in a trace of its own that links to the acceptance.
+    let accept = collector
+        .call("/transfer.v1.TransferService/AcceptTransferRequest")
+        .unwrap();
+    let delivery = spans
+        .iter()
+        .find(|span| {
+            span.name == "outbox.deliver"
+                && span
+                    .links
+                    .iter()
+                    .any(|link| link.trace_id == accept.trace_id && link.span_id == accept.span_id)
+        })
+        .expect("the execution's delivery links to the acceptance");
+    let steps: Vec<&Span> = spans
+        .iter()
+        .filter(|span| span.name == "transfer.step" && span.parent_span_id == delivery.span_id)
+        .collect();
+    let step_names: Vec<String> = steps
+        .iter()
+        .filter_map(|span| attribute(span, "step"))
+        .collect();
     assert_eq!(
-        status_of("/transfer.v1.TransferService/CreateSubscription"),
-        Some(0),
+        step_names,
+        [
+            "TRANSFER_STEP_CHECK_PRECONDITIONS",
+            "TRANSFER_STEP_MOVE_SUBSCRIPTIONS"
+        ]
+    );
+    assert!(steps.iter().all(|step| step.trace_id == delivery.trace_id));
+    assert_eq!(
+        attribute(steps[0], "transfer_request").as_deref(),
+        Some(request.name.as_str())
+    );
+    // The precondition step asked the relationship service, in the execution's trace.
+    assert!(spans.iter().any(|span| span.trace_id == delivery.trace_id
+        && span.parent_span_id == steps[0].span_id
+        && attribute(span, "rpc").is_some_and(|rpc| rpc.starts_with("/relationship.v1."))));
+
+    assert_eq!(
+        attribute(&create, "rpc.grpc.status_code").as_deref(),
+        Some("0"),
         "an answer's span records OK"
     );
+    let refused = collector
+        .call("/transfer.v1.TransferService/GetSubscription")
+        .unwrap();
     assert_eq!(
-        status_of("/transfer.v1.TransferService/GetSubscription"),
-        Some(tonic::Code::NotFound as i64),
+        attribute(&refused, "rpc.grpc.status_code"),
+        Some((tonic::Code::NotFound as i64).to_string()),
         "a refusal's span records its code"
-    );
-    let spans = collector.0.lock().unwrap();
-    let enrollment_in_trace = spans
-        .iter()
-        .any(|(trace, rpc, _)| trace == &root && rpc.starts_with("/enrollment.v1."));
-    assert!(
-        enrollment_in_trace,
-        "the capability check is part of the trace"
     );
 }
 

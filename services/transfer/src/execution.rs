@@ -12,6 +12,7 @@ use std::pin::Pin;
 use suite_db::{Deliverer, Delivery, PendingMessage};
 use suite_proto::transfer::v1 as pb;
 use suite_time::Clock;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::StepHook;
@@ -76,11 +77,23 @@ impl Executor {
                 hook(step).await;
             }
             let now = self.clock.now_micros();
+            // Each step is a span of the delivery's trace, which links to the acceptance.
+            let span = tracing::info_span!(
+                "transfer.step",
+                step = step.as_str_name(),
+                transfer_request = %request.name(),
+            );
             let outcome = match step {
                 pb::TransferStep::CheckPreconditions => {
-                    self.check_preconditions(&request, now).await
+                    self.check_preconditions(&request, now)
+                        .instrument(span)
+                        .await
                 }
-                pb::TransferStep::MoveSubscriptions => self.move_subscriptions(&request, now).await,
+                pb::TransferStep::MoveSubscriptions => {
+                    self.move_subscriptions(&request, now)
+                        .instrument(span)
+                        .await
+                }
                 pb::TransferStep::Done | pb::TransferStep::Unspecified => {
                     return Delivery::Failed(format!("accepted request {id} has no step to run"));
                 }

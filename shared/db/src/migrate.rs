@@ -41,6 +41,11 @@ const LATER_PLATFORM_MIGRATIONS: &[MigrationFile] = &[
         description: "outbox dead letters counted by topic",
         sql: include_str!("../migrations/0005_outbox_dead_letter_index.sql"),
     },
+    MigrationFile {
+        version: 6,
+        description: "outbox messages keep their writer's trace context",
+        sql: include_str!("../migrations/0006_outbox_trace_context.sql"),
+    },
 ];
 
 /// Platform migrations for PostgreSQL alone, after the shared ones.

@@ -16,12 +16,13 @@ pub struct OutboxMessage<'a> {
     pub payload: Vec<u8>,
 }
 
-/// Writes `message` inside `tx`: it leaves if and only if the change commits.
+/// Writes `message` inside `tx`: it leaves if and only if the change commits. It keeps the
+/// current trace context, so that its delivery links to the request that wrote it.
 pub async fn enqueue(tx: &mut Tx, message: OutboxMessage<'_>) -> Result<(), StoreError> {
     let now = now_micros();
     sqlx::query(
-        "INSERT INTO outbox_messages (id, created_at, topic, message_key, payload, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO outbox_messages (id, created_at, topic, message_key, payload, next_attempt_at, trace_parent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(Uuid::now_v7().to_string())
     .bind(now)
@@ -29,6 +30,7 @@ pub async fn enqueue(tx: &mut Tx, message: OutboxMessage<'_>) -> Result<(), Stor
     .bind(message.key)
     .bind(message.payload)
     .bind(now)
+    .bind(suite_telemetry::current_traceparent())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument as _;
 
 use crate::outbox_metrics::{self, Outcome};
 use crate::{Database, StoreError, now_micros};
@@ -22,6 +23,8 @@ pub struct PendingMessage {
     pub payload: Vec<u8>,
     /// Earlier attempts.
     pub attempts: i64,
+    /// The W3C `traceparent` of the change that wrote it, if that change was traced.
+    pub trace_parent: Option<String>,
 }
 
 /// How one delivery attempt ended.
@@ -115,7 +118,7 @@ pub async fn relay_once(
     let topics = deliverer.topics();
     let placeholders: Vec<String> = (0..topics.len()).map(|n| format!("${}", n + 3)).collect();
     let sql = format!(
-        "SELECT id, topic, message_key, payload, attempts, next_attempt_at FROM outbox_messages \
+        "SELECT id, topic, message_key, payload, attempts, next_attempt_at, trace_parent FROM outbox_messages \
          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND topic IN ({}) \
          ORDER BY id LIMIT $2",
         placeholders.join(", ")
@@ -138,6 +141,7 @@ pub async fn relay_once(
             key: row.try_get("message_key")?,
             payload: row.try_get("payload")?,
             attempts: row.try_get("attempts")?,
+            trace_parent: row.try_get("trace_parent")?,
         };
         let seen: i64 = row.try_get("next_attempt_at")?;
         let lease_until = now_micros() + micros(settings.lease);
@@ -153,16 +157,24 @@ pub async fn relay_once(
         if claimed.rows_affected() == 0 {
             continue; // another replica holds it
         }
-        let outcome =
-            match tokio::time::timeout(settings.attempt_timeout(), deliverer.deliver(&message))
-                .await
-            {
-                Ok(outcome) => outcome,
-                Err(_) => Delivery::Retry(format!(
-                    "no outcome within {:?}: cut off before the lease ends",
-                    settings.attempt_timeout()
-                )),
-            };
+        // Each attempt is a span of its own, linked to the request that wrote the message.
+        let span = tracing::info_span!(
+            "outbox.deliver",
+            topic = %message.topic,
+            message = %message.id,
+            attempt = message.attempts + 1,
+        );
+        if let Some(parent) = &message.trace_parent {
+            suite_telemetry::link_to_traceparent(&span, parent);
+        }
+        let attempt = tokio::time::timeout(settings.attempt_timeout(), deliverer.deliver(&message));
+        let outcome = match attempt.instrument(span).await {
+            Ok(outcome) => outcome,
+            Err(_) => Delivery::Retry(format!(
+                "no outcome within {:?}: cut off before the lease ends",
+                settings.attempt_timeout()
+            )),
+        };
         let finished = now_micros();
         // Each outcome is written only while this replica still holds the lease.
         let update = match &outcome {

@@ -251,6 +251,7 @@ mod tests {
             })
             .unwrap(),
             attempts: 0,
+            trace_parent: None,
         }
     }
 

@@ -45,6 +45,7 @@ fn invitation(id: &str) -> PendingMessage {
         })
         .unwrap(),
         attempts: 0,
+        trace_parent: None,
     }
 }
 

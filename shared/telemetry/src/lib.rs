@@ -6,10 +6,11 @@
 //! The W3C trace context is carried across services in request headers by the one server
 //! and the one client builder.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use opentelemetry::global;
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
@@ -243,6 +244,28 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     // service then neither records nor passes on the caller's trace.
     let _ = span.set_parent(parent);
 }
+
+/// The W3C `traceparent` of the current span, to keep with work that runs later (an outbox
+/// message); `None` when no trace is being recorded.
+pub fn current_traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    let mut carrier = HashMap::new();
+    global::get_text_map_propagator(|propagator| propagator.inject_context(&context, &mut carrier));
+    carrier.remove(TRACEPARENT)
+}
+
+/// Links `span` to the span a stored `traceparent` names: later work points at the change
+/// that asked for it without becoming part of that request's trace.
+pub fn link_to_traceparent(span: &tracing::Span, traceparent: &str) {
+    let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
+    let context = global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
+    let linked = context.span().span_context().clone();
+    if linked.is_valid() {
+        span.add_link(linked);
+    }
+}
+
+const TRACEPARENT: &str = "traceparent";
 
 /// Writes the current span's trace context into outgoing `headers`.
 pub fn inject_current(headers: &mut http::HeaderMap) {

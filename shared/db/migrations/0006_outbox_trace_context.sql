@@ -1,0 +1,4 @@
+-- The trace context of the change that wrote a message, so that its delivery (a transfer's
+-- execution, an e-mail) links back to the request that caused it. Empty when the writer
+-- recorded no trace.
+ALTER TABLE outbox_messages ADD COLUMN trace_parent TEXT;
