@@ -462,6 +462,28 @@ fn check_service(
             "{name}: container port `grpc` {grpc_port:?} is not LISTEN_ADDR's {port}"
         ));
     }
+    // The scrape endpoint listens where the pod's `metrics` port and its annotation say.
+    match config.metrics_addr {
+        None => problems.push(format!("{name}: METRICS_ADDR unset: no scrape endpoint")),
+        Some(metrics) => {
+            let metrics_port = i64::from(metrics.port());
+            let declared = items(&container["ports"])
+                .iter()
+                .find(|p| p["name"] == "metrics")
+                .and_then(|p| p["containerPort"].as_i64());
+            let annotated = pod["metadata"]["annotations"]["prometheus.io/port"]
+                .as_str()
+                .and_then(|port| port.parse::<i64>().ok());
+            if !metrics.ip().is_unspecified()
+                || declared != Some(metrics_port)
+                || annotated != Some(metrics_port)
+            {
+                problems.push(format!(
+                    "{name}: METRICS_ADDR {metrics}, container port `metrics` {declared:?}, annotation {annotated:?} disagree"
+                ));
+            }
+        }
+    }
     for (probe, allowed) in [
         ("readinessProbe", vec![binary.grpc_service]),
         ("startupProbe", vec![binary.grpc_service]),

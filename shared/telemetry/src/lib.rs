@@ -134,20 +134,26 @@ pub fn install(service: &str, format: LogFormat, exports: Exports) -> TelemetryG
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let _ = match format {
         LogFormat::Text => registry.with(fmt::layer()).try_init(),
-        LogFormat::Json => registry
-            .with(
-                json_subscriber::layer()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_opentelemetry_ids(true),
-            )
-            .try_init(),
+        LogFormat::Json => registry.with(json_logs()).try_init(),
     };
     TelemetryGuard {
         traces,
         metrics,
         scrape,
     }
+}
+
+/// One JSON object per line: the event's fields at the top, the current span's fields under
+/// `span`, and, when a trace is recorded, its ids under `openTelemetry` (`traceId`, `spanId`)
+/// so a log line leads to its trace.
+fn json_logs<S>() -> json_subscriber::fmt::Layer<S>
+where
+    S: tracing::Subscriber + for<'lookup> tracing_subscriber::registry::LookupSpan<'lookup>,
+{
+    json_subscriber::layer()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_opentelemetry_ids(true)
 }
 
 /// As [`install`], with the collector named by `OTEL_EXPORTER_OTLP_ENDPOINT`.
@@ -273,4 +279,60 @@ pub fn inject_current(headers: &mut http::HeaderMap) {
     global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut HeaderInjector(headers))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::TraceContextExt as _;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_logs_carry_the_trace_and_span_ids() {
+        let provider = SdkTracerProvider::builder().build();
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("tests")))
+            .with(json_logs().with_writer(move || writer.clone()));
+        let (trace_id, span_id) = tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("rpc", tenant_id = "t-1");
+            let _entered = span.enter();
+            tracing::info!(answer = 42, "served");
+            let context = span.context();
+            let ids = context.span().span_context().clone();
+            (ids.trace_id().to_string(), ids.span_id().to_string())
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(line["message"], "served", "{line}");
+        assert_eq!(line["answer"], 42, "{line}");
+        assert_eq!(line["span"]["tenant_id"], "t-1", "{line}");
+        assert_eq!(
+            line["openTelemetry"]["traceId"],
+            trace_id.as_str(),
+            "{line}"
+        );
+        assert_eq!(line["openTelemetry"]["spanId"], span_id.as_str(), "{line}");
+        assert_ne!(trace_id, opentelemetry::trace::TraceId::INVALID.to_string());
+    }
 }
