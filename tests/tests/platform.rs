@@ -2,8 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is a failed assertion
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use suite_config::{Secret, ServiceConfig};
-use suite_testkit::{ServingStatus, TEST_SECRET, health_status};
+use suite_testkit::{ServingStatus, TEST_SECRET, eventually, health_status};
 use tokio::net::TcpListener;
 
 #[tokio::test]
@@ -130,7 +134,7 @@ impl suite_db::Deliverer for Scripted {
 }
 
 #[tokio::test]
-async fn the_relay_keeps_dead_letters_apart_and_cuts_off_an_attempt_before_its_lease_ends() {
+async fn the_relay_keeps_dead_letters_apart_renews_the_lease_of_a_slow_attempt_and_cuts_it_off() {
     let database = suite_testkit::migrated_database(&[]).await;
     let db = database.database();
     let mut tx = db.begin().await.unwrap();
@@ -148,12 +152,39 @@ async fn the_relay_keeps_dead_letters_apart_and_cuts_off_an_attempt_before_its_l
     }
     tx.commit().await.unwrap();
     let settings = suite_db::RelaySettings {
-        lease: std::time::Duration::from_millis(300),
+        lease: Duration::from_millis(300),
+        attempt_timeout: Duration::from_millis(1_500),
         ..suite_db::RelaySettings::default()
     };
-    let handled = suite_db::relay_once(&db, "platform-tests", &Scripted, &settings)
+    let relay = tokio::spawn({
+        let (db, settings) = (db.clone(), settings.clone());
+        async move { suite_db::relay_once(&db, "platform-tests", &Scripted, &settings).await }
+    });
+    // The slow attempt outlives its first lease many times over: the lease is renewed, so
+    // another replica finds nothing to take.
+    let lease_of_slow = || {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT next_attempt_at FROM outbox_messages WHERE message_key = 'c'",
+            )
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+        }
+    };
+    let first_lease = lease_of_slow().await;
+    eventually(
+        "the slow attempt's lease is renewed",
+        Duration::from_secs(10),
+        || async { lease_of_slow().await > first_lease + 300_000 },
+    )
+    .await;
+    let other_replica = suite_db::relay_once(&db, "platform-tests", &Scripted, &settings)
         .await
         .unwrap();
+    assert_eq!(other_replica, 0, "a renewed lease is not taken over");
+    let handled = relay.await.unwrap().unwrap();
     assert_eq!(handled, 3);
     let state = |key: &'static str| {
         let db = db.clone();
@@ -179,7 +210,7 @@ async fn the_relay_keeps_dead_letters_apart_and_cuts_off_an_attempt_before_its_l
         state("b").await,
         (false, true, Some("refused for good".to_owned()))
     );
-    // The slow one was cut off at two thirds of the lease and is due again later.
+    // The slow one was cut off at the attempt timeout and is due again later.
     let (delivered, failed, error) = state("c").await;
     assert!(!delivered && !failed);
     assert!(error.unwrap().contains("cut off"));
@@ -193,6 +224,84 @@ async fn the_relay_keeps_dead_letters_apart_and_cuts_off_an_attempt_before_its_l
     .await
     .unwrap();
     assert_eq!(again, 0);
+}
+
+/// A receiver that is down until told otherwise.
+struct Receiver(Arc<AtomicBool>);
+
+impl suite_db::Deliverer for Receiver {
+    fn topics(&self) -> &'static [&'static str] {
+        &["test.receiver"]
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        _: &'a suite_db::PendingMessage,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = suite_db::Delivery> + Send + 'a>> {
+        let up = self.0.load(Ordering::SeqCst);
+        Box::pin(async move {
+            if up {
+                suite_db::Delivery::Delivered
+            } else {
+                suite_db::Delivery::Retry("connection refused".into())
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn once_a_receiver_answers_again_its_waiting_messages_are_retried_at_once() {
+    let database = suite_testkit::migrated_database(&[]).await;
+    let db = database.database();
+    let mut tx = db.begin().await.unwrap();
+    for key in ["x", "y"] {
+        suite_db::enqueue(
+            &mut tx,
+            suite_db::OutboxMessage {
+                topic: "test.receiver",
+                key,
+                payload: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Back-offs of an hour: without the receiver's return, nothing is due for an hour.
+    let settings = suite_db::RelaySettings {
+        first_backoff: Duration::from_secs(3_600),
+        max_backoff: Duration::from_secs(3_600),
+        ..suite_db::RelaySettings::default()
+    };
+    let up = Arc::new(AtomicBool::new(false));
+    let receiver = Receiver(up.clone());
+    let pass = || suite_db::relay_once(&db, "platform-tests", &receiver, &settings);
+    assert_eq!(
+        pass().await.unwrap(),
+        2,
+        "both tried while the receiver is down"
+    );
+    assert_eq!(pass().await.unwrap(), 0, "both wait out their back-off");
+
+    // The receiver is back and x's back-off ends first: once x goes through, y is due.
+    up.store(true, Ordering::SeqCst);
+    sqlx::query("UPDATE outbox_messages SET next_attempt_at = 0 WHERE message_key = 'x'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(pass().await.unwrap(), 1);
+    assert_eq!(
+        pass().await.unwrap(),
+        1,
+        "y is retried without waiting an hour"
+    );
+    let delivered: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox_messages WHERE topic = 'test.receiver' AND delivered_at IS NOT NULL",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(delivered, 2);
 }
 
 #[tokio::test]

@@ -111,12 +111,7 @@ impl Default for TransferOptions {
             clock: Clock::system(),
             request_lifetime: DAY * 30,
             execution_deadline: DAY,
-            relay: RelaySettings {
-                // An outage is retried at least every 30 s, so a transfer resumes soon after
-                // the peer is back.
-                max_backoff: Duration::from_secs(30),
-                ..RelaySettings::default()
-            },
+            relay: RelaySettings::default(),
             expiry_interval: Duration::from_secs(1),
             before_step: None,
         }

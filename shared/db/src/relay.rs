@@ -58,9 +58,11 @@ pub struct RelaySettings {
     /// How often it looks for due messages when not woken.
     pub interval: Duration,
     /// How long a claimed message is left to its claimer before another replica may take it.
-    /// An attempt is cut off at two thirds of it, so the lease outlasts every attempt; a
-    /// replica that dies holding a message delays it by at most this much.
+    /// The claimer renews it every third of it while the attempt runs, so a slow attempt
+    /// keeps its message, and a replica that dies holding one delays it by at most this much.
     pub lease: Duration,
+    /// The longest one delivery attempt may take; it is then cut off and retried.
+    pub attempt_timeout: Duration,
     /// First retry delay; doubled on each attempt.
     pub first_backoff: Duration,
     /// Longest retry delay.
@@ -75,12 +77,15 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(1),
-            // Its two thirds (20 s) outlast a peer call's deadline (REQUEST_TIMEOUT_MS, 10 s
-            // by default), so the peer's own timeout ends a hung call, not the cut-off.
-            lease: Duration::from_secs(30),
+            // Recovery after a crash takes seconds; one renewal every 2 s per message in flight.
+            lease: Duration::from_secs(6),
+            // Outlasts a peer call's deadline (REQUEST_TIMEOUT_MS, 10 s by default) and an
+            // SMTP exchange's, so their own timeouts end a hung call, not the cut-off.
+            attempt_timeout: Duration::from_secs(20),
             first_backoff: Duration::from_millis(500),
-            // A peer back after an outage sees its messages again within half a minute.
-            max_backoff: Duration::from_secs(30),
+            // A peer back after an outage sees a message again within 10 s, and the rest of
+            // its waiting messages as soon as one goes through.
+            max_backoff: Duration::from_secs(10),
             batch: 50,
             // Fresh enough for an alert, cheap for the database.
             gauge_interval: Duration::from_secs(5),
@@ -93,9 +98,8 @@ fn micros(duration: Duration) -> i64 {
 }
 
 impl RelaySettings {
-    /// The longest one delivery attempt may take: two thirds of the lease.
-    pub fn attempt_timeout(&self) -> Duration {
-        self.lease.saturating_mul(2) / 3
+    fn renewal_interval(&self) -> Duration {
+        (self.lease / 3).max(Duration::from_millis(1))
     }
 
     fn backoff(&self, attempts: i64) -> Duration {
@@ -144,9 +148,9 @@ pub async fn relay_once(
             trace_parent: row.try_get("trace_parent")?,
         };
         let seen: i64 = row.try_get("next_attempt_at")?;
-        let lease_until = now_micros() + micros(settings.lease);
+        let mut lease_until = now_micros() + micros(settings.lease);
         let claimed = sqlx::query(
-            "UPDATE outbox_messages SET next_attempt_at = $1, attempts = attempts + 1 \
+            "UPDATE outbox_messages SET next_attempt_at = $1, attempts = attempts + 1, last_error = NULL \
              WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL AND failed_at IS NULL",
         )
         .bind(lease_until)
@@ -167,13 +171,34 @@ pub async fn relay_once(
         if let Some(parent) = &message.trace_parent {
             suite_telemetry::link_to_traceparent(&span, parent);
         }
-        let attempt = tokio::time::timeout(settings.attempt_timeout(), deliverer.deliver(&message));
-        let outcome = match attempt.instrument(span).await {
-            Ok(outcome) => outcome,
-            Err(_) => Delivery::Retry(format!(
-                "no outcome within {:?}: cut off before the lease ends",
-                settings.attempt_timeout()
-            )),
+        let attempt = tokio::time::timeout(settings.attempt_timeout, deliverer.deliver(&message))
+            .instrument(span);
+        tokio::pin!(attempt);
+        let mut renewals = tokio::time::interval_at(
+            tokio::time::Instant::now() + settings.renewal_interval(),
+            settings.renewal_interval(),
+        );
+        let mut holding = true;
+        let outcome = loop {
+            tokio::select! {
+                finished = &mut attempt => break match finished {
+                    Ok(outcome) => outcome,
+                    Err(_) => Delivery::Retry(format!(
+                        "no outcome within {:?}: cut off",
+                        settings.attempt_timeout
+                    )),
+                },
+                _ = renewals.tick(), if holding => {
+                    let renewed = now_micros() + micros(settings.lease);
+                    match renew_lease(db, &message.id, lease_until, renewed).await {
+                        Ok(true) => lease_until = renewed,
+                        // Taken over after a stall: the outcome will not be recorded.
+                        Ok(false) => holding = false,
+                        // A database hiccup: the next renewal tries again.
+                        Err(error) => tracing::debug!(%error, message = %message.id, "lease not renewed"),
+                    }
+                }
+            }
         };
         let finished = now_micros();
         // Each outcome is written only while this replica still holds the lease.
@@ -214,6 +239,11 @@ pub async fn relay_once(
                 Delivery::Failed(_) => Outcome::DeadLetter,
             };
             outbox_metrics::count_delivery(service, &message.topic, counted);
+            // A message that failed before went through: its receiver is back, so the other
+            // messages of its topic waiting out a back-off are tried now, not minutes later.
+            if matches!(outcome, Delivery::Delivered) && message.attempts > 0 {
+                retry_waiting_now(db, &message.topic).await?;
+            }
         }
         match outcome {
             Delivery::Delivered => {
@@ -229,6 +259,42 @@ pub async fn relay_once(
         handled += 1;
     }
     Ok(handled)
+}
+
+/// Moves `lease_until` on to `renewed` while this replica still holds the message.
+async fn renew_lease(
+    db: &Database,
+    id: &str,
+    lease_until: i64,
+    renewed: i64,
+) -> Result<bool, StoreError> {
+    let renewed = sqlx::query(
+        "UPDATE outbox_messages SET next_attempt_at = $1 \
+         WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(renewed)
+    .bind(id)
+    .bind(lease_until)
+    .execute(db.pool())
+    .await?;
+    Ok(renewed.rows_affected() == 1)
+}
+
+/// Makes the messages of `topic` that wait out a back-off due now. A message waits when its
+/// last attempt left an error; one being attempted has none (the claim clears it), so no
+/// replica's lease is touched.
+async fn retry_waiting_now(db: &Database, topic: &str) -> Result<(), StoreError> {
+    let now = now_micros();
+    sqlx::query(
+        "UPDATE outbox_messages SET next_attempt_at = $1 \
+         WHERE topic = $2 AND delivered_at IS NULL AND failed_at IS NULL \
+         AND last_error IS NOT NULL AND next_attempt_at > $1",
+    )
+    .bind(now)
+    .bind(topic)
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 /// Wakes a running relay, e.g. right after a commit that enqueued a message.
@@ -293,8 +359,9 @@ mod tests {
     }
 
     #[test]
-    fn an_attempt_ends_before_its_lease() {
+    fn a_lease_is_renewed_several_times_before_it_would_run_out() {
         let settings = RelaySettings::default();
-        assert!(settings.attempt_timeout() < settings.lease);
+        assert!(settings.renewal_interval() * 3 <= settings.lease);
+        assert!(settings.lease < settings.attempt_timeout);
     }
 }

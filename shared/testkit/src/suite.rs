@@ -52,6 +52,7 @@ pub fn fast_transfer_options() -> TransferOptions {
         relay: RelaySettings {
             interval: Duration::from_millis(50),
             lease: Duration::from_secs(1),
+            attempt_timeout: Duration::from_secs(5),
             first_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(200),
             batch: 50,
