@@ -65,7 +65,9 @@ struct Measured {
 pub async fn run_backend(context: &Context, chosen: &[Scenario]) -> Result<(), BenchError> {
     println!();
     println!("# {}", context.backend());
-    let mut services = Services::start(context.admin_url.as_deref(), &context.log_dir).await?;
+    let log_dir = context.log_dir.join(context.backend().to_lowercase());
+    std::fs::create_dir_all(&log_dir)?;
+    let mut services = Services::start(context.admin_url.as_deref(), &log_dir).await?;
     let mut measured = Measured::default();
     if let Some(admin_url) = &context.admin_url {
         match pgbench_select_tps(admin_url, context.settings.duration.as_secs()).await {
@@ -333,7 +335,7 @@ async fn tracing_overhead(
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
                 format!("http://{}", context.receiver),
             )],
-            &context.log_dir,
+            &context.log_dir.join(context.backend().to_lowercase()),
         )
         .await?;
     let spans_before = context.spans.spans();
