@@ -17,8 +17,15 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A new, empty database.
     pub async fn fresh() -> Self {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin_url) if admin_url.starts_with("postgres") => Self::postgres(&admin_url).await,
+        Self::fresh_on(std::env::var("TEST_DATABASE_URL").ok().as_deref()).await
+    }
+
+    /// A new, empty database on the PostgreSQL server of `admin_url` when it names one, else
+    /// a temporary SQLite file (for harnesses that choose the server themselves, e.g. the
+    /// benchmark).
+    pub async fn fresh_on(admin_url: Option<&str>) -> Self {
+        match admin_url {
+            Some(admin_url) if admin_url.starts_with("postgres") => Self::postgres(admin_url).await,
             _ => Self::sqlite(),
         }
     }

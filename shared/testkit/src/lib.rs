@@ -296,6 +296,21 @@ where
 }
 
 impl TestService {
+    /// A service already running at `addr` on `database`, started by someone else (e.g. a
+    /// release binary run as a child process); dropping the handle does not stop it.
+    pub fn attach(addr: SocketAddr, database: TestDatabase) -> Self {
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("url")
+            .connect_lazy();
+        Self {
+            addr,
+            database,
+            channel,
+            shutdown: None,
+            task: None,
+        }
+    }
+
     /// `http://127.0.0.1:port`, to give to peers.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
