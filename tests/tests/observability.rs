@@ -242,6 +242,29 @@ async fn a_transfer_is_one_trace_across_the_four_services_and_its_execution_link
         && span.parent_span_id == steps[0].span_id
         && attribute(span, "rpc").is_some_and(|rpc| rpc.starts_with("/relationship.v1."))));
 
+    // Each call's span names its tenant and the resource it is about, never a credential.
+    assert_eq!(
+        attribute(&create, "resource"),
+        Some(format!(
+            "partners/{}/customers/{}",
+            ready.source, ready.customer
+        ))
+    );
+    assert_eq!(attribute(&accept, "resource"), Some(request.name.clone()));
+    assert_eq!(
+        attribute(&accept, "tenant_id"),
+        Some(ready.provider.to_string())
+    );
+    for span in &spans {
+        for attribute in &span.attributes {
+            let value = format!("{:?}", attribute.value);
+            assert!(
+                !value.contains("eyJ") && !value.contains("Bearer"),
+                "{}: {value}",
+                attribute.key
+            );
+        }
+    }
     assert_eq!(
         attribute(&create, "rpc.grpc.status_code").as_deref(),
         Some("0"),

@@ -12,9 +12,15 @@ pub async fn with_caller<Req, Resp, E, Fut>(
     handler: impl FnOnce(Caller, Req) -> Fut,
 ) -> Result<Response<Resp>, Status>
 where
+    Req: suite_proto::Resource,
     E: From<ApiError>,
     Fut: Future<Output = Result<Resp, E>>,
 {
+    // The call's span (made by the server stack) names what the call is about.
+    let resource = request.get_ref().resource();
+    if !resource.is_empty() {
+        tracing::Span::current().record("resource", resource);
+    }
     let caller = request
         .extensions()
         .get::<Caller>()

@@ -5,6 +5,15 @@
 
 pub mod codec;
 
+/// The resource a request is about, for the span of the call: its `name`, or the `parent` it
+/// lists or creates in; empty when it names none. Implemented for every RPC's request.
+pub trait Resource {
+    /// The resource name, e.g. `partners/{tenant}/customers/{customer}`.
+    fn resource(&self) -> &str;
+}
+
+include!(concat!(env!("OUT_DIR"), "/resources.rs"));
+
 /// Encoded `FileDescriptorSet` of every suite proto, for `tonic-reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("suite_descriptor");
 

@@ -15,6 +15,7 @@ pub async fn with_admitted_caller<Req, Resp, E, Fut>(
     handler: impl FnOnce(Caller, Req) -> Fut,
 ) -> Result<Response<Resp>, Status>
 where
+    Req: suite_proto::Resource,
     E: From<ApiError>,
     Fut: Future<Output = Result<Resp, E>>,
 {

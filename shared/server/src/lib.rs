@@ -168,6 +168,7 @@ pub async fn serve(
                         rpc = %request.uri().path(),
                         tenant_id = tracing::field::Empty,
                         subject = tracing::field::Empty,
+                        resource = tracing::field::Empty,
                         via_service = tracing::field::Empty,
                         "rpc.grpc.status_code" = tracing::field::Empty,
                     );

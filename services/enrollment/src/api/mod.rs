@@ -53,6 +53,7 @@ impl EnrollmentApi {
         handler: impl FnOnce(Caller, Req) -> Fut,
     ) -> Result<Response<Resp>, Status>
     where
+        Req: suite_proto::Resource,
         Fut: Future<Output = Result<Resp, Error>>,
     {
         with_caller(request, to_status, |caller, message| async move {
