@@ -3,6 +3,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use sqlx::Row;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument as _;
@@ -69,6 +70,8 @@ pub struct RelaySettings {
     pub max_backoff: Duration,
     /// Most messages claimed per pass.
     pub batch: i64,
+    /// Most deliveries of one relay running at once.
+    pub concurrency: usize,
     /// How often the backlog is read for the outbox gauges.
     pub gauge_interval: Duration,
 }
@@ -87,6 +90,7 @@ impl Default for RelaySettings {
             // its waiting messages as soon as one goes through.
             max_backoff: Duration::from_secs(10),
             batch: 50,
+            concurrency: 16,
             // Fresh enough for an alert, cheap for the database.
             gauge_interval: Duration::from_secs(5),
         }
@@ -137,7 +141,7 @@ pub async fn relay_once(
         .fetch_all(db.pool())
         .await?;
 
-    let mut handled = 0;
+    let mut messages = Vec::with_capacity(rows.len());
     for row in rows {
         let message = PendingMessage {
             id: row.try_get("id")?,
@@ -148,117 +152,147 @@ pub async fn relay_once(
             trace_parent: row.try_get("trace_parent")?,
         };
         let seen: i64 = row.try_get("next_attempt_at")?;
-        let mut lease_until = now_micros() + micros(settings.lease);
-        let claimed = sqlx::query(
-            "UPDATE outbox_messages SET next_attempt_at = $1, attempts = attempts + 1, last_error = NULL \
-             WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL AND failed_at IS NULL",
-        )
-        .bind(lease_until)
-        .bind(&message.id)
-        .bind(seen)
-        .execute(db.pool())
-        .await?;
-        if claimed.rows_affected() == 0 {
-            continue; // another replica holds it
+        messages.push((message, seen));
+    }
+    // Deliveries wait on peers and SMTP servers, so several run at once; each message is
+    // still claimed, renewed and recorded on its own.
+    let mut attempts = futures_util::stream::iter(messages)
+        .map(|(message, seen)| deliver_one(db, service, deliverer, settings, message, seen))
+        .buffer_unordered(settings.concurrency.max(1));
+    let mut handled = 0;
+    let mut failed = None;
+    while let Some(attempt) = attempts.next().await {
+        match attempt {
+            Ok(true) => handled += 1,
+            Ok(false) => {}
+            Err(error) => failed = Some(error),
         }
-        // Each attempt is a span of its own, linked to the request that wrote the message.
-        let span = tracing::info_span!(
-            "outbox.deliver",
-            topic = %message.topic,
-            message = %message.id,
-            attempt = message.attempts + 1,
-        );
-        if let Some(parent) = &message.trace_parent {
-            suite_telemetry::link_to_traceparent(&span, parent);
-        }
-        let attempt = tokio::time::timeout(settings.attempt_timeout, deliverer.deliver(&message))
-            .instrument(span);
-        tokio::pin!(attempt);
-        let mut renewals = tokio::time::interval_at(
-            tokio::time::Instant::now() + settings.renewal_interval(),
-            settings.renewal_interval(),
-        );
-        let mut holding = true;
-        let outcome = loop {
-            tokio::select! {
-                finished = &mut attempt => break match finished {
-                    Ok(outcome) => outcome,
-                    Err(_) => Delivery::Retry(format!(
-                        "no outcome within {:?}: cut off",
-                        settings.attempt_timeout
-                    )),
-                },
-                _ = renewals.tick(), if holding => {
-                    let renewed = now_micros() + micros(settings.lease);
-                    match renew_lease(db, &message.id, lease_until, renewed).await {
-                        Ok(true) => lease_until = renewed,
-                        // Taken over after a stall: the outcome will not be recorded.
-                        Ok(false) => holding = false,
-                        // A database hiccup: the next renewal tries again.
-                        Err(error) => tracing::debug!(%error, message = %message.id, "lease not renewed"),
-                    }
+    }
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(handled),
+    }
+}
+
+/// Claims `message` (last seen due at `seen`), delivers it and records the outcome; false
+/// when another replica claimed it first.
+async fn deliver_one(
+    db: &Database,
+    service: &'static str,
+    deliverer: &dyn Deliverer,
+    settings: &RelaySettings,
+    message: PendingMessage,
+    seen: i64,
+) -> Result<bool, StoreError> {
+    let mut lease_until = now_micros() + micros(settings.lease);
+    let claimed = sqlx::query(
+        "UPDATE outbox_messages SET next_attempt_at = $1, attempts = attempts + 1, last_error = NULL \
+         WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(lease_until)
+    .bind(&message.id)
+    .bind(seen)
+    .execute(db.pool())
+    .await?;
+    if claimed.rows_affected() == 0 {
+        return Ok(false); // another replica holds it
+    }
+    // Each attempt is a span of its own, linked to the request that wrote the message.
+    let span = tracing::info_span!(
+        "outbox.deliver",
+        topic = %message.topic,
+        message = %message.id,
+        attempt = message.attempts + 1,
+    );
+    if let Some(parent) = &message.trace_parent {
+        suite_telemetry::link_to_traceparent(&span, parent);
+    }
+    let attempt = tokio::time::timeout(settings.attempt_timeout, deliverer.deliver(&message))
+        .instrument(span);
+    tokio::pin!(attempt);
+    let mut renewals = tokio::time::interval_at(
+        tokio::time::Instant::now() + settings.renewal_interval(),
+        settings.renewal_interval(),
+    );
+    let mut holding = true;
+    let outcome = loop {
+        tokio::select! {
+            finished = &mut attempt => break match finished {
+                Ok(outcome) => outcome,
+                Err(_) => Delivery::Retry(format!(
+                    "no outcome within {:?}: cut off",
+                    settings.attempt_timeout
+                )),
+            },
+            _ = renewals.tick(), if holding => {
+                let renewed = now_micros() + micros(settings.lease);
+                match renew_lease(db, &message.id, lease_until, renewed).await {
+                    Ok(true) => lease_until = renewed,
+                    // Taken over after a stall: the outcome will not be recorded.
+                    Ok(false) => holding = false,
+                    // A database hiccup: the next renewal tries again.
+                    Err(error) => tracing::debug!(%error, message = %message.id, "lease not renewed"),
                 }
             }
-        };
-        let finished = now_micros();
-        // Each outcome is written only while this replica still holds the lease.
-        let update = match &outcome {
-            Delivery::Delivered => sqlx::query(
-                "UPDATE outbox_messages SET delivered_at = $1, last_error = NULL WHERE id = $2 AND next_attempt_at = $3",
-            )
-            .bind(finished)
-            .bind(&message.id)
-            .bind(lease_until),
-            Delivery::Retry(reason) => sqlx::query(
-                "UPDATE outbox_messages SET next_attempt_at = $1, last_error = $2 WHERE id = $3 AND next_attempt_at = $4",
-            )
-            .bind(finished + micros(settings.backoff(message.attempts)))
-            .bind(reason.clone())
-            .bind(&message.id)
-            .bind(lease_until),
-            // A dead letter is never due again, also for a replica of an older release that
-            // does not know `failed_at` yet (during a rolling upgrade).
-            Delivery::Failed(reason) => sqlx::query(
-                "UPDATE outbox_messages SET failed_at = $1, next_attempt_at = 9223372036854775807, last_error = $2 \
-                 WHERE id = $3 AND next_attempt_at = $4",
-            )
-            .bind(finished)
-            .bind(reason.clone())
-            .bind(&message.id)
-            .bind(lease_until),
-        };
-        if update.execute(db.pool()).await?.rows_affected() == 0 {
-            // The lease ran out and another replica took the message: its outcome stands,
-            // and this delivery happened once more (deliverers make repeats harmless).
-            tracing::warn!(message = %message.id, topic = %message.topic, "outcome not recorded: the lease was lost");
-            outbox_metrics::count_delivery(service, &message.topic, Outcome::LeaseLost);
-        } else {
-            let counted = match &outcome {
-                Delivery::Delivered => Outcome::Delivered,
-                Delivery::Retry(_) => Outcome::Retry,
-                Delivery::Failed(_) => Outcome::DeadLetter,
-            };
-            outbox_metrics::count_delivery(service, &message.topic, counted);
-            // A message that failed before went through: its receiver is back, so the other
-            // messages of its topic waiting out a back-off are tried now, not minutes later.
-            if matches!(outcome, Delivery::Delivered) && message.attempts > 0 {
-                retry_waiting_now(db, &message.topic).await?;
-            }
         }
-        match outcome {
-            Delivery::Delivered => {
-                tracing::debug!(message = %message.id, topic = %message.topic, "delivered")
-            }
-            Delivery::Retry(reason) => {
-                tracing::info!(message = %message.id, topic = %message.topic, %reason, attempts = message.attempts + 1, "delivery will be retried")
-            }
-            Delivery::Failed(reason) => {
-                tracing::warn!(message = %message.id, topic = %message.topic, %reason, "delivery failed for good: kept as a dead letter")
-            }
+    };
+    let finished = now_micros();
+    // Each outcome is written only while this replica still holds the lease.
+    let update = match &outcome {
+        Delivery::Delivered => sqlx::query(
+            "UPDATE outbox_messages SET delivered_at = $1, last_error = NULL WHERE id = $2 AND next_attempt_at = $3",
+        )
+        .bind(finished)
+        .bind(&message.id)
+        .bind(lease_until),
+        Delivery::Retry(reason) => sqlx::query(
+            "UPDATE outbox_messages SET next_attempt_at = $1, last_error = $2 WHERE id = $3 AND next_attempt_at = $4",
+        )
+        .bind(finished + micros(settings.backoff(message.attempts)))
+        .bind(reason.clone())
+        .bind(&message.id)
+        .bind(lease_until),
+        // A dead letter is never due again, also for a replica of an older release that
+        // does not know `failed_at` yet (during a rolling upgrade).
+        Delivery::Failed(reason) => sqlx::query(
+            "UPDATE outbox_messages SET failed_at = $1, next_attempt_at = 9223372036854775807, last_error = $2 \
+             WHERE id = $3 AND next_attempt_at = $4",
+        )
+        .bind(finished)
+        .bind(reason.clone())
+        .bind(&message.id)
+        .bind(lease_until),
+    };
+    if update.execute(db.pool()).await?.rows_affected() == 0 {
+        // The lease ran out and another replica took the message: its outcome stands,
+        // and this delivery happened once more (deliverers make repeats harmless).
+        tracing::warn!(message = %message.id, topic = %message.topic, "outcome not recorded: the lease was lost");
+        outbox_metrics::count_delivery(service, &message.topic, Outcome::LeaseLost);
+    } else {
+        let counted = match &outcome {
+            Delivery::Delivered => Outcome::Delivered,
+            Delivery::Retry(_) => Outcome::Retry,
+            Delivery::Failed(_) => Outcome::DeadLetter,
+        };
+        outbox_metrics::count_delivery(service, &message.topic, counted);
+        // A message that failed before went through: its receiver is back, so the other
+        // messages of its topic waiting out a back-off are tried now, not minutes later.
+        if matches!(outcome, Delivery::Delivered) && message.attempts > 0 {
+            retry_waiting_now(db, &message.topic).await?;
         }
-        handled += 1;
     }
-    Ok(handled)
+    match outcome {
+        Delivery::Delivered => {
+            tracing::debug!(message = %message.id, topic = %message.topic, "delivered")
+        }
+        Delivery::Retry(reason) => {
+            tracing::info!(message = %message.id, topic = %message.topic, %reason, attempts = message.attempts + 1, "delivery will be retried")
+        }
+        Delivery::Failed(reason) => {
+            tracing::warn!(message = %message.id, topic = %message.topic, %reason, "delivery failed for good: kept as a dead letter")
+        }
+    }
+    Ok(true)
 }
 
 /// Moves `lease_until` on to `renewed` while this replica still holds the message.
@@ -320,24 +354,35 @@ pub async fn run_relay(
 ) {
     let mut interval = tokio::time::interval(settings.interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut gauges = tokio::time::interval(settings.gauge_interval);
-    gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut gauges_read: Option<tokio::time::Instant> = None;
+    let mut more = false;
     loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = waker.0.notified() => {}
-            _ = gauges.tick() => {
-                if let Err(error) = outbox_metrics::read_backlog(&db, service, deliverer.topics()).await {
-                    tracing::debug!(%error, "outbox backlog not read");
-                }
-                continue;
+        // After a pass that handled messages, the next one starts at once: a backlog drains
+        // at the pace of the deliveries, not one batch per interval.
+        if !more {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = waker.0.notified() => {}
+                _ = stopping.changed() => return,
             }
-            _ = stopping.changed() => return,
+        } else if *stopping.borrow() {
+            return;
         }
-        if let Err(error) = relay_once(&db, service, deliverer.as_ref(), &settings).await {
-            // Before migrations or during a database outage; the next pass tries again.
-            tracing::debug!(%error, "outbox relay pass skipped");
+        if gauges_read.is_none_or(|read| read.elapsed() >= settings.gauge_interval) {
+            gauges_read = Some(tokio::time::Instant::now());
+            if let Err(error) = outbox_metrics::read_backlog(&db, service, deliverer.topics()).await
+            {
+                tracing::debug!(%error, "outbox backlog not read");
+            }
         }
+        more = match relay_once(&db, service, deliverer.as_ref(), &settings).await {
+            Ok(handled) => handled > 0,
+            Err(error) => {
+                // Before migrations or during a database outage; the next pass tries again.
+                tracing::debug!(%error, "outbox relay pass skipped");
+                false
+            }
+        };
     }
 }
 

@@ -56,6 +56,7 @@ pub fn fast_transfer_options() -> TransferOptions {
             first_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(200),
             batch: 50,
+            concurrency: 16,
             gauge_interval: Duration::from_millis(100),
         },
         expiry_interval: Duration::from_millis(50),
