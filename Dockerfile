@@ -41,6 +41,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=builder /out/ /usr/local/bin/
 USER 65532:65532
-# The four default ports; each container listens on one (LISTEN_ADDR).
-EXPOSE 50051 50052 50053 50054
+# The four default gRPC ports (each container listens on one, LISTEN_ADDR) and the metrics
+# port (METRICS_ADDR in the manifests).
+EXPOSE 50051 50052 50053 50054 9464
 # No default command: the Deployment names the binary, e.g. ["/usr/local/bin/enrollment"].

@@ -28,15 +28,17 @@ use uuid::Uuid;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// An SMTP server that prints each message it accepts as one JSON line, decoded by
-/// Python's own e-mail parser (headers and the plain-text body as a reader sees it).
+/// Python's own e-mail parser (headers and the plain-text body as a reader sees it); it
+/// takes its port and how long it dwells on each message.
 const CAPTURE_SERVER: &str = r#"
-import json, sys, threading
+import asyncio, json, sys, threading
 from email import message_from_bytes
 from email.policy import default
 from aiosmtpd.controller import Controller
 
 class Capture:
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(float(sys.argv[2]))
         message = message_from_bytes(envelope.content, policy=default)
         print(json.dumps({
             "message_id": str(message["Message-ID"]),
@@ -71,12 +73,22 @@ struct SmtpServer {
 
 impl SmtpServer {
     async fn start() -> Self {
+        Self::start_dwelling(Duration::ZERO).await
+    }
+
+    /// A server that takes `dwell` over each message, so a batch takes a while to leave.
+    async fn start_dwelling(dwell: Duration) -> Self {
         // aiosmtpd checks its own port by connecting to it, so it is picked here.
         let free = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = free.local_addr().unwrap().port().to_string();
         drop(free);
         let mut process = Command::new("python3")
-            .args(["-c", CAPTURE_SERVER, &port])
+            .args([
+                "-c",
+                CAPTURE_SERVER,
+                &port,
+                &dwell.as_secs_f64().to_string(),
+            ])
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -189,6 +201,7 @@ fn quick_relay(lease: Duration) -> RelaySettings {
     RelaySettings {
         interval: Duration::from_millis(20),
         lease,
+        concurrency: 4,
         first_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
         batch: 10,
@@ -329,7 +342,8 @@ async fn write_emails(db: &Database, count: usize) {
     tx.commit().await.unwrap();
 }
 
-async fn wait_until_all_delivered(db: &Database, count: usize) {
+/// Waits until `count` e-mails are recorded delivered and each has reached `server`.
+async fn wait_until_all_delivered(server: &SmtpServer, db: &Database, count: usize) {
     eventually("every e-mail is delivered", WAIT, || async {
         outbox_emails(db)
             .await
@@ -339,12 +353,18 @@ async fn wait_until_all_delivered(db: &Database, count: usize) {
             == count
     })
     .await;
+    eventually("the server has read every e-mail", WAIT, || {
+        let arrived = server.arrivals().len();
+        async move { arrived == count }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_relay_killed_mid_batch_loses_nothing_and_a_repeat_keeps_its_message_id() {
     const COUNT: usize = 40;
-    let server = SmtpServer::start().await;
+    // 40 messages at 50 ms each, four at a time: half a second to leave.
+    let server = SmtpServer::start_dwelling(Duration::from_millis(50)).await;
     let database = suite_testkit::TestDatabase::fresh().await;
     let db = database.database();
     db.migrate(&[]).await.unwrap();
@@ -367,7 +387,7 @@ async fn a_relay_killed_mid_batch_loses_nothing_and_a_repeat_keeps_its_message_i
     );
 
     let (_second, _stop_second) = relay(&server, "relationship", db.clone(), settings);
-    wait_until_all_delivered(&db, COUNT).await;
+    wait_until_all_delivered(&server, &db, COUNT).await;
     let written = outbox_emails(&db).await;
     assert_arrived_as_written(&server, &written);
     let arrivals = server.arrivals();
@@ -388,7 +408,7 @@ async fn two_relays_over_one_database_deliver_each_message_of_a_batch_once() {
     let settings = quick_relay(Duration::from_secs(30));
     let (_one, _stop_one) = relay(&server, "relationship", db.clone(), settings.clone());
     let (_two, _stop_two) = relay(&server, "relationship", db.clone(), settings);
-    wait_until_all_delivered(&db, COUNT).await;
+    wait_until_all_delivered(&server, &db, COUNT).await;
     let arrivals = server.arrivals();
     assert_eq!(arrivals.len(), COUNT);
     assert!(

@@ -162,22 +162,33 @@ async fn the_relay_keeps_dead_letters_apart_renews_the_lease_of_a_slow_attempt_a
     });
     // The slow attempt outlives its first lease many times over: the lease is renewed, so
     // another replica finds nothing to take.
-    let lease_of_slow = || {
+    let slow = || {
         let db = db.clone();
         async move {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT next_attempt_at FROM outbox_messages WHERE message_key = 'c'",
+            let row = sqlx::query(
+                "SELECT attempts, next_attempt_at FROM outbox_messages WHERE message_key = 'c'",
             )
             .fetch_one(db.pool())
             .await
-            .unwrap()
+            .unwrap();
+            use sqlx::Row;
+            (
+                row.get::<i64, _>("attempts"),
+                row.get::<i64, _>("next_attempt_at"),
+            )
         }
     };
-    let first_lease = lease_of_slow().await;
     eventually(
-        "the slow attempt's lease is renewed",
+        "the slow message is claimed",
         Duration::from_secs(10),
-        || async { lease_of_slow().await > first_lease + 300_000 },
+        || async { slow().await.0 == 1 },
+    )
+    .await;
+    let (_, claimed_until) = slow().await;
+    eventually(
+        "the slow attempt's lease is renewed past its first end and more",
+        Duration::from_secs(10),
+        || async { slow().await.1 > claimed_until + 300_000 },
     )
     .await;
     let other_replica = suite_db::relay_once(&db, "platform-tests", &Scripted, &settings)

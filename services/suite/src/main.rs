@@ -186,15 +186,24 @@ async fn run(args: &RunArgs) -> Result<(), String> {
     let metrics_addr = match telemetry.scrape() {
         Some(scrape) => {
             let addr = SocketAddr::from(([127, 0, 0, 1], args.metrics_port));
-            let listener = suite_server::bind(addr)
-                .await
-                .map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;
-            tokio::spawn(suite_server::serve_metrics(
-                listener,
-                scrape,
-                std::future::pending(),
-            ));
-            Some(addr)
+            match suite_server::bind(addr).await {
+                Ok(listener) => {
+                    tokio::spawn(suite_server::serve_metrics(
+                        listener,
+                        scrape,
+                        std::future::pending(),
+                    ));
+                    Some(addr)
+                }
+                // The services matter more than their metrics (a local collector may hold
+                // the port): they run, and the welcome shows no scrape endpoint.
+                Err(error) => {
+                    eprintln!(
+                        "metrics: cannot listen on {addr} ({error}); choose a port with --metrics-port"
+                    );
+                    None
+                }
+            }
         }
         None => None,
     };

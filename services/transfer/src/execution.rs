@@ -193,11 +193,15 @@ impl Executor {
             return self.fail(request, DEADLINE_PASSED, error, now).await;
         }
         let next = request.retried(error, now);
-        self.metrics
-            .step(request.execution.step, StepOutcome::Retry);
         Some(
             match self.store.record_step(request, &next, "RETRY", error).await {
-                Ok(_) => Delivery::Retry(error.to_owned()),
+                Ok(recorded) => {
+                    if recorded {
+                        self.metrics
+                            .step(request.execution.step, StepOutcome::Retry);
+                    }
+                    Delivery::Retry(error.to_owned())
+                }
                 Err(store) => Delivery::Retry(format!("{error}; recording it: {store}")),
             },
         )

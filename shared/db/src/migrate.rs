@@ -38,12 +38,12 @@ const LATER_PLATFORM_MIGRATIONS: &[MigrationFile] = &[
     },
     MigrationFile {
         version: 5,
-        description: "outbox dead letters counted by topic",
+        description: "outbox backlog and dead letters counted by topic",
         sql: include_str!("../migrations/0005_outbox_dead_letter_index.sql"),
     },
     MigrationFile {
         version: 6,
-        description: "outbox messages keep their writer's trace context",
+        description: "outbox trace context and claim tokens",
         sql: include_str!("../migrations/0006_outbox_trace_context.sql"),
     },
 ];

@@ -1,6 +1,7 @@
 //! What the relays tell an operator about the outboxes: per service and topic, how many
 //! messages wait, how old the oldest of them is, how many are dead letters (gauges read from
-//! the database by each relay every `gauge_interval`), and how each delivery attempt ended (a
+//! the database by each relay every `gauge_interval`; every replica reports the same figures,
+//! so aggregate them across pods with `max`), and how each delivery attempt ended (a
 //! counter). A waiting `transfer.v1.transfer_request.execute` message is an accepted transfer still running, so
 //! its age is the age of the oldest pending transfer.
 
@@ -118,12 +119,31 @@ pub(crate) fn count_delivery(service: &'static str, topic: &str, outcome: Outcom
 }
 
 /// Reads the backlog of `topics` in `db` for the gauges. Both queries are served by partial
-/// indexes: the waiting messages by the relay's own, the dead letters by theirs.
+/// indexes of their own (`outbox_messages_waiting`, `outbox_messages_dead`).
 pub(crate) async fn read_backlog(
     db: &Database,
     service: &'static str,
     topics: &[&'static str],
 ) -> Result<(), StoreError> {
+    let read = query_backlog(db, topics).await;
+    let Ok(mut backlogs) = instruments().backlogs.lock() else {
+        return read.map(|_| ());
+    };
+    // Figures that could not be read are dropped, not left standing: the series goes
+    // absent, which an alert can tell from a backlog that stopped moving.
+    for topic in topics {
+        backlogs.remove(&(service, (*topic).to_owned()));
+    }
+    for (topic, backlog) in read? {
+        backlogs.insert((service, topic), backlog);
+    }
+    Ok(())
+}
+
+async fn query_backlog(
+    db: &Database,
+    topics: &[&'static str],
+) -> Result<BTreeMap<String, Backlog>, StoreError> {
     let placeholders: Vec<String> = (1..=topics.len()).map(|n| format!("${n}")).collect();
     let in_topics = placeholders.join(", ");
     let waiting_sql = format!(
@@ -154,10 +174,5 @@ pub(crate) async fn read_backlog(
     for row in bind_all(dead_sql).fetch_all(db.pool()).await? {
         found.entry(row.try_get("topic")?).or_default().dead_letters = row.try_get("dead")?;
     }
-    if let Ok(mut backlogs) = instruments().backlogs.lock() {
-        for (topic, backlog) in found {
-            backlogs.insert((service, topic), backlog);
-        }
-    }
-    Ok(())
+    Ok(found)
 }

@@ -185,11 +185,15 @@ async fn deliver_one(
     seen: i64,
 ) -> Result<bool, StoreError> {
     let mut lease_until = now_micros() + micros(settings.lease);
+    // The claim's token makes every later write of this attempt conditional on the claim
+    // still being this one, whatever the clocks say.
+    let token = uuid::Uuid::new_v4().to_string();
     let claimed = sqlx::query(
-        "UPDATE outbox_messages SET next_attempt_at = $1, attempts = attempts + 1, last_error = NULL \
-         WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL AND failed_at IS NULL",
+        "UPDATE outbox_messages SET next_attempt_at = $1, attempts = attempts + 1, lease_token = $2 \
+         WHERE id = $3 AND next_attempt_at = $4 AND delivered_at IS NULL AND failed_at IS NULL",
     )
     .bind(lease_until)
+    .bind(&token)
     .bind(&message.id)
     .bind(seen)
     .execute(db.pool())
@@ -214,7 +218,6 @@ async fn deliver_one(
         tokio::time::Instant::now() + settings.renewal_interval(),
         settings.renewal_interval(),
     );
-    let mut holding = true;
     let outcome = loop {
         tokio::select! {
             finished = &mut attempt => break match finished {
@@ -224,14 +227,18 @@ async fn deliver_one(
                     settings.attempt_timeout
                 )),
             },
-            _ = renewals.tick(), if holding => {
+            _ = renewals.tick() => {
                 let renewed = now_micros() + micros(settings.lease);
-                match renew_lease(db, &message.id, lease_until, renewed).await {
+                match renew_lease(db, &message.id, &token, renewed).await {
                     Ok(true) => lease_until = renewed,
-                    // Taken over after a stall: the outcome will not be recorded.
-                    Ok(false) => holding = false,
-                    // A database hiccup: the next renewal tries again.
-                    Err(error) => tracing::debug!(%error, message = %message.id, "lease not renewed"),
+                    Ok(false) => return Ok(lease_lost(service, &message)),
+                    // Past its lease another replica may take the message: this attempt
+                    // stops rather than run beside that one.
+                    Err(error) if now_micros() >= lease_until => {
+                        tracing::warn!(%error, message = %message.id, "lease not renewed in time");
+                        return Ok(lease_lost(service, &message));
+                    }
+                    Err(error) => tracing::debug!(%error, message = %message.id, "lease not renewed yet"),
                 }
             }
         }
@@ -240,34 +247,36 @@ async fn deliver_one(
     // Each outcome is written only while this replica still holds the lease.
     let update = match &outcome {
         Delivery::Delivered => sqlx::query(
-            "UPDATE outbox_messages SET delivered_at = $1, last_error = NULL WHERE id = $2 AND next_attempt_at = $3",
+            "UPDATE outbox_messages SET delivered_at = $1, last_error = NULL, lease_token = NULL \
+             WHERE id = $2 AND lease_token = $3",
         )
         .bind(finished)
         .bind(&message.id)
-        .bind(lease_until),
+        .bind(&token),
+        // Without a token the message waits out its back-off (see `retry_waiting_now`).
         Delivery::Retry(reason) => sqlx::query(
-            "UPDATE outbox_messages SET next_attempt_at = $1, last_error = $2 WHERE id = $3 AND next_attempt_at = $4",
+            "UPDATE outbox_messages SET next_attempt_at = $1, last_error = $2, lease_token = NULL \
+             WHERE id = $3 AND lease_token = $4",
         )
         .bind(finished + micros(settings.backoff(message.attempts)))
         .bind(reason.clone())
         .bind(&message.id)
-        .bind(lease_until),
+        .bind(&token),
         // A dead letter is never due again, also for a replica of an older release that
         // does not know `failed_at` yet (during a rolling upgrade).
         Delivery::Failed(reason) => sqlx::query(
-            "UPDATE outbox_messages SET failed_at = $1, next_attempt_at = 9223372036854775807, last_error = $2 \
-             WHERE id = $3 AND next_attempt_at = $4",
+            "UPDATE outbox_messages SET failed_at = $1, next_attempt_at = 9223372036854775807, last_error = $2, \
+             lease_token = NULL WHERE id = $3 AND lease_token = $4",
         )
         .bind(finished)
         .bind(reason.clone())
         .bind(&message.id)
-        .bind(lease_until),
+        .bind(&token),
     };
     if update.execute(db.pool()).await?.rows_affected() == 0 {
-        // The lease ran out and another replica took the message: its outcome stands,
-        // and this delivery happened once more (deliverers make repeats harmless).
-        tracing::warn!(message = %message.id, topic = %message.topic, "outcome not recorded: the lease was lost");
-        outbox_metrics::count_delivery(service, &message.topic, Outcome::LeaseLost);
+        // Another replica took the message meanwhile: its outcome stands, and this
+        // delivery happened once more (deliverers make repeats harmless).
+        return Ok(lease_lost(service, &message));
     } else {
         let counted = match &outcome {
             Delivery::Delivered => Outcome::Delivered,
@@ -278,7 +287,7 @@ async fn deliver_one(
         // A message that failed before went through: its receiver is back, so the other
         // messages of its topic waiting out a back-off are tried now, not minutes later.
         if matches!(outcome, Delivery::Delivered) && message.attempts > 0 {
-            retry_waiting_now(db, &message.topic).await?;
+            retry_waiting_now(db, &message.topic, settings.batch).await?;
         }
     }
     match outcome {
@@ -295,37 +304,50 @@ async fn deliver_one(
     Ok(true)
 }
 
-/// Moves `lease_until` on to `renewed` while this replica still holds the message.
+/// Counts and logs an attempt whose claim another replica took over; returns that the
+/// message was handled.
+fn lease_lost(service: &'static str, message: &PendingMessage) -> bool {
+    tracing::warn!(message = %message.id, topic = %message.topic, "the lease was lost: outcome not recorded");
+    outbox_metrics::count_delivery(service, &message.topic, Outcome::LeaseLost);
+    true
+}
+
+/// Extends the lease to `renewed` while the claim is still `token`'s.
 async fn renew_lease(
     db: &Database,
     id: &str,
-    lease_until: i64,
+    token: &str,
     renewed: i64,
 ) -> Result<bool, StoreError> {
     let renewed = sqlx::query(
         "UPDATE outbox_messages SET next_attempt_at = $1 \
-         WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL AND failed_at IS NULL",
+         WHERE id = $2 AND lease_token = $3 AND delivered_at IS NULL AND failed_at IS NULL",
     )
     .bind(renewed)
     .bind(id)
-    .bind(lease_until)
+    .bind(token)
     .execute(db.pool())
     .await?;
     Ok(renewed.rows_affected() == 1)
 }
 
-/// Makes the messages of `topic` that wait out a back-off due now. A message waits when its
-/// last attempt left an error; one being attempted has none (the claim clears it), so no
-/// replica's lease is touched.
-async fn retry_waiting_now(db: &Database, topic: &str) -> Result<(), StoreError> {
+/// Makes up to `limit` messages of `topic` that wait out a back-off due now, the soonest
+/// due first. A waiting message has an error and no claim; one being attempted has a
+/// claim token (a replica of the release before this one claims without a token, so during
+/// that upgrade a message it is attempting may be delivered once more).
+async fn retry_waiting_now(db: &Database, topic: &str, limit: i64) -> Result<(), StoreError> {
     let now = now_micros();
     sqlx::query(
-        "UPDATE outbox_messages SET next_attempt_at = $1 \
-         WHERE topic = $2 AND delivered_at IS NULL AND failed_at IS NULL \
-         AND last_error IS NOT NULL AND next_attempt_at > $1",
+        "UPDATE outbox_messages SET next_attempt_at = $1 WHERE id IN ( \
+             SELECT id FROM outbox_messages \
+             WHERE topic = $2 AND delivered_at IS NULL AND failed_at IS NULL \
+             AND lease_token IS NULL AND last_error IS NOT NULL AND next_attempt_at > $1 \
+             ORDER BY next_attempt_at LIMIT $3) \
+         AND lease_token IS NULL",
     )
     .bind(now)
     .bind(topic)
+    .bind(limit)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -352,38 +374,51 @@ pub async fn run_relay(
     waker: RelayWaker,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let mut interval = tokio::time::interval(settings.interval);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut gauges_read: Option<tokio::time::Instant> = None;
-    let mut more = false;
-    loop {
-        // After a pass that handled messages, the next one starts at once: a backlog drains
-        // at the pace of the deliveries, not one batch per interval.
-        if !more {
-            tokio::select! {
-                _ = interval.tick() => {}
-                _ = waker.0.notified() => {}
-                _ = stopping.changed() => return,
-            }
-        } else if *stopping.borrow() {
-            return;
-        }
-        if gauges_read.is_none_or(|read| read.elapsed() >= settings.gauge_interval) {
-            gauges_read = Some(tokio::time::Instant::now());
-            if let Err(error) = outbox_metrics::read_backlog(&db, service, deliverer.topics()).await
-            {
-                tracing::debug!(%error, "outbox backlog not read");
+    // The gauges are read on their own schedule, also while a pass waits on a slow peer.
+    let gauges = {
+        let (db, mut stopping) = (db.clone(), stopping.clone());
+        let (topics, every) = (deliverer.topics(), settings.gauge_interval);
+        async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = stopping.changed() => return,
+                }
+                if let Err(error) = outbox_metrics::read_backlog(&db, service, topics).await {
+                    tracing::debug!(%error, "outbox backlog not read");
+                }
             }
         }
-        more = match relay_once(&db, service, deliverer.as_ref(), &settings).await {
-            Ok(handled) => handled > 0,
-            Err(error) => {
-                // Before migrations or during a database outage; the next pass tries again.
-                tracing::debug!(%error, "outbox relay pass skipped");
-                false
+    };
+    let deliveries = async move {
+        let mut interval = tokio::time::interval(settings.interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut more = false;
+        loop {
+            // After a pass that handled messages, the next one starts at once: a backlog
+            // drains at the pace of the deliveries, not one batch per interval.
+            if !more {
+                tokio::select! {
+                    _ = interval.tick() => {}
+                    _ = waker.0.notified() => {}
+                    _ = stopping.changed() => return,
+                }
+            } else if *stopping.borrow() {
+                return;
             }
-        };
-    }
+            more = match relay_once(&db, service, deliverer.as_ref(), &settings).await {
+                Ok(handled) => handled > 0,
+                Err(error) => {
+                    // Before migrations or during a database outage; the next pass tries again.
+                    tracing::debug!(%error, "outbox relay pass skipped");
+                    false
+                }
+            };
+        }
+    };
+    tokio::join!(gauges, deliveries);
 }
 
 #[cfg(test)]

@@ -194,13 +194,16 @@ pub async fn serve(
                 )
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
-        // Outside the limit, so that time spent waiting for a slot counts as latency.
-        .layer(rpc_metrics::RpcMetricsLayer::new(&[
-            suite_proto::FILE_DESCRIPTOR_SET,
-            tonic_health::pb::FILE_DESCRIPTOR_SET,
-            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-        ]))
+        // Outside the limit: a call's latency includes its wait for a slot.
+        .layer(rpc_metrics::RpcMetricsLayer::new(
+            &[
+                suite_proto::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            ],
+            settings.request_timeout,
+        ))
         // Bounds the work in flight per instance, so overload queues here instead of
         // exhausting the database pool.
         .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))

@@ -9,7 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use suite_telemetry::StringValue;
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
@@ -23,9 +25,12 @@ const BUCKETS: [f64; 14] = [
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The code recorded for a call that ended before it was answered: the caller went away,
-/// or its deadline (or the server's timeout) passed and the call was dropped.
+/// The code recorded for a call dropped before its answer, within its deadline: the caller
+/// went away.
 const CANCELLED: i64 = 1;
+/// The code recorded for a call dropped at or past its deadline (the caller's
+/// `grpc-timeout` or the server's request timeout): the caller saw DEADLINE_EXCEEDED.
+const DEADLINE_EXCEEDED: i64 = 4;
 
 /// Reads the `grpc-status` in `headers` (a trailers-only answer) or in trailers.
 pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<i64> {
@@ -41,17 +46,23 @@ pub(crate) struct RpcMetricsLayer {
     instruments: Arc<Instruments>,
 }
 
+/// A label value shared by every call that carries it, so recording one clones no string.
+fn shared(value: impl Into<Arc<str>>) -> StringValue {
+    StringValue::from(value.into())
+}
+
 struct Instruments {
     duration: Histogram<f64>,
     /// The labels of each method served, by request path.
     methods: HashMap<String, [KeyValue; 2]>,
     unknown: [KeyValue; 2],
+    request_timeout: Duration,
 }
 
 impl RpcMetricsLayer {
     /// Counts the methods declared in `descriptor_sets` (encoded `FileDescriptorSet`s) under
     /// their names; a set that does not decode adds none (its calls count as `unknown`).
-    pub(crate) fn new(descriptor_sets: &[&[u8]]) -> Self {
+    pub(crate) fn new(descriptor_sets: &[&[u8]], request_timeout: Duration) -> Self {
         let mut methods = HashMap::new();
         for set in descriptor_sets {
             let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
@@ -86,6 +97,7 @@ impl RpcMetricsLayer {
                 duration,
                 methods,
                 unknown: labels("unknown".to_owned(), "unknown".to_owned()),
+                request_timeout,
             }),
         }
     }
@@ -93,8 +105,8 @@ impl RpcMetricsLayer {
 
 fn labels(service: String, method: String) -> [KeyValue; 2] {
     [
-        KeyValue::new("rpc.service", service),
-        KeyValue::new("rpc.method", method),
+        KeyValue::new("rpc.service", shared(service)),
+        KeyValue::new("rpc.method", shared(method)),
     ]
 }
 
@@ -105,6 +117,7 @@ impl<S> tower::Layer<S> for RpcMetricsLayer {
         RpcMetrics {
             inner,
             instruments: self.instruments.clone(),
+            waiting_since: None,
         }
     }
 }
@@ -114,6 +127,9 @@ impl<S> tower::Layer<S> for RpcMetricsLayer {
 pub(crate) struct RpcMetrics<S> {
     inner: S,
     instruments: Arc<Instruments>,
+    /// When the server first asked for readiness for the next call: time spent waiting for
+    /// a slot under the concurrency limit counts as that call's latency.
+    waiting_since: Option<Instant>,
 }
 
 impl<S> tower::Service<http::Request<Body>> for RpcMetrics<S>
@@ -126,11 +142,13 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.waiting_since.get_or_insert_with(Instant::now);
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let call = Call::start(self.instruments.clone(), request.uri().path());
+        let started = self.waiting_since.take().unwrap_or_else(Instant::now);
+        let call = Call::start(self.instruments.clone(), &request, started);
         let answer = self.inner.call(request);
         // Dropped before the answer, `call` records the call as cancelled.
         Box::pin(async move { Ok(call.watch(answer.await?)) })
@@ -142,20 +160,30 @@ struct Call {
     instruments: Arc<Instruments>,
     labels: [KeyValue; 2],
     started: Instant,
+    deadline: Duration,
     recorded: bool,
 }
 
 impl Call {
-    fn start(instruments: Arc<Instruments>, path: &str) -> Self {
+    fn start(
+        instruments: Arc<Instruments>,
+        request: &http::Request<Body>,
+        started: Instant,
+    ) -> Self {
         let labels = instruments
             .methods
-            .get(path)
+            .get(request.uri().path())
             .unwrap_or(&instruments.unknown)
             .clone();
+        let deadline = grpc_timeout(request.headers())
+            .map_or(instruments.request_timeout, |asked| {
+                asked.min(instruments.request_timeout)
+            });
         Self {
             instruments,
             labels,
-            started: Instant::now(),
+            started,
+            deadline,
             recorded: false,
         }
     }
@@ -184,8 +212,29 @@ impl Call {
 
 impl Drop for Call {
     fn drop(&mut self) {
-        self.record(CANCELLED);
+        let code = if self.started.elapsed() >= self.deadline {
+            DEADLINE_EXCEEDED
+        } else {
+            CANCELLED
+        };
+        self.record(code);
     }
+}
+
+/// The caller's deadline in `grpc-timeout` (`<digits><unit>`, unit one of H M S m u n).
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3_600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
 }
 
 struct WatchedBody {
@@ -229,10 +278,13 @@ mod tests {
 
     #[test]
     fn only_served_methods_become_labels() {
-        let layer = RpcMetricsLayer::new(&[
-            suite_proto::FILE_DESCRIPTOR_SET,
-            tonic_health::pb::FILE_DESCRIPTOR_SET,
-        ]);
+        let layer = RpcMetricsLayer::new(
+            &[
+                suite_proto::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+            ],
+            Duration::from_secs(10),
+        );
         let methods = &layer.instruments.methods;
         let check = methods
             .get("/grpc.health.v1.Health/Check")
@@ -241,5 +293,19 @@ mod tests {
         assert!(methods.contains_key("/enrollment.v1.EnrollmentService/GetCapabilities"));
         assert!(methods.contains_key("/transfer.v1.TransferService/CreateTransferRequest"));
         assert!(!methods.contains_key("/enrollment.v1.EnrollmentService/NoSuchMethod"));
+    }
+
+    #[test]
+    fn a_callers_deadline_is_read_from_grpc_timeout() {
+        let deadline = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("grpc-timeout", value.parse().unwrap());
+            grpc_timeout(&headers)
+        };
+        assert_eq!(deadline("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(deadline("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(deadline("1H"), Some(Duration::from_secs(3_600)));
+        assert_eq!(deadline("S"), None);
+        assert_eq!(deadline("12x"), None);
     }
 }

@@ -26,9 +26,9 @@ use tracing_subscriber::{EnvFilter, fmt};
 /// The standard variable naming the OTLP collector (gRPC, e.g. `http://collector:4317`).
 pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-/// The instruments' types, so that a crate that records metrics needs no other dependency.
-pub use opentelemetry::KeyValue;
 pub use opentelemetry::metrics::{AsyncInstrument, Counter, Histogram, Meter};
+/// The instruments' types, so that a crate that records metrics needs no other dependency.
+pub use opentelemetry::{KeyValue, StringValue};
 
 /// The meter every instrument of the suite is made from: made after [`install`], its
 /// instruments record into the installed provider; before it, or without one, into nothing.
