@@ -29,6 +29,7 @@ mod message_limit;
 mod metrics_endpoint;
 mod platform;
 mod rpc_metrics;
+mod shedding;
 
 pub use admission::with_admitted_caller;
 pub use message_limit::MAX_REQUEST_MESSAGE_BYTES;
@@ -194,7 +195,7 @@ pub async fn serve(
                 )
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
-        // Outside the limit: a call's latency includes its wait for a slot.
+        // Outside the limit: a refused call is counted too.
         .layer(rpc_metrics::RpcMetricsLayer::new(
             &[
                 suite_proto::FILE_DESCRIPTOR_SET,
@@ -204,9 +205,6 @@ pub async fn serve(
             ],
             settings.request_timeout,
         ))
-        // Bounds the work in flight per instance, so overload queues here instead of
-        // exhausting the database pool.
-        .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
         // Innermost, next to the services: every service gets the same limit without its
         // own setting, and an oversized message is refused before tonic buffers it.
         .layer(MapRequestLayer::new(message_limit::limit_request_messages))
@@ -218,10 +216,20 @@ pub async fn serve(
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
         .layer(stack)
         .add_routes(
-            routes
-                .add_service(health_service)
-                .add_service(reflection_v1)
-                .add_service(reflection_v1alpha),
+            Routes::from(
+                routes.into_axum_router().layer(
+                    // Bounds the work in flight per instance; a call beyond it is refused at
+                    // once (UNAVAILABLE, OVERLOADED) rather than queued into its deadline.
+                    // Health and reflection stay outside: a busy instance is not an unready one.
+                    ServiceBuilder::new()
+                        .layer(shedding::ShedLayer::new(service_name))
+                        .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
+                        .into_inner(),
+                ),
+            )
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha),
         )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), {
             let health_reporter = health_reporter.clone();

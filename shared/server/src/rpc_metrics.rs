@@ -117,7 +117,6 @@ impl<S> tower::Layer<S> for RpcMetricsLayer {
         RpcMetrics {
             inner,
             instruments: self.instruments.clone(),
-            waiting_since: None,
         }
     }
 }
@@ -127,9 +126,6 @@ impl<S> tower::Layer<S> for RpcMetricsLayer {
 pub(crate) struct RpcMetrics<S> {
     inner: S,
     instruments: Arc<Instruments>,
-    /// When the server first asked for readiness for the next call: time spent waiting for
-    /// a slot under the concurrency limit counts as that call's latency.
-    waiting_since: Option<Instant>,
 }
 
 impl<S> tower::Service<http::Request<Body>> for RpcMetrics<S>
@@ -142,13 +138,11 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.waiting_since.get_or_insert_with(Instant::now);
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let started = self.waiting_since.take().unwrap_or_else(Instant::now);
-        let call = Call::start(self.instruments.clone(), &request, started);
+        let call = Call::start(self.instruments.clone(), &request);
         let answer = self.inner.call(request);
         // Dropped before the answer, `call` records the call as cancelled.
         Box::pin(async move { Ok(call.watch(answer.await?)) })
@@ -165,11 +159,7 @@ struct Call {
 }
 
 impl Call {
-    fn start(
-        instruments: Arc<Instruments>,
-        request: &http::Request<Body>,
-        started: Instant,
-    ) -> Self {
+    fn start(instruments: Arc<Instruments>, request: &http::Request<Body>) -> Self {
         let labels = instruments
             .methods
             .get(request.uri().path())
@@ -182,7 +172,7 @@ impl Call {
         Self {
             instruments,
             labels,
-            started,
+            started: Instant::now(),
             deadline,
             recorded: false,
         }
