@@ -122,7 +122,7 @@ pub struct ServiceConfig {
     pub page_token_secret: Secret,
     /// Longest time a request may run before it is cancelled.
     pub request_timeout: Duration,
-    /// Most requests served at once; more wait for a slot.
+    /// Most calls served at once; more are refused at once with UNAVAILABLE (OVERLOADED).
     pub concurrency_limit: usize,
     /// Other services this one calls.
     pub peers: PeerUrls,

@@ -114,9 +114,10 @@ impl RelaySettings {
     }
 }
 
-/// Delivers due outbox messages of `deliverer`'s topics once; returns how many it handled.
-/// Safe with several replicas: a message is claimed by moving its `next_attempt_at` under a
-/// compare-and-set, so one replica at a time holds it for the lease.
+/// Delivers due outbox messages of `deliverer`'s topics once; returns how many it claimed
+/// and attempted (whatever the outcome, a lost lease included). Safe with several replicas:
+/// a message is claimed by moving its `next_attempt_at` under a compare-and-set, so one
+/// replica at a time holds it for the lease.
 pub async fn relay_once(
     db: &Database,
     service: &'static str,
@@ -160,18 +161,15 @@ pub async fn relay_once(
         .map(|(message, seen)| deliver_one(db, service, deliverer, settings, message, seen))
         .buffer_unordered(settings.concurrency.max(1));
     let mut handled = 0;
-    let mut failed = None;
     while let Some(attempt) = attempts.next().await {
         match attempt {
             Ok(true) => handled += 1,
             Ok(false) => {}
-            Err(error) => failed = Some(error),
+            // The message stays claimed until its lease ends, then is taken up again.
+            Err(error) => tracing::warn!(%error, "an outbox delivery was not recorded"),
         }
     }
-    match failed {
-        Some(error) => Err(error),
-        None => Ok(handled),
-    }
+    Ok(handled)
 }
 
 /// Claims `message` (last seen due at `seen`), delivers it and records the outcome; false
@@ -286,8 +284,12 @@ async fn deliver_one(
         outbox_metrics::count_delivery(service, &message.topic, counted);
         // A message that failed before went through: its receiver is back, so the other
         // messages of its topic waiting out a back-off are tried now, not minutes later.
-        if matches!(outcome, Delivery::Delivered) && message.attempts > 0 {
-            retry_waiting_now(db, &message.topic, settings.batch).await?;
+        if matches!(outcome, Delivery::Delivered)
+            && message.attempts > 0
+            && let Err(error) = retry_waiting_now(db, &message.topic, settings.batch).await
+        {
+            // They are tried when their back-off ends, as without it.
+            tracing::warn!(%error, topic = %message.topic, "waiting messages not brought forward");
         }
     }
     match outcome {
@@ -343,7 +345,7 @@ async fn retry_waiting_now(db: &Database, topic: &str, limit: i64) -> Result<(),
              WHERE topic = $2 AND delivered_at IS NULL AND failed_at IS NULL \
              AND lease_token IS NULL AND last_error IS NOT NULL AND next_attempt_at > $1 \
              ORDER BY next_attempt_at LIMIT $3) \
-         AND lease_token IS NULL",
+         AND lease_token IS NULL AND delivered_at IS NULL AND failed_at IS NULL",
     )
     .bind(now)
     .bind(topic)

@@ -59,7 +59,8 @@ pub trait ReadinessProbe: Send + Sync + 'static {
 pub struct ServerSettings {
     /// Longest a request may run; a shorter client deadline (`grpc-timeout`) wins.
     pub request_timeout: Duration,
-    /// Most requests in flight at once across all connections; more wait for a slot.
+    /// Most calls of the service in flight at once across all connections; more are
+    /// refused at once with UNAVAILABLE (OVERLOADED).
     pub concurrency_limit: usize,
 }
 
@@ -196,15 +197,12 @@ pub async fn serve(
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
         // Outside the limit: a refused call is counted too.
-        .layer(rpc_metrics::RpcMetricsLayer::new(
-            &[
-                suite_proto::FILE_DESCRIPTOR_SET,
-                tonic_health::pb::FILE_DESCRIPTOR_SET,
-                tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-            ],
-            settings.request_timeout,
-        ))
+        .layer(rpc_metrics::RpcMetricsLayer::new(&[
+            suite_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ]))
         // Innermost, next to the services: every service gets the same limit without its
         // own setting, and an oversized message is refused before tonic buffers it.
         .layer(MapRequestLayer::new(message_limit::limit_request_messages))
@@ -271,6 +269,10 @@ fn client_errors_are_not_failures() -> GrpcErrorsAsFailures {
         GrpcCode::Aborted,
         GrpcCode::OutOfRange,
         GrpcCode::Unauthenticated,
+        // Refusals under load (a shed call, a quota) are counted by the metrics; a log
+        // line each would flood the logs exactly when the instance is busiest.
+        GrpcCode::ResourceExhausted,
+        GrpcCode::Unavailable,
     ]
     .into_iter()
     .fold(

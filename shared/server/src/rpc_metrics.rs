@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use suite_telemetry::StringValue;
 
@@ -25,12 +25,10 @@ const BUCKETS: [f64; 14] = [
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The code recorded for a call dropped before its answer, within its deadline: the caller
-/// went away.
+/// The code recorded for a call dropped before its answer: the caller went away, or its
+/// deadline or the server's request timeout passed, which tonic answers as CANCELLED
+/// ("Timeout expired"). The latency bucket tells a timeout from a caller that left early.
 const CANCELLED: i64 = 1;
-/// The code recorded for a call dropped at or past its deadline (the caller's
-/// `grpc-timeout` or the server's request timeout): the caller saw DEADLINE_EXCEEDED.
-const DEADLINE_EXCEEDED: i64 = 4;
 
 /// Reads the `grpc-status` in `headers` (a trailers-only answer) or in trailers.
 pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<i64> {
@@ -56,13 +54,12 @@ struct Instruments {
     /// The labels of each method served, by request path.
     methods: HashMap<String, [KeyValue; 2]>,
     unknown: [KeyValue; 2],
-    request_timeout: Duration,
 }
 
 impl RpcMetricsLayer {
     /// Counts the methods declared in `descriptor_sets` (encoded `FileDescriptorSet`s) under
     /// their names; a set that does not decode adds none (its calls count as `unknown`).
-    pub(crate) fn new(descriptor_sets: &[&[u8]], request_timeout: Duration) -> Self {
+    pub(crate) fn new(descriptor_sets: &[&[u8]]) -> Self {
         let mut methods = HashMap::new();
         for set in descriptor_sets {
             let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
@@ -97,7 +94,6 @@ impl RpcMetricsLayer {
                 duration,
                 methods,
                 unknown: labels("unknown".to_owned(), "unknown".to_owned()),
-                request_timeout,
             }),
         }
     }
@@ -154,7 +150,6 @@ struct Call {
     instruments: Arc<Instruments>,
     labels: [KeyValue; 2],
     started: Instant,
-    deadline: Duration,
     recorded: bool,
 }
 
@@ -165,15 +160,10 @@ impl Call {
             .get(request.uri().path())
             .unwrap_or(&instruments.unknown)
             .clone();
-        let deadline = grpc_timeout(request.headers())
-            .map_or(instruments.request_timeout, |asked| {
-                asked.min(instruments.request_timeout)
-            });
         Self {
             instruments,
             labels,
             started: Instant::now(),
-            deadline,
             recorded: false,
         }
     }
@@ -202,29 +192,8 @@ impl Call {
 
 impl Drop for Call {
     fn drop(&mut self) {
-        let code = if self.started.elapsed() >= self.deadline {
-            DEADLINE_EXCEEDED
-        } else {
-            CANCELLED
-        };
-        self.record(code);
+        self.record(CANCELLED);
     }
-}
-
-/// The caller's deadline in `grpc-timeout` (`<digits><unit>`, unit one of H M S m u n).
-fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
-    let value = headers.get("grpc-timeout")?.to_str().ok()?;
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
-    let amount: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(amount.saturating_mul(3_600)),
-        "M" => Duration::from_secs(amount.saturating_mul(60)),
-        "S" => Duration::from_secs(amount),
-        "m" => Duration::from_millis(amount),
-        "u" => Duration::from_micros(amount),
-        "n" => Duration::from_nanos(amount),
-        _ => return None,
-    })
 }
 
 struct WatchedBody {
@@ -268,13 +237,10 @@ mod tests {
 
     #[test]
     fn only_served_methods_become_labels() {
-        let layer = RpcMetricsLayer::new(
-            &[
-                suite_proto::FILE_DESCRIPTOR_SET,
-                tonic_health::pb::FILE_DESCRIPTOR_SET,
-            ],
-            Duration::from_secs(10),
-        );
+        let layer = RpcMetricsLayer::new(&[
+            suite_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ]);
         let methods = &layer.instruments.methods;
         let check = methods
             .get("/grpc.health.v1.Health/Check")
@@ -283,19 +249,5 @@ mod tests {
         assert!(methods.contains_key("/enrollment.v1.EnrollmentService/GetCapabilities"));
         assert!(methods.contains_key("/transfer.v1.TransferService/CreateTransferRequest"));
         assert!(!methods.contains_key("/enrollment.v1.EnrollmentService/NoSuchMethod"));
-    }
-
-    #[test]
-    fn a_callers_deadline_is_read_from_grpc_timeout() {
-        let deadline = |value: &str| {
-            let mut headers = http::HeaderMap::new();
-            headers.insert("grpc-timeout", value.parse().unwrap());
-            grpc_timeout(&headers)
-        };
-        assert_eq!(deadline("250m"), Some(Duration::from_millis(250)));
-        assert_eq!(deadline("3S"), Some(Duration::from_secs(3)));
-        assert_eq!(deadline("1H"), Some(Duration::from_secs(3_600)));
-        assert_eq!(deadline("S"), None);
-        assert_eq!(deadline("12x"), None);
     }
 }

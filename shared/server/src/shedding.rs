@@ -1,7 +1,9 @@
 //! Load shedding: when every slot under the concurrency limit is taken, a new call is
-//! answered at once with UNAVAILABLE (reason `OVERLOADED`), which gRPC clients retry with
+//! answered at once with UNAVAILABLE (reason `OVERLOADED`), a code callers may retry with
 //! back-off, instead of waiting for a slot until its deadline. Goodput stays at what the
-//! instance can serve, and the excess learns it in microseconds.
+//! instance can serve, and the excess learns it in milliseconds. The suite's own calls
+//! between services are not retried on it: an API call whose peer is shed fails
+//! UNAVAILABLE, and the transfer workflow retries the step later.
 
 use std::convert::Infallible;
 use std::future::Future;
