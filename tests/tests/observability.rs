@@ -69,6 +69,37 @@ impl Collector {
     }
 }
 
+/// The source asks for `ready`'s subscription to move to its provider, whose sales agent
+/// accepts: the transfer then runs through all four services.
+async fn request_and_accept(
+    suite: &suite_testkit::Suite,
+    ready: &suite_testkit::Transferable,
+) -> transfer::TransferRequest {
+    let request = suite
+        .transfer()
+        .transfer(&Actor::admin_agent(ready.source))
+        .create_transfer_request(transfer::CreateTransferRequestRequest {
+            request_id: request_id(),
+            parent: format!("partners/{}/customers/{}", ready.source, ready.customer),
+            provider: format!("partners/{}", ready.provider),
+            subscriptions: vec![ready.subscription.name.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    suite
+        .transfer()
+        .transfer(&Actor::user(ready.provider, &[Role::SalesAgent]))
+        .accept_transfer_request(transfer::AcceptTransferRequestRequest {
+            request_id: request_id(),
+            name: request.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    request
+}
+
 #[tokio::test]
 async fn a_transfer_is_one_trace_across_the_four_services_and_its_execution_links_to_it() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -92,28 +123,7 @@ async fn a_transfer_is_one_trace_across_the_four_services_and_its_execution_link
     let ready = suite.transferable_customer().await;
     let source_agent = Actor::admin_agent(ready.source);
     let provider_agent = Actor::user(ready.provider, &[Role::SalesAgent]);
-    let request = suite
-        .transfer()
-        .transfer(&source_agent)
-        .create_transfer_request(transfer::CreateTransferRequestRequest {
-            request_id: request_id(),
-            parent: format!("partners/{}/customers/{}", ready.source, ready.customer),
-            provider: format!("partners/{}", ready.provider),
-            subscriptions: vec![ready.subscription.name.clone()],
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    suite
-        .transfer()
-        .transfer(&provider_agent)
-        .accept_transfer_request(transfer::AcceptTransferRequestRequest {
-            request_id: request_id(),
-            name: request.name.clone(),
-            etag: String::new(),
-        })
-        .await
-        .unwrap();
+    let request = request_and_accept(&suite, &ready).await;
     eventually("the transfer completes", Duration::from_secs(20), || {
         let transfers = suite.transfer().transfer(&provider_agent);
         let name = request.name.clone();
@@ -335,28 +345,7 @@ async fn the_scrape_endpoint_shows_calls_by_method_and_code_the_outboxes_and_the
     let suite = suite_testkit::Suite::start().await;
     let ready = suite.transferable_customer().await;
     let source_agent = Actor::admin_agent(ready.source);
-    let request = suite
-        .transfer()
-        .transfer(&source_agent)
-        .create_transfer_request(transfer::CreateTransferRequestRequest {
-            request_id: request_id(),
-            parent: format!("partners/{}/customers/{}", ready.source, ready.customer),
-            provider: format!("partners/{}", ready.provider),
-            subscriptions: vec![ready.subscription.name.clone()],
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    suite
-        .transfer()
-        .transfer(&Actor::user(ready.provider, &[Role::SalesAgent]))
-        .accept_transfer_request(transfer::AcceptTransferRequestRequest {
-            request_id: request_id(),
-            name: request.name.clone(),
-            etag: String::new(),
-        })
-        .await
-        .unwrap();
+    let request = request_and_accept(&suite, &ready).await;
     // Another tenant's request is NOT_FOUND; a method nobody serves is UNIMPLEMENTED.
     let hidden = suite
         .transfer()
