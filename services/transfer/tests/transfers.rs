@@ -14,10 +14,10 @@ use suite_identity::Role;
 use suite_proto::enrollment::v1::Money;
 use suite_proto::transfer::v1 as pb;
 use suite_testkit::{
-    Actor, TestService, attest_customer_agreement, customer_joins_reseller_and_provider,
-    direct_bill_partner, direct_bill_sandbox_partner, enroll_indirect_reseller, eventually,
-    fast_transfer_options, official_indirect_provider, partnership_between, reason,
-    record_customer, request_id, restrict_direct_bill, spawn_service_adjusted, spawn_service_with,
+    Actor, TestService, customer_joins_reseller_and_provider, direct_bill_partner,
+    direct_bill_sandbox_partner, enroll_indirect_reseller, eventually, fast_transfer_options,
+    official_indirect_provider, partnership_between, reason, record_customer, request_id,
+    restrict_direct_bill, spawn_service_adjusted, spawn_service_with,
 };
 use suite_time::Clock;
 use tokio::sync::Notify;
@@ -186,12 +186,7 @@ impl Suite {
         for _ in 0..more_azure {
             more.push(order(self.transfer(), source, customer, azure_payg()).await);
         }
-        restrict_direct_bill(&self.enrollment, source).await;
-        enroll_indirect_reseller(&self.enrollment, source).await;
-        let provider = official_indirect_provider(&self.enrollment).await;
-        partnership_between(&self.relationship, provider, source).await;
-        customer_joins_reseller_and_provider(&self.relationship, source, provider, customer).await;
-        attest_customer_agreement(self.agreement(), provider, customer).await;
+        let provider = self.transition_to_provider(source, customer).await;
         World {
             source,
             customer,

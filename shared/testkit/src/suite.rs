@@ -168,17 +168,26 @@ impl Suite {
         record_customer(&self.relationship, source, customer).await;
         let subscription =
             order_subscription(self.transfer(), source, customer, azure_pay_as_you_go()).await;
-        restrict_direct_bill(&self.enrollment, source).await;
-        enroll_indirect_reseller(&self.enrollment, source).await;
-        let provider = official_indirect_provider(&self.enrollment).await;
-        partnership_between(&self.relationship, provider, source).await;
-        customer_joins_reseller_and_provider(&self.relationship, source, provider, customer).await;
-        attest_customer_agreement(self.agreement(), provider, customer).await;
+        let provider = self.transition_to_provider(source, customer).await;
         Transferable {
             source,
             customer,
             provider,
             subscription,
         }
+    }
+
+    /// The article's transition of direct-bill partner `source` with its `customer`: the
+    /// partner is restricted and enrolls as indirect reseller, a new official indirect
+    /// provider partners with it, the customer accepts both, and the provider attests the
+    /// customer's MCA. Returns the provider; every transfer precondition then holds.
+    pub async fn transition_to_provider(&self, source: Uuid, customer: Uuid) -> Uuid {
+        restrict_direct_bill(&self.enrollment, source).await;
+        enroll_indirect_reseller(&self.enrollment, source).await;
+        let provider = official_indirect_provider(&self.enrollment).await;
+        partnership_between(&self.relationship, provider, source).await;
+        customer_joins_reseller_and_provider(&self.relationship, source, provider, customer).await;
+        attest_customer_agreement(self.agreement(), provider, customer).await;
+        provider
     }
 }

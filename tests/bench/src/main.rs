@@ -26,6 +26,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// Errors of the benchmark: a message for the person running it.
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Issue 14's order, in which the scenarios run: the cheap figures first, the long set-ups
+/// last.
+const ORDER: [Scenario; 7] = [
+    Scenario::A,
+    Scenario::B,
+    Scenario::G,
+    Scenario::E,
+    Scenario::F,
+    Scenario::C,
+    Scenario::D,
+];
+
 #[derive(Parser)]
 #[command(
     name = "suite-bench",
@@ -183,29 +195,9 @@ async fn run(cli: &Cli) -> Result<(), BenchError> {
     let settings = Settings::from_cli(cli);
     let mut chosen = cli.scenario.clone();
     if cli.all || chosen.is_empty() {
-        chosen = vec![
-            Scenario::A,
-            Scenario::B,
-            Scenario::G,
-            Scenario::E,
-            Scenario::F,
-            Scenario::C,
-            Scenario::D,
-        ];
+        chosen = ORDER.to_vec();
     }
-    chosen.sort();
-    chosen.dedup();
-    // Issue 14's order: the cheap figures first, the long set-ups last.
-    let order = [
-        Scenario::A,
-        Scenario::B,
-        Scenario::G,
-        Scenario::E,
-        Scenario::F,
-        Scenario::C,
-        Scenario::D,
-    ];
-    let chosen: Vec<Scenario> = order.into_iter().filter(|s| chosen.contains(s)).collect();
+    let chosen: Vec<Scenario> = ORDER.into_iter().filter(|s| chosen.contains(s)).collect();
 
     let log_dir = match &cli.log_dir {
         Some(dir) => dir.clone(),

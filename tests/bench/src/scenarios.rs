@@ -843,22 +843,8 @@ async fn transfers(context: &Context, services: &Services) -> Result<(), BenchEr
                 .join(", ")
         },
     );
-    table.info(
-        "create → COMPLETED p50 / p99",
-        format!(
-            "{} / {}",
-            ms(load::millis(&total, 0.5)),
-            ms(load::millis(&total, 0.99))
-        ),
-    );
-    table.info(
-        "creation within lifecycles p50 / p99",
-        format!(
-            "{} / {}",
-            ms(load::millis(&created, 0.5)),
-            ms(load::millis(&created, 0.99))
-        ),
-    );
+    table.info("create → COMPLETED p50 / p99", p50_p99(&total));
+    table.info("creation within lifecycles p50 / p99", p50_p99(&created));
     table.info(
         "creations alone, max (one per customer at a time)",
         per_second(creation_max.goodput()),
@@ -1093,4 +1079,13 @@ async fn deep_pages(context: &Context, services: &Services) -> Result<(), BenchE
     );
     table.print();
     Ok(())
+}
+
+/// `p50 / p99` of `histogram`, in milliseconds.
+fn p50_p99(histogram: &hdrhistogram::Histogram<u64>) -> String {
+    format!(
+        "{} / {}",
+        ms(load::millis(histogram, 0.5)),
+        ms(load::millis(histogram, 0.99))
+    )
 }
