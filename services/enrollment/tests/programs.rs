@@ -12,6 +12,7 @@ use suite_proto::enrollment::v1 as pb;
 use suite_proto::enrollment::v1::{Capability as C, EnrollmentState as S};
 use suite_testkit::{Actor, reason, request_id};
 use tonic::Code;
+use uuid::Uuid;
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
@@ -492,4 +493,70 @@ async fn partner_reapplies_to_direct_bill_with_a_new_tenant_on_its_indirect_reve
     let information = suite.program_information(&reseller).await;
     assert!(information.warnings.is_empty());
     assert_eq!(information.enrollments.len(), 1);
+}
+
+#[tokio::test]
+async fn capabilities_carry_the_directory_listing_and_the_sandbox_flag_with_or_without_enrollments()
+{
+    let suite = start().await;
+    let sandbox = Uuid::new_v4();
+    suite
+        .operator()
+        .create_partner(pb::CreatePartnerRequest {
+            request_id: request_id(),
+            partner: Some(pb::Partner {
+                tenant_id: sandbox.to_string(),
+                legal_name: "Contoso Sandbox".into(),
+                country_code: "GB".into(),
+                primary_contact_email: "ops@contoso.example".into(),
+                integration_sandbox: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    suite
+        .operator()
+        .create_indirect_provider(pb::CreateIndirectProviderRequest {
+            request_id: request_id(),
+            indirect_provider: Some(pb::IndirectProvider {
+                display_name: "Contoso Distribution".into(),
+                provider_tenant_id: sandbox.to_string(),
+                country_codes: vec!["GB".into()],
+                description: "CSP distributor".into(),
+                website_uri: "https://contoso.example".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let sandbox_name = format!("partners/{sandbox}");
+    let ask = |partner: String| {
+        let mut client = suite.client(&Actor::service("relationship", "enrollment"));
+        async move {
+            client
+                .get_capabilities(pb::GetCapabilitiesRequest { partner })
+                .await
+        }
+    };
+
+    // No enrollment yet: the partner's flags still come through.
+    let listed = ask(sandbox_name.clone()).await.unwrap().into_inner();
+    assert_eq!(
+        (listed.partner.as_str(), listed.capabilities.len()),
+        (sandbox_name.as_str(), 0)
+    );
+    assert!(listed.official_indirect_provider && listed.integration_sandbox);
+    assert!(!listed.transitioning_partner && !listed.app_access);
+
+    // With enrollments (one row each), the flags are the same and the programs count.
+    let direct = suite.direct_bill_partner().await;
+    let unlisted = ask(direct.name()).await.unwrap().into_inner();
+    assert!(!unlisted.official_indirect_provider && !unlisted.integration_sandbox);
+    assert!(unlisted.app_access, "{unlisted:?}");
+
+    let unknown = ask(format!("partners/{}", Uuid::new_v4()))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
 }

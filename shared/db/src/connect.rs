@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor};
 use tokio::sync::OnceCell;
 
 use crate::StoreError;
@@ -14,6 +14,11 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 
 /// How long a pooled connection waits for a free slot.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection idle longer than this is checked before it is handed out. The pool already
+/// checks every connection it takes back, so one idle for less has just been seen working;
+/// checking it again would add a round trip to every statement.
+const IDLE_BEFORE_CHECK: Duration = Duration::from_secs(10);
 
 /// What a service tunes about its database sessions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,14 +39,28 @@ impl DatabaseSettings {
     }
 }
 
+/// What both backends' pools share.
+fn pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > IDLE_BEFORE_CHECK {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 /// A pool on a SQLite file. The first connection switches the file to WAL before any other
 /// runs a statement: changing the journal mode needs an exclusive lock that the busy timeout
 /// does not wait for, so doing it on every connection makes a fresh file report "database is
 /// locked". The mode is stored in the file, so later connections inherit it.
 pub(crate) fn sqlite_pool(options: AnyConnectOptions) -> AnyPool {
     let journal_mode_set = Arc::new(OnceCell::<()>::new());
-    AnyPoolOptions::new()
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+    pool_options()
         .max_connections(4)
         .after_connect(move |connection, _| {
             let journal_mode_set = journal_mode_set.clone();
@@ -72,8 +91,7 @@ pub(crate) fn postgres_pool(options: AnyConnectOptions, settings: &DatabaseSetti
     let statement_timeout_ms = settings
         .statement_timeout
         .map(|timeout| timeout.as_millis().max(1));
-    AnyPoolOptions::new()
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+    pool_options()
         .max_connections(10)
         .after_connect(move |connection, _| {
             Box::pin(async move {

@@ -4,7 +4,7 @@ use suite_errors::{FieldViolations, fields};
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
-use super::EnrollmentApi;
+use super::{EnrollmentApi, checkable_tenant};
 use crate::domain::partner::partner_name;
 use crate::domain::program::{
     self, Program, enrollment_name, parse_enrollment_name, parse_program,
@@ -84,25 +84,26 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::GetCapabilitiesRequest,
     ) -> Result<pb::Capabilities, Error> {
-        let partner = self
-            .checkable_partner(
-                caller,
-                "partner",
-                &request.partner,
-                &["transfer", "relationship"],
-            )
-            .await?;
-        let tenant_id = partner.tenant_id;
+        let tenant_id = checkable_tenant(
+            caller,
+            "partner",
+            &request.partner,
+            &["transfer", "relationship"],
+        )?;
+        let standing = self
+            .store
+            .standing(tenant_id)
+            .await?
+            .ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))?;
         let now = self.now();
-        let enrollments = self.store.enrollments_of(tenant_id).await?;
-        let capabilities = program::capabilities(&enrollments, now);
+        let capabilities = program::capabilities(&standing.enrollments, now);
         Ok(pb::Capabilities {
             partner: partner_name(tenant_id),
             app_access: capabilities.contains(&program::Capability::ApiSdkAccess),
             capabilities: capabilities.into_iter().map(|c| c as i32).collect(),
-            transitioning_partner: program::is_transitioning(&enrollments, now),
-            official_indirect_provider: self.store.listed_provider(tenant_id).await?.is_some(),
-            integration_sandbox: partner.integration_sandbox,
+            transitioning_partner: program::is_transitioning(&standing.enrollments, now),
+            official_indirect_provider: standing.official_indirect_provider,
+            integration_sandbox: standing.integration_sandbox,
         })
     }
 

@@ -106,14 +106,28 @@ impl EnrollmentApi {
         name: &str,
         services: &[&str],
     ) -> Result<Partner, Error> {
-        if !services.iter().any(|service| caller.is_service(service)) {
-            return self.readable_partner(caller, field, name).await;
-        }
-        let tenant_id = partner_in(field, name)?;
+        let tenant_id = checkable_tenant(caller, field, name, services)?;
         self.store
             .get_partner(tenant_id)
             .await?
             .ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))
+    }
+}
+
+/// The tenant of the partner named by `name` (sent in `field`) if `caller` may check it, as
+/// [`EnrollmentApi::checkable_partner`] decides, without reading it: NOT_FOUND otherwise.
+fn checkable_tenant(
+    caller: &Caller,
+    field: &str,
+    name: &str,
+    services: &[&str],
+) -> Result<Uuid, Error> {
+    let tenant_id = partner_in(field, name)?;
+    let may_check = services.iter().any(|service| caller.is_service(service))
+        || caller.can_access_tenant(tenant_id);
+    match may_check {
+        true => Ok(tenant_id),
+        false => Err(Error::PartnerNotFound(partner_name(tenant_id))),
     }
 }
 

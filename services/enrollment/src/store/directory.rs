@@ -169,22 +169,6 @@ impl EnrollmentStore {
         let mut connection = self.db.pool().acquire().await?;
         fetch_provider(&mut connection, id).await
     }
-
-    /// The directory entry listing `provider_tenant_id`, if the tenant is an official
-    /// indirect provider.
-    pub async fn listed_provider(
-        &self,
-        provider_tenant_id: Uuid,
-    ) -> Result<Option<Uuid>, StoreError> {
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM indirect_providers WHERE provider_tenant_id = $1")
-                .bind(provider_tenant_id.to_string())
-                .fetch_optional(self.db.pool())
-                .await?;
-        id.map(|id| Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()
-    }
-
     /// One page of entries matching `search`, in name order.
     pub async fn search_providers(
         &self,

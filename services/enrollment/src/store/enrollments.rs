@@ -23,6 +23,33 @@ use crate::error::Error;
 const ENROLLMENT_COLUMNS: &str = "tenant_id, program, state, create_time, approval_due_time, approve_time, \
      activate_time, agreement_version, reject_reason, transitioning, access_end_time, update_time, version";
 
+/// A partner's enrollments with the two partner facts its capabilities answer besides them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// Every enrollment, in program order.
+    pub enrollments: Vec<Enrollment>,
+    /// The partner is an integration sandbox.
+    pub integration_sandbox: bool,
+    /// The partner is listed in the directory of official indirect providers.
+    pub official_indirect_provider: bool,
+}
+
+/// The partner's row joined to its enrollments (if any), with its directory listing as a
+/// flag; the enrollment columns keep their names, the partner's are prefixed.
+static STANDING_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let enrollment_columns = ENROLLMENT_COLUMNS
+        .split(',')
+        .map(|column| format!("e.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT p.integration_sandbox AS partner_integration_sandbox, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM indirect_providers d WHERE d.provider_tenant_id = p.tenant_id) \
+         THEN 1 ELSE 0 END AS BIGINT) AS partner_listed, {enrollment_columns} \
+         FROM partners p LEFT JOIN enrollments e ON e.tenant_id = p.tenant_id WHERE p.tenant_id = $1"
+    )
+});
+
 /// A change to an existing enrollment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrollmentAction {
@@ -210,6 +237,34 @@ impl EnrollmentStore {
     /// Every enrollment of `tenant_id`, in program order.
     pub async fn enrollments_of(&self, tenant_id: Uuid) -> Result<Vec<Enrollment>, StoreError> {
         fetch_enrollments(self.db.pool(), tenant_id).await
+    }
+
+    /// What `tenant_id`'s capabilities follow from, or `None` when it is no partner. One
+    /// statement: capabilities sit on the other services' hot paths, and every statement
+    /// through the pool costs a hand-off to the database and another for the pool's check of
+    /// the connection it takes back.
+    pub async fn standing(&self, tenant_id: Uuid) -> Result<Option<Standing>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(STANDING_SQL.as_str()))
+            .bind(tenant_id.to_string())
+            .fetch_all(self.db.pool())
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut enrollments = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // The partner's columns repeat on each row; a partner without enrollments has one
+            // row whose enrollment columns are NULL.
+            if row.try_get::<Option<String>, _>("program")?.is_some() {
+                enrollments.push(enrollment_from_row(row)?);
+            }
+        }
+        enrollments.sort_by_key(|e| e.program as i32);
+        Ok(Some(Standing {
+            integration_sandbox: columns::flag(first, "partner_integration_sandbox")?,
+            official_indirect_provider: columns::flag(first, "partner_listed")?,
+            enrollments,
+        }))
     }
 
     /// Records as OVERRIDDEN every indirect reseller enrollment whose access ended by `now`;
