@@ -315,6 +315,111 @@ async fn once_a_receiver_answers_again_its_waiting_messages_are_retried_at_once(
     assert_eq!(delivered, 2);
 }
 
+/// A receiver that holds every message keyed `held` until released, and takes the rest at once.
+struct Holding {
+    release: Arc<tokio::sync::Notify>,
+    delivered: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl suite_db::Deliverer for Holding {
+    fn topics(&self) -> &'static [&'static str] {
+        &["test.holding"]
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        message: &'a suite_db::PendingMessage,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = suite_db::Delivery> + Send + 'a>> {
+        Box::pin(async move {
+            if message.key == "held" {
+                self.release.notified().await;
+            }
+            self.delivered.lock().unwrap().push(message.key.clone());
+            suite_db::Delivery::Delivered
+        })
+    }
+}
+
+async fn enqueue_one(db: &suite_db::Database, topic: &'static str, key: &str) {
+    let mut tx = db.begin().await.unwrap();
+    let message = suite_db::OutboxMessage {
+        topic,
+        key,
+        payload: Vec::new(),
+    };
+    suite_db::enqueue(&mut tx, message).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_delivery_that_hangs_holds_up_only_its_own_message_and_the_relay_stops_after_it() {
+    let database = suite_testkit::migrated_database(&[]).await;
+    let db = database.database();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let delivered = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let deliverer = Arc::new(Holding {
+        release: release.clone(),
+        delivered: delivered.clone(),
+    });
+    let waker = suite_db::RelayWaker::default();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let settings = suite_db::RelaySettings {
+        // Slower than the test's deadline: only a wake-up or a freed slot starts a delivery.
+        interval: Duration::from_secs(60),
+        concurrency: 2,
+        ..suite_db::RelaySettings::default()
+    };
+    let relay = tokio::spawn(suite_db::run_relay(
+        db.clone(),
+        "platform-tests",
+        deliverer,
+        settings,
+        waker.clone(),
+        stopping,
+    ));
+    enqueue_one(&db, "test.holding", "held").await;
+    waker.wake();
+    eventually(
+        "the held message is claimed",
+        Duration::from_secs(10),
+        || async {
+            let attempts: i64 = sqlx::query_scalar(
+                "SELECT attempts FROM outbox_messages WHERE message_key = 'held'",
+            )
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+            attempts == 1
+        },
+    )
+    .await;
+
+    // Three messages written while the first hangs go through one after another on the
+    // other slot.
+    for key in ["one", "two", "three"] {
+        enqueue_one(&db, "test.holding", key).await;
+        waker.wake();
+    }
+    eventually(
+        "the later messages are delivered beside the hanging one",
+        Duration::from_secs(10),
+        || async { delivered.lock().unwrap().len() == 3 },
+    )
+    .await;
+    assert!(!delivered.lock().unwrap().contains(&"held".to_owned()));
+
+    // Told to stop, the relay finishes the delivery under way, then ends.
+    stop.send(true).unwrap();
+    release.notify_one();
+    tokio::time::timeout(Duration::from_secs(10), relay)
+        .await
+        .expect("the relay ends once its delivery is done")
+        .unwrap();
+    let mut keys = delivered.lock().unwrap().clone();
+    keys.sort();
+    assert_eq!(keys, ["held", "one", "three", "two"]);
+}
+
 #[tokio::test]
 async fn pruning_deletes_delivered_messages_and_old_keys_and_keeps_the_rest() {
     let database = suite_testkit::migrated_database(&[]).await;

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -6,6 +7,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use sqlx::Row;
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use crate::outbox_metrics::{self, Outcome};
@@ -124,7 +126,26 @@ pub async fn relay_once(
     deliverer: &dyn Deliverer,
     settings: &RelaySettings,
 ) -> Result<usize, StoreError> {
-    let topics = deliverer.topics();
+    let messages = due_messages(db, deliverer.topics(), settings.batch).await?;
+    // Deliveries wait on peers and SMTP servers, so several run at once; each message is
+    // still claimed, renewed and recorded on its own.
+    let mut attempts = futures_util::stream::iter(messages)
+        .map(|(message, seen)| deliver_one(db, service, deliverer, settings, message, seen))
+        .buffer_unordered(settings.concurrency.max(1));
+    let mut handled = 0;
+    while let Some(attempt) = attempts.next().await {
+        handled += usize::from(attempt_handled(attempt));
+    }
+    Ok(handled)
+}
+
+/// Up to `limit` messages of `topics` due now, oldest first, each with the `next_attempt_at`
+/// it was seen due at (its claim compares against it).
+async fn due_messages(
+    db: &Database,
+    topics: &[&str],
+    limit: i64,
+) -> Result<Vec<(PendingMessage, i64)>, StoreError> {
     let placeholders: Vec<String> = (0..topics.len()).map(|n| format!("${}", n + 3)).collect();
     let sql = format!(
         "SELECT id, topic, message_key, payload, attempts, next_attempt_at, trace_parent FROM outbox_messages \
@@ -132,16 +153,14 @@ pub async fn relay_once(
          ORDER BY id LIMIT $2",
         placeholders.join(", ")
     );
-    let now = now_micros();
     let query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(now)
-        .bind(settings.batch);
+        .bind(now_micros())
+        .bind(limit);
     let rows = topics
         .iter()
         .fold(query, |query, topic| query.bind(*topic))
         .fetch_all(db.pool())
         .await?;
-
     let mut messages = Vec::with_capacity(rows.len());
     for row in rows {
         let message = PendingMessage {
@@ -155,21 +174,76 @@ pub async fn relay_once(
         let seen: i64 = row.try_get("next_attempt_at")?;
         messages.push((message, seen));
     }
-    // Deliveries wait on peers and SMTP servers, so several run at once; each message is
-    // still claimed, renewed and recorded on its own.
-    let mut attempts = futures_util::stream::iter(messages)
-        .map(|(message, seen)| deliver_one(db, service, deliverer, settings, message, seen))
-        .buffer_unordered(settings.concurrency.max(1));
-    let mut handled = 0;
-    while let Some(attempt) = attempts.next().await {
-        match attempt {
-            Ok(true) => handled += 1,
-            Ok(false) => {}
-            // The message stays claimed until its lease ends, then is taken up again.
-            Err(error) => tracing::warn!(%error, "an outbox delivery was not recorded"),
+    Ok(messages)
+}
+
+/// The deliveries of one relay under way, each a task of its own (so they progress while
+/// the relay looks for more), with the message each attempts.
+#[derive(Default)]
+struct InFlight {
+    tasks: JoinSet<Result<bool, StoreError>>,
+    messages: HashMap<tokio::task::Id, String>,
+}
+
+impl InFlight {
+    fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    fn holds(&self, message: &str) -> bool {
+        self.messages.values().any(|id| id == message)
+    }
+
+    fn start(
+        &mut self,
+        message: String,
+        delivery: impl Future<Output = Result<bool, StoreError>> + Send + 'static,
+    ) {
+        let task = self.tasks.spawn(delivery);
+        self.messages.insert(task.id(), message);
+    }
+
+    /// Whether the next delivery to end was handled.
+    async fn next(&mut self) -> Option<bool> {
+        let ended = self.tasks.join_next_with_id().await?;
+        Some(self.ended(ended))
+    }
+
+    /// As [`Self::next`], for a delivery that has already ended.
+    fn try_next(&mut self) -> Option<bool> {
+        let ended = self.tasks.try_join_next_with_id()?;
+        Some(self.ended(ended))
+    }
+
+    fn ended(
+        &mut self,
+        ended: Result<(tokio::task::Id, Result<bool, StoreError>), tokio::task::JoinError>,
+    ) -> bool {
+        match ended {
+            Ok((task, attempt)) => {
+                self.messages.remove(&task);
+                attempt_handled(attempt)
+            }
+            Err(error) => {
+                self.messages.remove(&error.id());
+                // A panicked delivery: its message is taken up again once its lease ends.
+                tracing::error!(%error, "an outbox delivery panicked");
+                false
+            }
         }
     }
-    Ok(handled)
+}
+
+/// Whether an attempt counts as handled; an outcome that could not be recorded is logged.
+fn attempt_handled(attempt: Result<bool, StoreError>) -> bool {
+    match attempt {
+        Ok(handled) => handled,
+        // The message stays claimed until its lease ends, then is taken up again.
+        Err(error) => {
+            tracing::warn!(%error, "an outbox delivery was not recorded");
+            false
+        }
+    }
 }
 
 /// Claims `message` (last seen due at `seen`), delivers it and records the outcome; false
@@ -366,8 +440,9 @@ impl RelayWaker {
     }
 }
 
-/// Runs the relay of `service` until `stopping` turns true; every few seconds it also reads
-/// its topics' backlog for the outbox gauges.
+/// Runs the relay of `service` until `stopping` turns true, keeping up to
+/// `settings.concurrency` deliveries under way; every few seconds it also reads its topics'
+/// backlog for the outbox gauges.
 pub async fn run_relay(
     db: Database,
     service: &'static str,
@@ -395,29 +470,82 @@ pub async fn run_relay(
         }
     };
     let deliveries = async move {
+        let concurrency = settings.concurrency.max(1);
         let mut interval = tokio::time::interval(settings.interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut more = false;
+        let settings = Arc::new(settings);
+        let mut in_flight = InFlight::default();
+        // Whether due messages may be waiting beyond those in flight: after a wake-up, a
+        // tick, a delivery, or a look that filled every free slot.
+        let mut look = true;
+        let mut stopped = *stopping.borrow();
         loop {
-            // After a pass that handled messages, the next one starts at once: a backlog
-            // drains at the pace of the deliveries, not one batch per interval.
-            if !more {
-                tokio::select! {
-                    _ = interval.tick() => {}
-                    _ = waker.0.notified() => {}
-                    _ = stopping.changed() => return,
+            // A slot is refilled as soon as it frees, so one slow delivery holds up only
+            // its own message, not the ones behind it.
+            let free = concurrency.saturating_sub(in_flight.len());
+            if look && free > 0 && !stopped {
+                // Messages under way are still due until their claim commits: asked for
+                // beyond the free slots, and skipped.
+                let limit = i64::try_from(free + in_flight.len())
+                    .unwrap_or(i64::MAX)
+                    .min(settings.batch.max(1));
+                match due_messages(&db, deliverer.topics(), limit).await {
+                    Ok(messages) => {
+                        look = i64::try_from(messages.len()).unwrap_or(i64::MAX) >= limit;
+                        let fresh: Vec<_> = messages
+                            .into_iter()
+                            .filter(|(message, _)| !in_flight.holds(&message.id))
+                            .take(free)
+                            .collect();
+                        for (message, seen) in fresh {
+                            let (db, deliverer, settings) =
+                                (db.clone(), deliverer.clone(), settings.clone());
+                            let id = message.id.clone();
+                            in_flight.start(id, async move {
+                                deliver_one(
+                                    &db,
+                                    service,
+                                    deliverer.as_ref(),
+                                    &settings,
+                                    message,
+                                    seen,
+                                )
+                                .await
+                            });
+                        }
+                    }
+                    Err(error) => {
+                        // Before migrations or during a database outage; the next tick
+                        // tries again.
+                        tracing::debug!(%error, "outbox relay look skipped");
+                        look = false;
+                    }
                 }
-            } else if *stopping.borrow() {
+                continue;
+            }
+            if in_flight.len() == 0 && stopped {
                 return;
             }
-            more = match relay_once(&db, service, deliverer.as_ref(), &settings).await {
-                Ok(handled) => handled > 0,
-                Err(error) => {
-                    // Before migrations or during a database outage; the next pass tries again.
-                    tracing::debug!(%error, "outbox relay pass skipped");
-                    false
+            tokio::select! {
+                Some(handled) = in_flight.next(), if in_flight.len() > 0 => {
+                    // A delivery that went through may have made others due (see
+                    // `retry_waiting_now`), and a backlog waits for its slot. Every other
+                    // delivery that ended meanwhile frees its slot too, so the next look
+                    // fills them all at once.
+                    look |= handled;
+                    while let Some(handled) = in_flight.try_next() {
+                        look |= handled;
+                    }
                 }
-            };
+                _ = interval.tick() => look = true,
+                _ = waker.0.notified() => look = true,
+                // The deliveries under way finish (each within its attempt timeout); no
+                // new one starts.
+                changed = stopping.changed(), if !stopped => {
+                    // A dropped sender stops the relay as well.
+                    stopped = changed.is_err() || *stopping.borrow();
+                }
+            }
         }
     };
     tokio::join!(gauges, deliveries);
