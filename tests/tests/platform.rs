@@ -410,6 +410,13 @@ async fn a_delivery_that_hangs_holds_up_only_its_own_message_and_the_relay_stops
 
     // Told to stop, the relay finishes the delivery under way, then ends.
     stop.send(true).unwrap();
+    let mut relay = relay;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut relay)
+            .await
+            .is_err(),
+        "the relay waits for the delivery under way"
+    );
     release.notify_one();
     tokio::time::timeout(Duration::from_secs(10), relay)
         .await
@@ -418,6 +425,55 @@ async fn a_delivery_that_hangs_holds_up_only_its_own_message_and_the_relay_stops
     let mut keys = delivered.lock().unwrap().clone();
     keys.sort();
     assert_eq!(keys, ["held", "one", "three", "two"]);
+}
+
+/// A receiver whose code panics.
+struct Panicking;
+
+impl suite_db::Deliverer for Panicking {
+    fn topics(&self) -> &'static [&'static str] {
+        &["test.panicking"]
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        _: &'a suite_db::PendingMessage,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = suite_db::Delivery> + Send + 'a>> {
+        Box::pin(async { panic!("a bug in the deliverer") })
+    }
+}
+
+#[tokio::test]
+async fn a_deliverer_that_panics_is_retried_after_a_back_off() {
+    let database = suite_testkit::migrated_database(&[]).await;
+    let db = database.database();
+    enqueue_one(&db, "test.panicking", "bug").await;
+    let settings = suite_db::RelaySettings {
+        first_backoff: Duration::from_secs(3_600),
+        max_backoff: Duration::from_secs(3_600),
+        ..suite_db::RelaySettings::default()
+    };
+    let pass = || suite_db::relay_once(&db, "platform-tests", &Panicking, &settings);
+    assert_eq!(pass().await.unwrap(), 1);
+    let row = sqlx::query(
+        "SELECT attempts, next_attempt_at, last_error, lease_token, failed_at FROM outbox_messages \
+         WHERE message_key = 'bug'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    use sqlx::Row;
+    assert_eq!(row.get::<i64, _>("attempts"), 1);
+    assert_eq!(
+        row.get::<Option<String>, _>("last_error").as_deref(),
+        Some("the deliverer panicked")
+    );
+    assert!(row.get::<Option<String>, _>("lease_token").is_none());
+    assert!(row.get::<Option<i64>, _>("failed_at").is_none());
+    // Due again after its back-off, not at the end of a lease seconds away.
+    let due_in = row.get::<i64, _>("next_attempt_at") - suite_db::now_micros();
+    assert!(due_in > 3_000_000_000, "due in {due_in} µs");
+    assert_eq!(pass().await.unwrap(), 0, "it waits out its back-off");
 }
 
 #[tokio::test]

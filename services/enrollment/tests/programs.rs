@@ -495,6 +495,25 @@ async fn partner_reapplies_to_direct_bill_with_a_new_tenant_on_its_indirect_reve
     assert_eq!(information.enrollments.len(), 1);
 }
 
+/// Lists `tenant` in the directory of official indirect providers.
+async fn list_in_directory(suite: &common::Suite, tenant: Uuid, display_name: &str) {
+    suite
+        .operator()
+        .create_indirect_provider(pb::CreateIndirectProviderRequest {
+            request_id: request_id(),
+            indirect_provider: Some(pb::IndirectProvider {
+                display_name: display_name.into(),
+                provider_tenant_id: tenant.to_string(),
+                country_codes: vec!["GB".into()],
+                description: "CSP distributor".into(),
+                website_uri: "https://contoso.example".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn capabilities_carry_the_directory_listing_and_the_sandbox_flag_with_or_without_enrollments()
 {
@@ -515,21 +534,7 @@ async fn capabilities_carry_the_directory_listing_and_the_sandbox_flag_with_or_w
         })
         .await
         .unwrap();
-    suite
-        .operator()
-        .create_indirect_provider(pb::CreateIndirectProviderRequest {
-            request_id: request_id(),
-            indirect_provider: Some(pb::IndirectProvider {
-                display_name: "Contoso Distribution".into(),
-                provider_tenant_id: sandbox.to_string(),
-                country_codes: vec!["GB".into()],
-                description: "CSP distributor".into(),
-                website_uri: "https://contoso.example".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
+    list_in_directory(&suite, sandbox, "Contoso Distribution").await;
     let sandbox_name = format!("partners/{sandbox}");
     let ask = |partner: String| {
         let mut client = suite.client(&Actor::service("relationship", "enrollment"));
@@ -554,6 +559,23 @@ async fn capabilities_carry_the_directory_listing_and_the_sandbox_flag_with_or_w
     let unlisted = ask(direct.name()).await.unwrap().into_inner();
     assert!(!unlisted.official_indirect_provider && !unlisted.integration_sandbox);
     assert!(unlisted.app_access, "{unlisted:?}");
+
+    // Two enrollments and a directory entry: every row carries the listing.
+    suite
+        .enroll(&direct, pb::Program::IndirectProvider)
+        .await
+        .unwrap();
+    list_in_directory(&suite, direct.tenant, "Contoso Direct").await;
+    let listed_with_enrollments = ask(direct.name()).await.unwrap().into_inner();
+    assert!(listed_with_enrollments.official_indirect_provider);
+    assert_eq!(
+        listed_with_enrollments.capabilities, unlisted.capabilities,
+        "a pending provider enrollment adds no capability"
+    );
+    assert_eq!(
+        suite.program_information(&direct).await.enrollments.len(),
+        2
+    );
 
     let unknown = ask(format!("partners/{}", Uuid::new_v4()))
         .await

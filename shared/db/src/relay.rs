@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use sqlx::Row;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -70,7 +70,8 @@ pub struct RelaySettings {
     pub first_backoff: Duration,
     /// Longest retry delay.
     pub max_backoff: Duration,
-    /// Most messages claimed per pass.
+    /// Most messages one [`relay_once`] pass claims, and most waiting messages brought
+    /// forward at once when their receiver answers again.
     pub batch: i64,
     /// Most deliveries of one relay running at once.
     pub concurrency: usize,
@@ -203,32 +204,34 @@ impl InFlight {
         self.messages.insert(task.id(), message);
     }
 
-    /// Whether the next delivery to end was handled.
-    async fn next(&mut self) -> Option<bool> {
+    /// Waits for the next delivery to end.
+    async fn next(&mut self) -> Option<()> {
         let ended = self.tasks.join_next_with_id().await?;
-        Some(self.ended(ended))
+        self.ended(ended);
+        Some(())
     }
 
     /// As [`Self::next`], for a delivery that has already ended.
-    fn try_next(&mut self) -> Option<bool> {
+    fn try_next(&mut self) -> Option<()> {
         let ended = self.tasks.try_join_next_with_id()?;
-        Some(self.ended(ended))
+        self.ended(ended);
+        Some(())
     }
 
     fn ended(
         &mut self,
         ended: Result<(tokio::task::Id, Result<bool, StoreError>), tokio::task::JoinError>,
-    ) -> bool {
+    ) {
         match ended {
             Ok((task, attempt)) => {
                 self.messages.remove(&task);
-                attempt_handled(attempt)
+                attempt_handled(attempt);
             }
             Err(error) => {
                 self.messages.remove(&error.id());
-                // A panicked delivery: its message is taken up again once its lease ends.
+                // Not the deliverer (its panics are retries): the message is taken up
+                // again once its lease ends.
                 tracing::error!(%error, "an outbox delivery panicked");
-                false
             }
         }
     }
@@ -283,8 +286,14 @@ async fn deliver_one(
     if let Some(parent) = &message.trace_parent {
         suite_telemetry::link_to_traceparent(&span, parent);
     }
-    let attempt = tokio::time::timeout(settings.attempt_timeout, deliverer.deliver(&message))
-        .instrument(span);
+    // A deliverer that panics is retried with back-off like one that failed, not claimed
+    // again and again at every lease's end.
+    let delivery = std::panic::AssertUnwindSafe(deliverer.deliver(&message))
+        .catch_unwind()
+        .map(|attempt| {
+            attempt.unwrap_or_else(|_| Delivery::Retry("the deliverer panicked".into()))
+        });
+    let attempt = tokio::time::timeout(settings.attempt_timeout, delivery).instrument(span);
     tokio::pin!(attempt);
     let mut renewals = tokio::time::interval_at(
         tokio::time::Instant::now() + settings.renewal_interval(),
@@ -442,7 +451,8 @@ impl RelayWaker {
 
 /// Runs the relay of `service` until `stopping` turns true, keeping up to
 /// `settings.concurrency` deliveries under way; every few seconds it also reads its topics'
-/// backlog for the outbox gauges.
+/// backlog for the outbox gauges. Once stopping, it starts no delivery and returns when
+/// those under way have ended.
 pub async fn run_relay(
     db: Database,
     service: &'static str,
@@ -451,7 +461,7 @@ pub async fn run_relay(
     waker: RelayWaker,
     mut stopping: watch::Receiver<bool>,
 ) {
-    // The gauges are read on their own schedule, also while a pass waits on a slow peer.
+    // The gauges are read on their own schedule, also while every slot waits on a slow peer.
     let gauges = {
         let (db, mut stopping) = (db.clone(), stopping.clone());
         let (topics, every) = (deliverer.topics(), settings.gauge_interval);
@@ -476,7 +486,7 @@ pub async fn run_relay(
         let settings = Arc::new(settings);
         let mut in_flight = InFlight::default();
         // Whether due messages may be waiting beyond those in flight: after a wake-up, a
-        // tick, a delivery, or a look that filled every free slot.
+        // tick, a delivery, or a look that found more than it had slots for.
         let mut look = true;
         let mut stopped = *stopping.borrow();
         loop {
@@ -485,18 +495,18 @@ pub async fn run_relay(
             let free = concurrency.saturating_sub(in_flight.len());
             if look && free > 0 && !stopped {
                 // Messages under way are still due until their claim commits: asked for
-                // beyond the free slots, and skipped.
-                let limit = i64::try_from(free + in_flight.len())
-                    .unwrap_or(i64::MAX)
-                    .min(settings.batch.max(1));
+                // beyond the free slots (so at least `free` others come back when that
+                // many are due), and skipped.
+                let limit = i64::try_from(concurrency).unwrap_or(i64::MAX);
                 match due_messages(&db, deliverer.topics(), limit).await {
                     Ok(messages) => {
-                        look = i64::try_from(messages.len()).unwrap_or(i64::MAX) >= limit;
-                        let fresh: Vec<_> = messages
+                        let mut fresh: Vec<_> = messages
                             .into_iter()
                             .filter(|(message, _)| !in_flight.holds(&message.id))
-                            .take(free)
                             .collect();
+                        // Some were left for want of a slot: look again when one frees.
+                        look = fresh.len() > free;
+                        fresh.truncate(free);
                         for (message, seen) in fresh {
                             let (db, deliverer, settings) =
                                 (db.clone(), deliverer.clone(), settings.clone());
@@ -527,20 +537,20 @@ pub async fn run_relay(
                 return;
             }
             tokio::select! {
-                Some(handled) = in_flight.next(), if in_flight.len() > 0 => {
-                    // A delivery that went through may have made others due (see
-                    // `retry_waiting_now`), and a backlog waits for its slot. Every other
-                    // delivery that ended meanwhile frees its slot too, so the next look
-                    // fills them all at once.
-                    look |= handled;
-                    while let Some(handled) = in_flight.try_next() {
-                        look |= handled;
-                    }
+                Some(()) = in_flight.next(), if in_flight.len() > 0 => {
+                    // A backlog may wait for the freed slot, and a delivery that went
+                    // through may have made others due (see `retry_waiting_now`). Every
+                    // other delivery that ended meanwhile frees its slot too, so the next
+                    // look fills them all at once.
+                    while in_flight.try_next().is_some() {}
+                    look = true;
                 }
                 _ = interval.tick() => look = true,
                 _ = waker.0.notified() => look = true,
-                // The deliveries under way finish (each within its attempt timeout); no
-                // new one starts.
+                // No new delivery starts; those under way finish (each within its attempt
+                // timeout) unless the relay's task is aborted, as the services do at
+                // shutdown: an aborted delivery's message is taken up again once its lease
+                // ends.
                 changed = stopping.changed(), if !stopped => {
                     // A dropped sender stops the relay as well.
                     stopped = changed.is_err() || *stopping.borrow();

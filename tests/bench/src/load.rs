@@ -238,24 +238,26 @@ pub async fn open(
         }
         outcome
     });
-    let (due_tx, mut due_rx) = mpsc::unbounded_channel::<Instant>();
+    let (due_tx, mut due_rx) = mpsc::unbounded_channel::<Vec<Instant>>();
     let pacer = std::thread::spawn(move || pace(started, rate, bound, due_tx));
     let mut offered = 0_u64;
     let mut shed = 0_u64;
-    while let Some(due) = due_rx.recv().await {
-        let channel = channels[(offered as usize) % channels.len()].clone();
-        offered += 1;
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            shed += 1;
-            continue;
-        };
-        let call = call.clone();
-        let results_tx = results_tx.clone();
-        tokio::spawn(async move {
-            let code = call(channel).await;
-            let _ = results_tx.send((code, due.elapsed()));
-            drop(permit);
-        });
+    while let Some(batch) = due_rx.recv().await {
+        for due in batch {
+            let channel = channels[(offered as usize) % channels.len()].clone();
+            offered += 1;
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                shed += 1;
+                continue;
+            };
+            let call = call.clone();
+            let results_tx = results_tx.clone();
+            tokio::spawn(async move {
+                let code = call(channel).await;
+                let _ = results_tx.send((code, due.elapsed()));
+                drop(permit);
+            });
+        }
     }
     // The pacer has sent its last call and ended; nothing to wait for.
     let _ = pacer.join();
@@ -268,21 +270,29 @@ pub async fn open(
     outcome
 }
 
-/// Sends the instant each call of the open loop is due, when it is due, until `bound`; stops
-/// early when the receiver is gone.
-fn pace(started: Instant, rate: f64, bound: Bound, due_tx: mpsc::UnboundedSender<Instant>) {
-    for offered in 0_u64.. {
-        let due = started + Duration::from_secs_f64(offered as f64 / rate);
-        match bound {
-            Bound::Time(duration) if due >= started + duration => return,
-            Bound::Count(count) if offered >= count => return,
-            _ => {}
+/// Sends the instants the calls of the open loop are due, when they are due, until `bound`;
+/// stops early when the receiver is gone. The calls due by the time the thread wakes go
+/// together, so at high rates the generator wakes once per batch, not once per call.
+fn pace(started: Instant, rate: f64, bound: Bound, due_tx: mpsc::UnboundedSender<Vec<Instant>>) {
+    let due_at = |offered: u64| started + Duration::from_secs_f64(offered as f64 / rate);
+    let past_bound = |offered: u64| match bound {
+        Bound::Time(duration) => due_at(offered) >= started + duration,
+        Bound::Count(count) => offered >= count,
+    };
+    let mut offered = 0_u64;
+    while !past_bound(offered) {
+        let now = Instant::now();
+        let next = due_at(offered);
+        if next > now {
+            std::thread::sleep(next - now);
         }
         let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
+        let mut batch = Vec::new();
+        while !past_bound(offered) && due_at(offered) <= now {
+            batch.push(due_at(offered));
+            offered += 1;
         }
-        if due_tx.send(due).is_err() {
+        if due_tx.send(batch).is_err() {
             return;
         }
     }
