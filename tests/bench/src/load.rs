@@ -270,6 +270,10 @@ pub async fn open(
     outcome
 }
 
+/// The pacer's shortest sleep: a call starts at most this much after it was due (and that
+/// lag counts as latency), and the pacer wakes at most 5,000 times a second.
+const PACER_TICK: Duration = Duration::from_micros(200);
+
 /// Sends the instants the calls of the open loop are due, when they are due, until `bound`;
 /// stops early when the receiver is gone. The calls due by the time the thread wakes go
 /// together, so at high rates the generator wakes once per batch, not once per call.
@@ -280,15 +284,17 @@ fn pace(started: Instant, rate: f64, bound: Bound, due_tx: mpsc::UnboundedSender
         Bound::Count(count) => offered >= count,
     };
     let mut offered = 0_u64;
+    let mut woke = Instant::now();
     while !past_bound(offered) {
+        // At most one wake-up per tick: the generator shares the cores with the service.
+        let next = due_at(offered).max(woke + PACER_TICK);
         let now = Instant::now();
-        let next = due_at(offered);
         if next > now {
             std::thread::sleep(next - now);
         }
-        let now = Instant::now();
+        woke = Instant::now();
         let mut batch = Vec::new();
-        while !past_bound(offered) && due_at(offered) <= now {
+        while !past_bound(offered) && due_at(offered) <= woke {
             batch.push(due_at(offered));
             offered += 1;
         }
