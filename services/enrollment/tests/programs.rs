@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{DAY, FRIDAY, GRACE_DAYS, sales_agent, start, state};
 use suite_proto::enrollment::v1 as pb;
 use suite_proto::enrollment::v1::{Capability as C, EnrollmentState as S};
-use suite_testkit::{Actor, reason, request_id};
+use suite_testkit::{Actor, list_as_indirect_provider, reason, request_id};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -495,25 +495,6 @@ async fn partner_reapplies_to_direct_bill_with_a_new_tenant_on_its_indirect_reve
     assert_eq!(information.enrollments.len(), 1);
 }
 
-/// Lists `tenant` in the directory of official indirect providers.
-async fn list_in_directory(suite: &common::Suite, tenant: Uuid, display_name: &str) {
-    suite
-        .operator()
-        .create_indirect_provider(pb::CreateIndirectProviderRequest {
-            request_id: request_id(),
-            indirect_provider: Some(pb::IndirectProvider {
-                display_name: display_name.into(),
-                provider_tenant_id: tenant.to_string(),
-                country_codes: vec!["GB".into()],
-                description: "CSP distributor".into(),
-                website_uri: "https://contoso.example".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn capabilities_carry_the_directory_listing_and_the_sandbox_flag_with_or_without_enrollments()
 {
@@ -534,7 +515,7 @@ async fn capabilities_carry_the_directory_listing_and_the_sandbox_flag_with_or_w
         })
         .await
         .unwrap();
-    list_in_directory(&suite, sandbox, "Contoso Distribution").await;
+    list_as_indirect_provider(&suite.service, sandbox).await;
     let sandbox_name = format!("partners/{sandbox}");
     let ask = |partner: String| {
         let mut client = suite.client(&Actor::service("relationship", "enrollment"));
@@ -565,7 +546,7 @@ async fn capabilities_carry_the_directory_listing_and_the_sandbox_flag_with_or_w
         .enroll(&direct, pb::Program::IndirectProvider)
         .await
         .unwrap();
-    list_in_directory(&suite, direct.tenant, "Contoso Direct").await;
+    list_as_indirect_provider(&suite.service, direct.tenant).await;
     let listed_with_enrollments = ask(direct.name()).await.unwrap().into_inner();
     assert!(listed_with_enrollments.official_indirect_provider);
     assert_eq!(

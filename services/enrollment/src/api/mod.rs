@@ -86,12 +86,7 @@ impl EnrollmentApi {
         field: &str,
         name: &str,
     ) -> Result<Partner, Error> {
-        let tenant_id = partner_in(field, name)?;
-        let partner = match caller.can_access_tenant(tenant_id) {
-            true => self.store.get_partner(tenant_id).await?,
-            false => None,
-        };
-        partner.ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))
+        self.checkable_partner(caller, field, name, &[]).await
     }
 
     /// As [`Self::readable_partner`], and for the `services` acting for themselves: the
