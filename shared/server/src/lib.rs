@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::body::Body;
 use tonic::service::Routes;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
@@ -210,7 +210,6 @@ pub async fn serve(
 
     let drained = Server::builder()
         .timeout(settings.request_timeout)
-        .tcp_nodelay(true)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
         .layer(stack)
         .add_routes(
@@ -229,7 +228,10 @@ pub async fn serve(
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), {
+        // Without TCP_NODELAY a response's trailers, written after its message, wait for
+        // the peer's delayed ACK (40 ms on Linux). The builder's `tcp_nodelay` applies only to
+        // listeners tonic binds itself, so the accepted sockets are set here.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), {
             let health_reporter = health_reporter.clone();
             async move {
                 shutdown.await;
