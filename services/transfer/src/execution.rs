@@ -63,11 +63,16 @@ impl Executor {
             Some(id) => id,
             None => return Delivery::Failed("unreadable transfer request id".into()),
         };
+        // The request as this executor last saved it; read again when another changed it.
+        let mut saved: Option<TransferRequest> = None;
         for _ in 0..MAX_STEPS_PER_DELIVERY {
-            let request = match self.store.transfer_request(id).await {
-                Ok(Some(request)) => request,
-                Ok(None) => return Delivery::Failed(format!("no transfer request {id}")),
-                Err(error) => return Delivery::Retry(format!("reading the request: {error}")),
+            let request = match saved.take() {
+                Some(request) => request,
+                None => match self.store.transfer_request(id).await {
+                    Ok(Some(request)) => request,
+                    Ok(None) => return Delivery::Failed(format!("no transfer request {id}")),
+                    Err(error) => return Delivery::Retry(format!("reading the request: {error}")),
+                },
             };
             if request.state != pb::TransferRequestState::Accepted {
                 return Delivery::Delivered; // completed or failed, by us or another executor
@@ -98,18 +103,20 @@ impl Executor {
                     return Delivery::Failed(format!("accepted request {id} has no step to run"));
                 }
             };
-            if let Some(delivery) = outcome {
-                return delivery;
+            match outcome {
+                Step::Saved(next) => {
+                    tracing::info!(transfer_request = %request.name(), step = step.as_str_name(), "transfer step done");
+                    saved = Some(*next);
+                }
+                Step::Superseded => {}
+                Step::End(delivery) => return delivery,
             }
-            tracing::info!(transfer_request = %request.name(), step = step.as_str_name(), "transfer step done");
         }
         Delivery::Retry("more steps than a transfer has: looking again".into())
     }
 
     /// Step 1: the preconditions, asked again (they may have changed since the request).
-    /// `None` when the request changed (the step passed, or another executor moved it on)
-    /// and the loop reads it again.
-    async fn check_preconditions(&self, request: &TransferRequest, now: i64) -> Option<Delivery> {
+    async fn check_preconditions(&self, request: &TransferRequest, now: i64) -> Step {
         let unmet = match self.unmet_preconditions(request).await {
             Ok(unmet) => unmet,
             // A refusal by a peer (a misconfigured key, a bug) will not pass by waiting: the
@@ -130,14 +137,13 @@ impl Executor {
         }
         let next = request.advanced(pb::TransferStep::MoveSubscriptions, now);
         match self.store.record_step(request, &next, "PASSED", "").await {
-            Ok(advanced) => {
-                if advanced {
-                    self.metrics
-                        .step(pb::TransferStep::CheckPreconditions, StepOutcome::Passed);
-                }
-                None // advanced, or another executor did: read again either way
+            Ok(true) => {
+                self.metrics
+                    .step(pb::TransferStep::CheckPreconditions, StepOutcome::Passed);
+                Step::Saved(Box::new(next))
             }
-            Err(error) => Some(Delivery::Retry(format!("recording the check: {error}"))),
+            Ok(false) => Step::Superseded,
+            Err(error) => Step::End(Delivery::Retry(format!("recording the check: {error}"))),
         }
     }
 
@@ -158,15 +164,16 @@ impl Executor {
     }
 
     /// Step 2: the move, one transaction.
-    async fn move_subscriptions(&self, request: &TransferRequest, now: i64) -> Option<Delivery> {
+    async fn move_subscriptions(&self, request: &TransferRequest, now: i64) -> Step {
         match self.store.move_subscriptions(request, now).await {
             Ok(MoveOutcome::Completed) => {
                 self.metrics
                     .step(pb::TransferStep::MoveSubscriptions, StepOutcome::Passed);
                 self.metrics.completed();
-                None
+                tracing::info!(transfer_request = %request.name(), "transfer completed");
+                Step::End(Delivery::Delivered)
             }
-            Ok(MoveOutcome::Superseded) => None,
+            Ok(MoveOutcome::Superseded) => Step::Superseded,
             Err(Error::Precondition { reason, message }) => {
                 self.fail(request, reason, &message, now).await
             }
@@ -179,12 +186,7 @@ impl Executor {
 
     /// Records an attempt that did not finish its step, to be retried; past the deadline
     /// the transfer fails instead.
-    async fn retry_or_give_up(
-        &self,
-        request: &TransferRequest,
-        error: &str,
-        now: i64,
-    ) -> Option<Delivery> {
+    async fn retry_or_give_up(&self, request: &TransferRequest, error: &str, now: i64) -> Step {
         if request
             .execution
             .deadline
@@ -193,7 +195,7 @@ impl Executor {
             return self.fail(request, DEADLINE_PASSED, error, now).await;
         }
         let next = request.retried(error, now);
-        Some(
+        Step::End(
             match self.store.record_step(request, &next, "RETRY", error).await {
                 Ok(recorded) => {
                     if recorded {
@@ -207,27 +209,31 @@ impl Executor {
         )
     }
 
-    /// Ends the transfer as FAILED; `None` when another executor changed the request
+    /// Ends the transfer as FAILED; superseded when another executor changed the request
     /// first, so the loop reads it again rather than report an outcome it does not know.
-    async fn fail(
-        &self,
-        request: &TransferRequest,
-        reason: &str,
-        error: &str,
-        now: i64,
-    ) -> Option<Delivery> {
+    async fn fail(&self, request: &TransferRequest, reason: &str, error: &str, now: i64) -> Step {
         match self.store.fail_transfer(request, reason, error, now).await {
             Ok(true) => {
                 tracing::warn!(transfer_request = %request.name(), reason, "transfer failed");
                 self.metrics
                     .step(request.execution.step, StepOutcome::Failed);
                 self.metrics.failed(reason);
-                Some(Delivery::Delivered)
+                Step::End(Delivery::Delivered)
             }
-            Ok(false) => None,
-            Err(store) => Some(Delivery::Retry(format!("recording the failure: {store}"))),
+            Ok(false) => Step::Superseded,
+            Err(store) => Step::End(Delivery::Retry(format!("recording the failure: {store}"))),
         }
     }
+}
+
+/// How an attempt at a step ended.
+enum Step {
+    /// The step's outcome is saved: the request is now this, and the next step may run.
+    Saved(Box<TransferRequest>),
+    /// Another executor changed the request first: read it again.
+    Superseded,
+    /// The delivery ends here.
+    End(Delivery),
 }
 
 impl Deliverer for Executor {

@@ -261,6 +261,24 @@ impl Suite {
         reached.lock().unwrap().take().unwrap()
     }
 
+    /// `actor` sets subscription `name`'s quantity to `quantity`.
+    async fn change_quantity(&self, actor: &Actor, name: &str, quantity: i32) {
+        self.transfers(actor)
+            .update_subscription(pb::UpdateSubscriptionRequest {
+                request_id: request_id(),
+                subscription: Some(pb::Subscription {
+                    name: name.into(),
+                    quantity,
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["quantity".into()],
+                }),
+            })
+            .await
+            .unwrap();
+    }
+
     async fn subscriptions(&self, partner: Uuid, customer: Uuid) -> Vec<pb::Subscription> {
         self.transfers(&Actor::admin_agent(partner))
             .list_subscriptions(pb::ListSubscriptionsRequest {
@@ -799,20 +817,8 @@ async fn a_quantity_changed_after_creation_is_not_carried_over_and_shows_as_drif
     let source_agent = Actor::admin_agent(world.source);
     let created = suite.request_transfer(&world, &[&world.licences]).await;
     suite
-        .transfers(&source_agent)
-        .update_subscription(pb::UpdateSubscriptionRequest {
-            request_id: request_id(),
-            subscription: Some(pb::Subscription {
-                name: world.licences.name.clone(),
-                quantity: 30,
-                ..Default::default()
-            }),
-            update_mask: Some(FieldMask {
-                paths: vec!["quantity".into()],
-            }),
-        })
-        .await
-        .unwrap();
+        .change_quantity(&source_agent, &world.licences.name, 30)
+        .await;
     let read = suite.get(&source_agent, &created.name).await;
     let item = &read.line_items[0];
     assert_eq!(
@@ -840,6 +846,83 @@ async fn a_quantity_changed_after_creation_is_not_carried_over_and_shows_as_drif
         .await;
     let item = &ended.line_items[0];
     assert_eq!((item.current_quantity, item.quantity_drift), (25, false));
+}
+
+#[tokio::test]
+async fn a_listed_page_shows_each_request_with_its_own_line_items_and_quantities() {
+    let suite = start(fast_transfer_options()).await;
+    let world = suite.world_with(2).await;
+    let source_agent = Actor::admin_agent(world.source);
+    // Three requests of one, two (a base with its add-on) and two line items.
+    let mut created = vec![
+        suite
+            .request_transfer(&world, &[&world.more_azure[1]])
+            .await,
+        suite.request_transfer(&world, &[&world.licences]).await,
+        suite
+            .request_transfer(&world, &[&world.azure, &world.more_azure[0]])
+            .await,
+    ];
+    suite
+        .change_quantity(&source_agent, &world.licences.name, 30)
+        .await;
+
+    // Two a page, newest first, to the end.
+    let mut listed = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = suite
+            .transfers(&source_agent)
+            .list_transfer_requests(pb::ListTransferRequestsRequest {
+                parent: format!("partners/{}", world.source),
+                role: pb::TransferRole::Source as i32,
+                page_size: 2,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.transfer_requests.len() <= 2);
+        listed.extend(page.transfer_requests);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    created.reverse();
+    let names = |requests: &[pb::TransferRequest]| -> Vec<String> {
+        requests.iter().map(|r| r.name.clone()).collect()
+    };
+    assert_eq!(names(&listed), names(&created));
+    let items = |request: &pb::TransferRequest| -> Vec<(String, i32, i32)> {
+        request
+            .line_items
+            .iter()
+            .map(|i| (i.subscription.clone(), i.quantity, i.current_quantity))
+            .collect()
+    };
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| r.line_items.len())
+            .collect::<Vec<_>>(),
+        vec![2, 2, 1]
+    );
+    for request in &listed {
+        let read = suite.get(&source_agent, &request.name).await;
+        assert_eq!(items(request), items(&read), "{}", request.name);
+    }
+    let licences = &listed[1].line_items[0];
+    assert_eq!(
+        (
+            licences.subscription.as_str(),
+            licences.quantity,
+            licences.current_quantity,
+            licences.quantity_drift
+        ),
+        (world.licences.name.as_str(), 25, 30, true)
+    );
 }
 
 #[tokio::test]

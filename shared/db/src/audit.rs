@@ -26,25 +26,59 @@ pub async fn record_audit(
     caller: &Caller,
     event: AuditEvent<'_>,
 ) -> Result<(), StoreError> {
+    record_audits(tx, caller, std::slice::from_ref(&event)).await
+}
+
+/// Most events one statement writes: 12 parameters each stay far below either database's
+/// limit on parameters.
+const EVENTS_PER_STATEMENT: usize = 256;
+
+/// Writes `events`, all done by `caller`, inside `tx` in as few statements as it can (one
+/// change seen by several tenants, a move of many subscriptions).
+pub async fn record_audits(
+    tx: &mut Tx,
+    caller: &Caller,
+    events: &[AuditEvent<'_>],
+) -> Result<(), StoreError> {
     let actor = caller.actor();
-    sqlx::query(
-        "INSERT INTO audit_events (id, occurred_at, tenant_id, resource_name, action, actor_subject, \
-         actor_kind, actor_tenant_id, via_service, request_id, before_state, after_state) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(Uuid::now_v7().to_string())
-    .bind(now_micros())
-    .bind(event.tenant_id.to_string())
-    .bind(event.resource_name)
-    .bind(event.action)
-    .bind(&actor.subject)
-    .bind(actor.kind.as_str())
-    .bind(actor.tenant_id.to_string())
-    .bind(caller.via_service())
-    .bind(event.request_id)
-    .bind(event.before)
-    .bind(event.after)
-    .execute(&mut **tx)
-    .await?;
+    let actor_tenant_id = actor.tenant_id.to_string();
+    let occurred_at = now_micros();
+    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert_sql(chunk.len())));
+        for event in chunk {
+            query = query
+                .bind(Uuid::now_v7().to_string())
+                .bind(occurred_at)
+                .bind(event.tenant_id.to_string())
+                .bind(event.resource_name)
+                .bind(event.action)
+                .bind(&actor.subject)
+                .bind(actor.kind.as_str())
+                .bind(&actor_tenant_id)
+                .bind(caller.via_service())
+                .bind(event.request_id)
+                .bind(event.before.as_deref())
+                .bind(event.after.as_deref());
+        }
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
+}
+
+/// `INSERT INTO audit_events` of `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    const COLUMNS: usize = 12;
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=COLUMNS)
+                .map(|column| format!("${}", row * COLUMNS + column))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO audit_events (id, occurred_at, tenant_id, resource_name, action, actor_subject, \
+         actor_kind, actor_tenant_id, via_service, request_id, before_state, after_state) VALUES {}",
+        values.join(", ")
+    )
 }

@@ -28,7 +28,7 @@ use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyPool, AssertSqlSafe};
 use suite_config::Secret;
 
-pub use audit::{AuditEvent, record_audit};
+pub use audit::{AuditEvent, record_audit, record_audits};
 pub use backend::Backend;
 pub use change::{Change, record_change, record_unrequested_change};
 pub use connect::DatabaseSettings;

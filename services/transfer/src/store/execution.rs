@@ -30,7 +30,9 @@ impl TransferStore {
     /// Request `id`, as the executor reads it.
     pub async fn transfer_request(&self, id: Uuid) -> Result<Option<TransferRequest>, StoreError> {
         let mut conn = self.db.pool().acquire().await?;
-        fetch_request(&mut conn, id, "").await
+        Ok(fetch_request(&mut conn, id, "")
+            .await?
+            .map(|(request, _)| request))
     }
 
     /// Records `next`, the request after an attempt at `current`'s step (`outcome` with
@@ -97,7 +99,7 @@ impl TransferStore {
         let lock = suite_db::for_update(&tx);
         // The request row first: a second executor waits here, then sees the new version.
         let fresh = fetch_request(&mut tx, current.id, lock).await?;
-        if fresh.as_ref().map(|r| r.version) != Some(current.version) {
+        if fresh.as_ref().map(|(r, _)| r.version) != Some(current.version) {
             return Ok(MoveOutcome::Superseded);
         }
         let source = current.source_customer();
@@ -142,6 +144,7 @@ impl TransferStore {
             }
         }
         let mut moved: HashMap<Uuid, Uuid> = HashMap::new();
+        let mut trail = Vec::with_capacity(2 * current.line_items.len());
         for item in &current.line_items {
             let Some(original) = originals.get(&item.subscription_id).cloned() else {
                 continue; // locked above
@@ -180,34 +183,33 @@ impl TransferStore {
             // one partner at a time, which the database holds.
             save_subscription(&mut tx, &original, &left).await?;
             insert_subscription(&mut tx, &successor).await?;
-            for (tenant_id, before, after) in [
-                (
-                    source.partner_tenant_id,
-                    Some(pb::Subscription::from(&original).encode_to_vec()),
-                    pb::Subscription::from(&left),
-                ),
-                (
-                    provider.partner_tenant_id,
-                    None,
-                    pb::Subscription::from(&successor),
-                ),
-            ] {
-                suite_db::record_audit(
-                    &mut tx,
-                    &executor,
-                    AuditEvent {
-                        tenant_id,
-                        resource_name: &after.name,
-                        action: "ExecuteTransfer",
-                        request_id: None,
-                        before,
-                        after: Some(after.encode_to_vec()),
-                    },
-                )
-                .await?;
-            }
+            trail.push((
+                source.partner_tenant_id,
+                left.name(),
+                Some(pb::Subscription::from(&original).encode_to_vec()),
+                pb::Subscription::from(&left).encode_to_vec(),
+            ));
+            trail.push((
+                provider.partner_tenant_id,
+                successor.name(),
+                None,
+                pb::Subscription::from(&successor).encode_to_vec(),
+            ));
             moved.insert(original.id, successor.id);
         }
+        // Each side's trail of each subscription, written at once.
+        let events: Vec<AuditEvent> = trail
+            .iter()
+            .map(|(tenant_id, name, before, after)| AuditEvent {
+                tenant_id: *tenant_id,
+                resource_name: name,
+                action: "ExecuteTransfer",
+                request_id: None,
+                before: before.clone(),
+                after: Some(after.clone()),
+            })
+            .collect();
+        suite_db::record_audits(&mut tx, &executor, &events).await?;
         let next = current.completed(&moved, now);
         save_request(&mut tx, current, &next).await?;
         insert_step(

@@ -329,19 +329,34 @@ async fn record_subscription_change(
     Ok(response)
 }
 
-/// Every subscription of `customer` still with it (not transferred away), read in `tx`.
-pub(super) async fn customer_subscriptions(
+/// The subscriptions of `customer` still with it (not transferred away) that a request
+/// naming `named` concerns: those named and their add-ons, read in `tx` and locked in id
+/// order where the backend locks rows. The customer's other subscriptions are neither read
+/// nor locked, so a request costs the same for a customer with thousands.
+pub(super) async fn named_subscriptions(
     tx: &mut Tx,
     customer: CustomerRef,
+    named: &[Uuid],
 ) -> Result<Vec<Subscription>, StoreError> {
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
     let lock = suite_db::for_update(tx);
+    // Each id is bound once and compared twice; a request names at most
+    // MAX_NAMED_SUBSCRIPTIONS, far below either backend's parameter limit.
+    let ids: Vec<String> = (3..3 + named.len()).map(|n| format!("${n}")).collect();
+    let ids = ids.join(", ");
     let sql = format!(
         "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_tenant_id = $2 \
-         AND status <> 'SUBSCRIPTION_STATUS_TRANSFERRED' ORDER BY id{lock}"
+         AND status <> 'SUBSCRIPTION_STATUS_TRANSFERRED' AND (id IN ({ids}) OR base_subscription_id IN ({ids})) \
+         ORDER BY id{lock}"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(customer.partner_tenant_id.to_string())
-        .bind(customer.customer_tenant_id.to_string())
+        .bind(customer.customer_tenant_id.to_string());
+    let rows = named
+        .iter()
+        .fold(query, |query, id| query.bind(id.to_string()))
         .fetch_all(&mut **tx)
         .await?;
     rows.iter().map(subscription_from_row).collect()

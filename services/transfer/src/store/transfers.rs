@@ -15,7 +15,7 @@ use suite_proto::transfer::v1 as pb;
 use uuid::Uuid;
 
 use super::TransferStore;
-use super::subscriptions::{customer_subscriptions, open_among, optional_id};
+use super::subscriptions::{named_subscriptions, open_among, optional_id};
 use crate::domain::subscription::parse_offer_kind;
 use crate::domain::transfer::{Execution, select_line_items};
 use crate::domain::{LineItem, NewTransferRequest, TransferRequest};
@@ -55,7 +55,8 @@ impl TransferStore {
         if let Replay::Previous(response) = key.claim::<pb::TransferRequest>(&mut tx).await? {
             return Ok(response);
         }
-        let subscriptions = customer_subscriptions(&mut tx, new.customer).await?;
+        let subscriptions =
+            named_subscriptions(&mut tx, new.customer, &new.subscription_ids).await?;
         let open = open_among(&mut tx, subscriptions.iter().map(|s| s.id).collect()).await?;
         let line_items = select_line_items(
             new.customer,
@@ -118,7 +119,7 @@ impl TransferStore {
             return Ok(response);
         }
         let lock = suite_db::for_update(&tx);
-        let Some(current) = fetch_request(&mut tx, id, lock).await? else {
+        let Some((current, quantities)) = fetch_request(&mut tx, id, lock).await? else {
             return Err(Error::TransferRequestNotFound(id.to_string()));
         };
         let next = decide(&current)?;
@@ -131,7 +132,7 @@ impl TransferStore {
             pb::TransferRequestState::Rejected => "transfer.v1.transfer_request.rejected",
             _ => "transfer.v1.transfer_request.cancelled",
         };
-        let quantities = current_quantities(&mut tx, &next).await?;
+        // A decision changes no subscription: the quantities read with the request stand.
         let response = next.to_proto(&quantities);
         let before = current.to_proto(&quantities);
         record_transition(
@@ -236,12 +237,12 @@ impl TransferStore {
             return Ok(response);
         }
         let lock = suite_db::for_update(&tx);
-        let Some(current) = fetch_request(&mut tx, id, lock).await? else {
+        let Some((current, _)) = fetch_request(&mut tx, id, lock).await? else {
             return Err(Error::TransferRequestNotFound(id.to_string()));
         };
         check(&current)?;
         let customer = current.source_customer();
-        let subscriptions = customer_subscriptions(&mut tx, customer).await?;
+        let subscriptions = named_subscriptions(&mut tx, customer, named).await?;
         let open = open_among(&mut tx, subscriptions.iter().map(|s| s.id).collect()).await?;
         let line_items = select_line_items(
             customer,
@@ -276,11 +277,7 @@ impl TransferStore {
     pub async fn get_transfer_request(&self, id: Uuid) -> Result<Option<RequestView>, StoreError> {
         // A read: no transaction, which on SQLite would take the only write lock.
         let mut conn = self.db.pool().acquire().await?;
-        let Some(request) = fetch_request(&mut conn, id, "").await? else {
-            return Ok(None);
-        };
-        let quantities = current_quantities(&mut conn, &request).await?;
-        Ok(Some((request, quantities)))
+        fetch_request(&mut conn, id, "").await
     }
 
     /// One page, newest first, of the requests `partner` is a side of in `role`, in `state`
@@ -300,25 +297,21 @@ impl TransferStore {
                 "((source_tenant_id = $1 AND source_visible = 1) OR provider_tenant_id = $1)"
             }
         };
-        let sql = format!(
-            "SELECT {REQUEST_COLUMNS} FROM transfer_requests WHERE {sides} AND ($2 = '' OR state = $2) \
-             AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
+        let sql = with_line_items(
+            &format!(
+                "SELECT * FROM transfer_requests WHERE {sides} AND ($2 = '' OR state = $2) \
+                 AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
+            ),
+            "r.id DESC",
         );
-        let mut conn = self.db.pool().acquire().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(partner.to_string())
             .bind(state.map(|s| s.as_str_name()).unwrap_or_default())
             .bind(page.after_key())
             .bind(page.fetch_limit())
-            .fetch_all(&mut *conn)
+            .fetch_all(self.db.pool())
             .await?;
-        let mut views = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut request = request_from_row(row)?;
-            request.line_items = fetch_line_items(&mut conn, request.id).await?;
-            let quantities = current_quantities(&mut conn, &request).await?;
-            views.push((request, quantities));
-        }
+        let views = views_from_rows(&rows)?;
         Ok(self
             .pages
             .page(page, views, |(request, _)| request.id.to_string()))
@@ -342,7 +335,7 @@ impl TransferStore {
             let id = columns::uuid(&row, "id")?;
             let mut tx = self.db.begin().await?;
             let lock = suite_db::for_update(&tx);
-            let Some(current) = fetch_request(&mut tx, id, lock).await? else {
+            let Some((current, quantities)) = fetch_request(&mut tx, id, lock).await? else {
                 continue;
             };
             let Some(next) = current.expired(now) else {
@@ -354,7 +347,6 @@ impl TransferStore {
                 Err(other) => return Err(StoreError::Corrupt(other.to_string())),
                 Ok(()) => {}
             }
-            let quantities = current_quantities(&mut tx, &next).await?;
             record_transition(
                 &mut tx,
                 &sweeper,
@@ -568,21 +560,19 @@ pub(super) async fn record_transition(
         (request.source_visible).then_some(request.source_tenant_id),
         Some(request.provider_tenant_id),
     ];
-    for tenant_id in sides.into_iter().flatten() {
-        suite_db::record_audit(
-            tx,
-            caller,
-            AuditEvent {
-                tenant_id,
-                resource_name: &after.name,
-                action,
-                request_id,
-                before: before.clone(),
-                after: Some(encoded.clone()),
-            },
-        )
-        .await?;
-    }
+    let events: Vec<AuditEvent> = sides
+        .into_iter()
+        .flatten()
+        .map(|tenant_id| AuditEvent {
+            tenant_id,
+            resource_name: &after.name,
+            action,
+            request_id,
+            before: before.clone(),
+            after: Some(encoded.clone()),
+        })
+        .collect();
+    suite_db::record_audits(tx, caller, &events).await?;
     suite_db::enqueue(
         tx,
         OutboxMessage {
@@ -594,37 +584,72 @@ pub(super) async fn record_transition(
     .await
 }
 
-/// Request `id` with its line items, read in `tx` with `lock`.
+/// Request `id` with its line items and its source subscriptions' current quantities, in
+/// one statement; `lock` (see [`suite_db::for_update`]) locks the request's row.
 pub(super) async fn fetch_request(
     conn: &mut AnyConnection,
     id: Uuid,
     lock: &str,
-) -> Result<Option<TransferRequest>, StoreError> {
-    let sql = format!("SELECT {REQUEST_COLUMNS} FROM transfer_requests WHERE id = $1{lock}");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+) -> Result<Option<RequestView>, StoreError> {
+    let sql = with_line_items(
+        &format!("SELECT * FROM transfer_requests WHERE id = $1{lock}"),
+        "r.id",
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_string())
-        .fetch_optional(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let mut request = request_from_row(&row)?;
-    request.line_items = fetch_line_items(conn, id).await?;
-    Ok(Some(request))
+    Ok(views_from_rows(&rows)?.pop())
 }
 
-async fn fetch_line_items(
-    conn: &mut AnyConnection,
-    request_id: Uuid,
-) -> Result<Vec<LineItem>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT position, subscription_id, offer_id, offer_kind, quantity, base_subscription_id, included_with_base, \
-         transferred_subscription_id FROM transfer_line_items WHERE request_id = $1 ORDER BY position",
+/// A query of the requests `requests` selects (aliased `r`, in `order`), each joined to its
+/// line items in position order and their subscriptions' current quantities. The lock of a
+/// locking `requests` (PostgreSQL refuses one on the nullable side of an outer join) stays
+/// on the request rows.
+fn with_line_items(requests: &str, order: &str) -> String {
+    static REQUEST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        REQUEST_COLUMNS
+            .split(',')
+            .map(|column| format!("r.{}", column.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    format!(
+        "SELECT {request}, li.position, li.subscription_id, li.offer_id, li.offer_kind, li.quantity, \
+         li.base_subscription_id, li.included_with_base, li.transferred_subscription_id, \
+         s.quantity AS current_quantity \
+         FROM ({requests}) r \
+         LEFT JOIN transfer_line_items li ON li.request_id = r.id \
+         LEFT JOIN subscriptions s ON s.id = li.subscription_id \
+         ORDER BY {order}, li.position",
+        request = REQUEST.as_str(),
     )
-    .bind(request_id.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(line_item_from_row).collect()
+}
+
+/// The requests of rows from [`with_line_items`], in the rows' order.
+fn views_from_rows(rows: &[AnyRow]) -> Result<Vec<RequestView>, StoreError> {
+    let mut views: Vec<RequestView> = Vec::new();
+    for row in rows {
+        let id = columns::uuid(row, "id")?;
+        if views.last().is_none_or(|(request, _)| request.id != id) {
+            views.push((request_from_row(row)?, HashMap::new()));
+        }
+        let Some((request, quantities)) = views.last_mut() else {
+            continue; // pushed above
+        };
+        // A request without line items (a partner transfer not yet submitted) has one row
+        // with no line item.
+        if row.try_get::<Option<i64>, _>("position")?.is_none() {
+            continue;
+        }
+        let item = line_item_from_row(row)?;
+        if let Some(current) = row.try_get::<Option<i64>, _>("current_quantity")? {
+            let current = i32::try_from(current).map_err(corrupt("current_quantity"))?;
+            quantities.insert(item.subscription_id, current);
+        }
+        request.line_items.push(item);
+    }
+    Ok(views)
 }
 
 fn line_item_from_row(row: &AnyRow) -> Result<LineItem, StoreError> {
