@@ -538,3 +538,48 @@ async fn pruning_deletes_delivered_messages_and_old_keys_and_keeps_the_rest() {
     assert_eq!(left, ["dead", "pending", "recent"]);
     assert_eq!(database.count_rows("idempotency_keys").await, 1);
 }
+
+#[tokio::test]
+async fn a_batch_of_audit_events_larger_than_one_statement_is_written_whole_and_in_order() {
+    let database = suite_testkit::migrated_database(&[]).await;
+    let db = database.database();
+    let tenant = uuid::Uuid::new_v4();
+    // More events than one statement writes, so the batch crosses a statement boundary.
+    let names: Vec<String> = (0..300).map(|n| format!("things/{n:03}")).collect();
+    let events: Vec<suite_db::AuditEvent> = names
+        .iter()
+        .map(|name| suite_db::AuditEvent {
+            tenant_id: tenant,
+            resource_name: name,
+            action: "Test",
+            request_id: None,
+            before: None,
+            after: Some(name.clone().into_bytes()),
+        })
+        .collect();
+    let mut tx = db.begin().await.unwrap();
+    suite_db::record_audits(&mut tx, &suite_auth::Caller::service("test"), &events)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let rows = sqlx::query(
+        "SELECT resource_name, after_state FROM audit_events WHERE tenant_id = $1 ORDER BY id",
+    )
+    .bind(tenant.to_string())
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let written: Vec<(String, Vec<u8>)> = rows
+        .iter()
+        .map(|row| {
+            use sqlx::Row;
+            (row.get("resource_name"), row.get("after_state"))
+        })
+        .collect();
+    let expected: Vec<(String, Vec<u8>)> = names
+        .iter()
+        .map(|name| (name.clone(), name.clone().into_bytes()))
+        .collect();
+    assert_eq!(written, expected);
+}

@@ -1,10 +1,10 @@
 //! Runs accepted transfers: the outbox message their acceptance wrote is delivered here, at
 //! least once, by the one relay (leased, so one replica at a time holds it; retried with
 //! back-off while a peer is down). Each step's outcome is recorded with its effect, saved
-//! only from the version of the request the executor read (see `store::execution`): a crash
-//! at any point resumes at the step it left, and an executor that lost its lease, still
-//! running, finds the request moved on and applies nothing twice. A delivery ends as
-//! delivered only once the request is final.
+//! only from the version of the request the executor read or last saved itself (see
+//! `store::execution`): a crash at any point resumes at the step it left, and an executor
+//! that lost its lease, still running, finds the request moved on and applies nothing
+//! twice. A delivery ends as delivered only once the request is final.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -284,6 +284,11 @@ async fn an_executor_that_lost_its_lease_changes_nothing_twice() {
         store.move_subscriptions(&read_by_a, 7).await,
         Ok(transfer::MoveOutcome::Superseded)
     ));
+    // Nor does it go on from the step it saved itself: that version has moved on too.
+    assert!(matches!(
+        store.move_subscriptions(&moving, 7).await,
+        Ok(transfer::MoveOutcome::Superseded)
+    ));
     assert!(
         !store
             .fail_transfer(&read_by_a, "LATE", "a stale executor", 8)

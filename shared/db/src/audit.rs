@@ -44,7 +44,11 @@ pub async fn record_audits(
     let actor_tenant_id = actor.tenant_id.to_string();
     let occurred_at = now_micros();
     for chunk in events.chunks(EVENTS_PER_STATEMENT) {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert_sql(chunk.len())));
+        // The common shapes (a change seen by one or two tenants) are prepared once per
+        // connection; a large move's statement is parsed each time rather than crowd the
+        // connection's cache of prepared statements.
+        let mut query =
+            sqlx::query(sqlx::AssertSqlSafe(insert_sql(chunk.len()))).persistent(chunk.len() <= 2);
         for event in chunk {
             query = query
                 .bind(Uuid::now_v7().to_string())

@@ -331,8 +331,8 @@ async fn record_subscription_change(
 
 /// The subscriptions of `customer` still with it (not transferred away) that a request
 /// naming `named` concerns: those named and their add-ons, read in `tx` and locked in id
-/// order where the backend locks rows. The customer's other subscriptions are neither read
-/// nor locked, so a request costs the same for a customer with thousands.
+/// order where the backend locks rows. The customer's other subscriptions are neither
+/// returned nor locked.
 pub(super) async fn named_subscriptions(
     tx: &mut Tx,
     customer: CustomerRef,
@@ -343,15 +343,17 @@ pub(super) async fn named_subscriptions(
     }
     let lock = suite_db::for_update(tx);
     // Each id is bound once and compared twice; a request names at most
-    // MAX_NAMED_SUBSCRIPTIONS, far below either backend's parameter limit.
+    // MAX_NAMED_SUBSCRIPTIONS, far below either backend's parameter limit. `<> ''` lets the
+    // partial index of add-ons by base serve the second arm.
     let ids: Vec<String> = (3..3 + named.len()).map(|n| format!("${n}")).collect();
     let ids = ids.join(", ");
     let sql = format!(
         "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_tenant_id = $2 \
-         AND status <> 'SUBSCRIPTION_STATUS_TRANSFERRED' AND (id IN ({ids}) OR base_subscription_id IN ({ids})) \
+         AND status <> 'SUBSCRIPTION_STATUS_TRANSFERRED' AND (id IN ({ids}) OR (base_subscription_id <> '' AND base_subscription_id IN ({ids}))) \
          ORDER BY id{lock}"
     );
     let query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .persistent(named.len() <= PREPARED_UP_TO)
         .bind(customer.partner_tenant_id.to_string())
         .bind(customer.customer_tenant_id.to_string());
     let rows = named
@@ -361,6 +363,10 @@ pub(super) async fn named_subscriptions(
         .await?;
     rows.iter().map(subscription_from_row).collect()
 }
+
+/// Requests naming up to this many subscriptions (nearly all) use a prepared statement; the
+/// rare larger ones are parsed each time rather than crowd the connection's cache of them.
+const PREPARED_UP_TO: usize = 4;
 
 pub(super) async fn insert_subscription(
     tx: &mut Tx,

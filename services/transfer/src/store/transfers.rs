@@ -585,16 +585,26 @@ pub(super) async fn record_transition(
 }
 
 /// Request `id` with its line items and its source subscriptions' current quantities, in
-/// one statement; `lock` (see [`suite_db::for_update`]) locks the request's row.
+/// one statement; with `lock` (see [`suite_db::for_update`]) the request's row is locked
+/// first, so that the join, a statement of its own, sees what was committed before the lock
+/// was granted (under READ COMMITTED a statement that waits for a lock re-reads only the
+/// locked row).
 pub(super) async fn fetch_request(
     conn: &mut AnyConnection,
     id: Uuid,
     lock: &str,
 ) -> Result<Option<RequestView>, StoreError> {
-    let sql = with_line_items(
-        &format!("SELECT * FROM transfer_requests WHERE id = $1{lock}"),
-        "r.id",
-    );
+    if !lock.is_empty() {
+        let sql = format!("SELECT id FROM transfer_requests WHERE id = $1{lock}");
+        let locked = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+    }
+    let sql = with_line_items("SELECT * FROM transfer_requests WHERE id = $1", "r.id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_string())
         .fetch_all(&mut *conn)
@@ -603,9 +613,7 @@ pub(super) async fn fetch_request(
 }
 
 /// A query of the requests `requests` selects (aliased `r`, in `order`), each joined to its
-/// line items in position order and their subscriptions' current quantities. The lock of a
-/// locking `requests` (PostgreSQL refuses one on the nullable side of an outer join) stays
-/// on the request rows.
+/// line items in position order and their subscriptions' current quantities.
 fn with_line_items(requests: &str, order: &str) -> String {
     static REQUEST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         REQUEST_COLUMNS
