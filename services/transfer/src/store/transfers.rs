@@ -584,11 +584,10 @@ pub(super) async fn record_transition(
     .await
 }
 
-/// Request `id` with its line items and its source subscriptions' current quantities, in
-/// one statement; with `lock` (see [`suite_db::for_update`]) the request's row is locked
-/// first, so that the join, a statement of its own, sees what was committed before the lock
-/// was granted (under READ COMMITTED a statement that waits for a lock re-reads only the
-/// locked row).
+/// Request `id` with its line items and its source subscriptions' current quantities, read
+/// in one statement. With `lock` (see [`suite_db::for_update`]) a statement before it locks
+/// the request's row, so that the read sees what was committed before the lock was granted
+/// (under READ COMMITTED a statement that waits for a lock re-reads only the locked row).
 pub(super) async fn fetch_request(
     conn: &mut AnyConnection,
     id: Uuid,
