@@ -13,8 +13,9 @@ use suite_config::PeerUrls;
 use suite_db::{Clock, ManualClock};
 use suite_proto::relationship::v1 as pb;
 use suite_testkit::{
-    Actor, TestService, direct_bill_partner, eventually, indirect_reseller_partner,
-    official_indirect_provider, page_codec, reason, request_id, spawn_service,
+    Actor, TestService, direct_bill_partner, enroll_indirect_reseller, eventually,
+    indirect_reseller_partner, official_indirect_provider, page_codec, partnership_between, reason,
+    record_customer, request_id, restrict_direct_bill, spawn_service, spawn_service_adjusted,
 };
 use tonic::{Code, Status};
 use uuid::Uuid;
@@ -1029,4 +1030,39 @@ async fn a_reseller_cannot_create_customers_and_a_provider_only_through_an_activ
         "OFFICIAL_INDIRECT_PROVIDER_REQUIRED",
     );
     assert_eq!(suite.relationship.count_rows("customers").await, 0);
+}
+
+#[tokio::test]
+async fn a_partner_whose_programs_just_changed_is_not_refused_on_a_cached_answer() {
+    let enrollment = spawn_service(enrollment::run, PeerUrls::default()).await;
+    // Answers kept far longer than the test runs, as a production cache keeps them.
+    let relationship = spawn_service_adjusted(relationship::run, {
+        let enrollment = enrollment.url();
+        move |config| {
+            config.peers = PeerUrls {
+                enrollment: Some(enrollment),
+                ..PeerUrls::default()
+            };
+            config.capability_cache_ttl = Duration::from_secs(3_600);
+        }
+    })
+    .await;
+    let provider = official_indirect_provider(&enrollment).await;
+    let partner = direct_bill_partner(&enrollment).await;
+    // The relationship service learns the partner's programs while it is direct bill only.
+    record_customer(&relationship, partner, Uuid::new_v4()).await;
+    // The partner becomes an indirect reseller and at once accepts a provider's invitation:
+    // the cached answer (no indirect-reseller capability) must not refuse it.
+    restrict_direct_bill(&enrollment, partner).await;
+    enroll_indirect_reseller(&enrollment, partner).await;
+    partnership_between(&relationship, provider, partner).await;
+    let listed = relationship
+        .relationship(&Actor::admin_agent(provider))
+        .get_partnership(pb::GetPartnershipRequest {
+            name: resellers_name(provider, partner),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.state(), pb::PartnershipState::Active);
 }

@@ -68,10 +68,13 @@ impl CapabilityCheck {
     }
 
     /// What `tenant_id` may do, asked as `caller`, who must be able to see that tenant.
+    /// `allows` says whether an answer lets the caller's action go ahead: a cached answer is
+    /// trusted only to allow, and one that would refuse is asked again (see [`Self::fetch`]).
     pub async fn of(
         &self,
         caller: &Caller,
         tenant_id: Uuid,
+        allows: impl Fn(&TenantCapabilities) -> bool,
     ) -> Result<Arc<TenantCapabilities>, ApiError> {
         if !caller.can_access_tenant(tenant_id) {
             return Err(ApiError::not_found(
@@ -79,7 +82,7 @@ impl CapabilityCheck {
                 &format!("partners/{tenant_id}"),
             ));
         }
-        self.fetch(tenant_id, Some(caller)).await
+        self.fetch(tenant_id, Some(caller), allows).await
     }
 
     /// Whether `tenant_id` is an official indirect provider, asked by this service for
@@ -87,25 +90,37 @@ impl CapabilityCheck {
     /// tenant the reseller cannot see. The enrollment service answers this only to the
     /// services it trusts with it.
     pub async fn is_official_provider(&self, tenant_id: Uuid) -> Result<bool, ApiError> {
-        Ok(self.as_service(tenant_id).await?.official_indirect_provider)
+        let official = |answer: &TenantCapabilities| answer.official_indirect_provider;
+        Ok(official(&*self.as_service(tenant_id, official).await?))
     }
 
     /// What `tenant_id` may do, asked by this service for itself, for a rule checked on
     /// behalf of someone who cannot see that tenant (a customer accepting a partner's
-    /// request). The enrollment service answers this only to the services it trusts with it.
-    pub async fn as_service(&self, tenant_id: Uuid) -> Result<Arc<TenantCapabilities>, ApiError> {
-        self.fetch(tenant_id, None).await
+    /// request); `allows` as for [`Self::of`]. The enrollment service answers this only to
+    /// the services it trusts with it.
+    pub async fn as_service(
+        &self,
+        tenant_id: Uuid,
+        allows: impl Fn(&TenantCapabilities) -> bool,
+    ) -> Result<Arc<TenantCapabilities>, ApiError> {
+        self.fetch(tenant_id, None, allows).await
     }
 
-    /// The answer for `tenant_id`, from the cache or asked on behalf of `caller` (or by
-    /// this service itself). One tenant's capabilities are the same whoever asks.
+    /// The answer for `tenant_id`, asked on behalf of `caller` (or by this service itself);
+    /// one tenant's capabilities are the same whoever asks. A cached answer serves only
+    /// when it `allows` the action: one that would refuse is asked again, so a partner whose
+    /// programs just changed (an enrollment approved a moment ago) is not refused on a stale
+    /// answer, while a capability lost takes effect here at most the TTL later.
     async fn fetch(
         &self,
         tenant_id: Uuid,
         caller: Option<&Caller>,
+        allows: impl Fn(&TenantCapabilities) -> bool,
     ) -> Result<Arc<TenantCapabilities>, ApiError> {
         let partner = format!("partners/{tenant_id}");
-        if let Some(cached) = self.cached(tenant_id)? {
+        if let Some(cached) = self.cached(tenant_id)?
+            && allows(&cached)
+        {
             return Ok(cached);
         }
         let request = self
@@ -143,7 +158,8 @@ impl CapabilityCheck {
         if caller.actor().kind != PrincipalKind::App {
             return Ok(());
         }
-        if self.of(caller, caller.tenant_id()).await?.app_access {
+        let api_access = |answer: &TenantCapabilities| answer.app_access;
+        if api_access(&*self.of(caller, caller.tenant_id(), api_access).await?) {
             return Ok(());
         }
         Err(api_access_not_allowed())
@@ -161,12 +177,8 @@ impl CapabilityCheck {
         if caller.is_operator() {
             return Ok(());
         }
-        if self
-            .of(caller, tenant_id)
-            .await?
-            .capabilities
-            .contains(&capability)
-        {
+        let holds = |answer: &TenantCapabilities| answer.capabilities.contains(&capability);
+        if holds(&*self.of(caller, tenant_id, holds).await?) {
             return Ok(());
         }
         Err(ApiError::failed_precondition(

@@ -3,6 +3,7 @@
 //! customer's admin accepts.
 
 use suite_auth::{Caller, Role};
+use suite_client::TenantCapabilities;
 use suite_db::IdempotencyKey;
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1::Capability;
@@ -151,9 +152,12 @@ impl RelationshipApi {
         caller: Option<&Caller>,
         partner: Uuid,
     ) -> Result<pb::PartnerRole, Error> {
+        let bills_alone = |answer: &TenantCapabilities| {
+            !answer.integration_sandbox && answer.capabilities.contains(&Capability::AddCustomers)
+        };
         let capabilities = match caller {
-            Some(caller) => self.capabilities.of(caller, partner).await?,
-            None => self.capabilities.as_service(partner).await?,
+            Some(caller) => self.capabilities.of(caller, partner, bills_alone).await?,
+            None => self.capabilities.as_service(partner, bills_alone).await?,
         };
         let refuse = |reason: &'static str, message: &str| Error::Precondition {
             reason,

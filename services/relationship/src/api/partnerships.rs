@@ -1,6 +1,7 @@
 //! Partnerships between official indirect providers and indirect resellers.
 
 use suite_auth::{Caller, Role};
+use suite_client::TenantCapabilities;
 use suite_db::IdempotencyKey;
 use suite_errors::{ApiError, FieldViolations};
 use suite_proto::enrollment::v1::Capability;
@@ -43,12 +44,8 @@ impl RelationshipApi {
         if let Some(previous) = self.store.replayed(&key).await? {
             return Ok(previous);
         }
-        if !self
-            .capabilities
-            .of(caller, provider)
-            .await?
-            .official_indirect_provider
-        {
+        let official = |answer: &TenantCapabilities| answer.official_indirect_provider;
+        if !official(&*self.capabilities.of(caller, provider, official).await?) {
             return Err(Error::Api(
                 ApiError::failed_precondition(
                     "OFFICIAL_INDIRECT_PROVIDER_REQUIRED",

@@ -1,6 +1,7 @@
 //! Subscriptions: orders, changes, reads and transfer eligibility.
 
 use suite_auth::{Caller, Role};
+use suite_client::TenantCapabilities;
 use suite_db::{IdempotencyKey, Page};
 use suite_errors::FieldViolations;
 use suite_proto::enrollment::v1::Capability;
@@ -46,13 +47,15 @@ impl TransferApi {
             // The provider orders for a customer it has a reseller relationship with (its view
             // of the customer exists only through one), as long as it is an official provider.
             relationship::PartnerRole::IndirectProvider => {
+                let listed = |answer: &TenantCapabilities| answer.official_indirect_provider;
                 let official = caller.is_operator()
-                    || self
-                        .peers
-                        .capabilities
-                        .of(caller, customer.partner_tenant_id)
-                        .await?
-                        .official_indirect_provider;
+                    || listed(
+                        &*self
+                            .peers
+                            .capabilities
+                            .of(caller, customer.partner_tenant_id, listed)
+                            .await?,
+                    );
                 if !official {
                     return Err(Error::Precondition {
                         reason: "PROVIDER_NOT_OFFICIAL",
