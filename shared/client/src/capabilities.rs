@@ -44,7 +44,7 @@ impl TenantCapabilities {
     }
 }
 
-/// Each tenant's last answer and when it was fetched.
+/// Each tenant's last answer and when it was asked for.
 type AnswersByTenant = HashMap<Uuid, (Instant, Arc<TenantCapabilities>)>;
 
 /// Asks the enrollment service what tenants may do, for the caller being served.
@@ -57,8 +57,9 @@ pub struct CapabilityCheck {
 
 impl CapabilityCheck {
     /// Checks through `enrollment`, the enrollment service, keeping each answer for `ttl`:
-    /// a change of a tenant's programs (a restriction, a lost API access) takes effect here
-    /// at most that much later.
+    /// a capability lost (a restriction, a lost API access) takes effect here at most that
+    /// much after it was asked; one gained takes effect at once, since an answer that would
+    /// refuse is asked again.
     pub fn new(enrollment: Peer, ttl: Duration) -> Self {
         Self {
             enrollment,
@@ -123,6 +124,8 @@ impl CapabilityCheck {
         {
             return Ok(cached);
         }
+        // Stamped before asking: an answer is as old as the question.
+        let asked = Instant::now();
         let request = self
             .enrollment
             .request(pb::GetCapabilitiesRequest { partner }, caller)?;
@@ -148,7 +151,7 @@ impl CapabilityCheck {
             Err(status) => return Err(self.enrollment.refusal(&status)),
         };
         let answer = Arc::new(answer);
-        self.remember(tenant_id, answer.clone())?;
+        self.remember(tenant_id, asked, answer.clone())?;
         Ok(answer)
     }
 
@@ -206,11 +209,21 @@ impl CapabilityCheck {
             .map(|(_, answer)| answer.clone()))
     }
 
-    fn remember(&self, tenant_id: Uuid, answer: Arc<TenantCapabilities>) -> Result<(), ApiError> {
+    /// Keeps `answer`, asked at `asked`, unless an answer asked later is kept already (two
+    /// fetches of one tenant may end in either order).
+    fn remember(
+        &self,
+        tenant_id: Uuid,
+        asked: Instant,
+        answer: Arc<TenantCapabilities>,
+    ) -> Result<(), ApiError> {
         let mut cache = self
             .cache
             .lock()
             .map_err(|_| ApiError::internal("capability cache poisoned"))?;
+        if cache.get(&tenant_id).is_some_and(|(kept, _)| *kept > asked) {
+            return Ok(());
+        }
         if cache.len() >= CAPABILITY_CACHE_ENTRIES {
             let ttl = self.ttl;
             cache.retain(|_, (fetched, _)| fetched.elapsed() < ttl);
@@ -219,7 +232,7 @@ impl CapabilityCheck {
             // Every entry is fresh: a burst of distinct tenants. Start over rather than grow.
             cache.clear();
         }
-        cache.insert(tenant_id, (Instant::now(), answer));
+        cache.insert(tenant_id, (asked, answer));
         Ok(())
     }
 }
