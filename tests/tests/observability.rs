@@ -371,17 +371,27 @@ async fn the_scrape_endpoint_shows_calls_by_method_and_code_the_outboxes_and_the
 
     let text = Arc::new(Mutex::new(String::new()));
     eventually(
-        "the transfer completes and the gauges see its message delivered",
+        "the transfer completes and the gauges and counters see its message delivered",
         Duration::from_secs(20),
         || {
             let text = text.clone();
             async move {
                 let now = scrape(metrics).await;
+                // The relay counts a delivery after it commits it, so the gauge (read from the
+                // database) may show it before the counter does: wait for both.
                 let done = sample(
                     &now,
                     "transfer_workflow_ended_total",
                     &["outcome=\"completed\""],
                 ) == Some(1.0)
+                    && sample(
+                        &now,
+                        "outbox_deliveries_total",
+                        &[
+                            "topic=\"transfer.v1.transfer_request.execute\"",
+                            "outcome=\"delivered\"",
+                        ],
+                    ) == Some(1.0)
                     && sample(
                         &now,
                         "outbox_messages_waiting",
