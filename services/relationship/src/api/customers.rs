@@ -80,8 +80,12 @@ impl RelationshipApi {
             .await;
         match refused {
             Err(error) if error.reason() == "CAPABILITY_REQUIRED" => {
-                // `require` has just asked afresh: its answer explains the refusal.
-                let capabilities = self.capabilities.of(caller, partner, |_| true).await?;
+                // The answer that explains the refusal: the one `require` just kept, unless
+                // a newer one (asked meanwhile) holds the capability, then asked afresh.
+                let refuses = |answer: &TenantCapabilities| {
+                    !answer.capabilities.contains(&Capability::AddCustomers)
+                };
+                let capabilities = self.capabilities.of(caller, partner, refuses).await?;
                 if capabilities
                     .capabilities
                     .contains(&Capability::RequestProviderOrders)

@@ -603,8 +603,11 @@ pub(super) async fn fetch_request(
             return Ok(None);
         }
     }
-    let sql = with_line_items("SELECT * FROM transfer_requests WHERE id = $1", "r.id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    // The most frequent read (every poll of a request): its text is built once.
+    static BY_ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        with_line_items("SELECT * FROM transfer_requests WHERE id = $1", "r.id")
+    });
+    let rows = sqlx::query(sqlx::AssertSqlSafe(BY_ID.as_str()))
         .bind(id.to_string())
         .fetch_all(&mut *conn)
         .await?;
