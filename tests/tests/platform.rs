@@ -99,15 +99,26 @@ async fn a_services_e_mails_leave_its_outbox_as_files_when_a_mail_directory_is_s
     let text = std::fs::read_to_string(&files()[0]).unwrap();
     assert!(text.contains("is approved"), "{text}");
     assert!(text.contains("Message-ID: <"), "{text}");
-    // Delivered once: the outbox row is marked, so no later pass writes it again.
-    let delivered = sqlx::query(
-        "SELECT COUNT(*) AS n FROM outbox_messages WHERE topic = 'email' AND delivered_at IS NOT NULL",
+    // Delivered once: the outbox row is marked (just after the file is written), so no
+    // later pass writes it again.
+    let pool = enrollment.database.database().pool().clone();
+    suite_testkit::eventually(
+        "the e-mail's outbox row is marked delivered",
+        std::time::Duration::from_secs(20),
+        || {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(
+                    "SELECT COUNT(*) AS n FROM outbox_messages WHERE topic = 'email' AND delivered_at IS NOT NULL",
+                )
+                .fetch_one(&pool)
+                .await
+                .map(|row| sqlx::Row::get::<i64, _>(&row, "n"))
+                .is_ok_and(|delivered| delivered >= 1)
+            }
+        },
     )
-    .fetch_one(enrollment.database.database().pool())
-    .await
-    .map(|row| sqlx::Row::get::<i64, _>(&row, "n"))
-    .unwrap();
-    assert!(delivered >= 1);
+    .await;
     enrollment.stop().await;
 }
 
