@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor};
 use tokio::sync::OnceCell;
 
 use crate::StoreError;
@@ -15,12 +15,29 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 /// How long a pooled connection waits for a free slot.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle at least this long is checked before it is handed out.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// What a service tunes about its database sessions.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseSettings {
     /// PostgreSQL cancels a statement running longer than this; `None` keeps the server's
     /// setting. SQLite has no such limit.
     pub statement_timeout: Option<Duration>,
+    /// A pooled connection that has been idle at least this long is checked (a round trip)
+    /// before it is handed out, and replaced if the database dropped it meanwhile: after a
+    /// database restart, or a network path that cuts idle connections. One returned within
+    /// this time is handed out as it is: the pool checked it when it came back.
+    pub check_idle_after: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            statement_timeout: None,
+            check_idle_after: CHECK_IDLE_AFTER,
+        }
+    }
 }
 
 impl DatabaseSettings {
@@ -30,27 +47,39 @@ impl DatabaseSettings {
     pub fn for_request_timeout(request_timeout: Duration) -> Self {
         Self {
             statement_timeout: Some(request_timeout - request_timeout / 10),
+            ..Self::default()
         }
     }
 }
 
-/// What both backends' pools share. Each connection is checked before it is handed out:
-/// after a database restart every pooled connection is dead, and the check replaces it
-/// instead of failing a caller's request (a round trip per checkout, measured as within
-/// the benchmark's noise).
-fn pool_options() -> AnyPoolOptions {
+/// What both backends' pools share. sqlx checks every connection when it comes back to the
+/// pool; checking it again on the way out is needed only once it has sat idle long enough
+/// for the database to have dropped it (see [`DatabaseSettings::check_idle_after`]). Under
+/// load that second round trip was one in three of a read's, and about a quarter of a transfer
+/// lifecycle's, so a busy pool skips it.
+fn pool_options(settings: &DatabaseSettings) -> AnyPoolOptions {
+    let check_idle_after = settings.check_idle_after;
     AnyPoolOptions::new()
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(move |connection, metadata| {
+            Box::pin(async move {
+                if metadata.idle_for >= check_idle_after {
+                    // An error makes the pool close this connection and hand out another.
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// A pool on a SQLite file. The first connection switches the file to WAL before any other
 /// runs a statement: changing the journal mode needs an exclusive lock that the busy timeout
 /// does not wait for, so doing it on every connection makes a fresh file report "database is
 /// locked". The mode is stored in the file, so later connections inherit it.
-pub(crate) fn sqlite_pool(options: AnyConnectOptions) -> AnyPool {
+pub(crate) fn sqlite_pool(options: AnyConnectOptions, settings: &DatabaseSettings) -> AnyPool {
     let journal_mode_set = Arc::new(OnceCell::<()>::new());
-    pool_options()
+    pool_options(settings)
         .max_connections(4)
         .after_connect(move |connection, _| {
             let journal_mode_set = journal_mode_set.clone();
@@ -81,7 +110,7 @@ pub(crate) fn postgres_pool(options: AnyConnectOptions, settings: &DatabaseSetti
     let statement_timeout_ms = settings
         .statement_timeout
         .map(|timeout| timeout.as_millis().max(1));
-    pool_options()
+    pool_options(settings)
         .max_connections(10)
         .after_connect(move |connection, _| {
             Box::pin(async move {

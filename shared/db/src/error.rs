@@ -73,6 +73,11 @@ const PG_SERIALIZATION_FAILURE: &str = "40001";
 const PG_DEADLOCK_DETECTED: &str = "40P01";
 const PG_LOCK_NOT_AVAILABLE: &str = "55P03";
 const PG_QUERY_CANCELED: &str = "57014";
+/// The server ended the session (a shutdown, a crash of another backend, or an
+/// administrator), or will not take one yet (starting up): gone with the connection.
+const PG_SESSION_ENDED: [&str; 3] = ["57P01", "57P02", "57P03"];
+/// SQLSTATE class 08: the connection itself failed.
+const PG_CONNECTION_EXCEPTION_CLASS: &str = "08";
 
 /// The retryable store error that driver error `code` of `backend` stands for, if any.
 fn transient(backend: Backend, code: &str, message: &str) -> Option<StoreError> {
@@ -87,6 +92,11 @@ fn transient(backend: Backend, code: &str, message: &str) -> Option<StoreError> 
             PG_DEADLOCK_DETECTED => Some(StoreError::Deadlock(message)),
             PG_LOCK_NOT_AVAILABLE => Some(StoreError::LockTimeout(message)),
             PG_QUERY_CANCELED => Some(StoreError::StatementTimeout(message)),
+            _ if PG_SESSION_ENDED.contains(&code)
+                || code.starts_with(PG_CONNECTION_EXCEPTION_CLASS) =>
+            {
+                Some(StoreError::Unavailable(message))
+            }
             _ => None,
         },
     }
@@ -199,6 +209,12 @@ mod tests {
             ("40P01", Code::Aborted, "TRANSACTION_DEADLOCK"),
             ("55P03", Code::Unavailable, "DATABASE_LOCK_TIMEOUT"),
             ("57014", Code::Unavailable, "DATABASE_STATEMENT_TIMEOUT"),
+            // A session the server ended or would not start, a connection that failed.
+            ("57P01", Code::Unavailable, "DATABASE_UNAVAILABLE"),
+            ("57P02", Code::Unavailable, "DATABASE_UNAVAILABLE"),
+            ("57P03", Code::Unavailable, "DATABASE_UNAVAILABLE"),
+            ("08006", Code::Unavailable, "DATABASE_UNAVAILABLE"),
+            ("08003", Code::Unavailable, "DATABASE_UNAVAILABLE"),
         ];
         for (sqlstate, code, reason) in expected {
             let error = api_error_of(Backend::Postgres, sqlstate);
@@ -214,6 +230,8 @@ mod tests {
             (Backend::Sqlite, "266"),
             (Backend::Sqlite, "40001"),
             (Backend::Postgres, "23514"),
+            (Backend::Postgres, "57P04"),
+            (Backend::Sqlite, "08006"),
         ] {
             assert_eq!(api_error_of(backend, code).code(), Code::Internal, "{code}");
         }

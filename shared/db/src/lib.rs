@@ -75,7 +75,7 @@ impl Database {
         let options =
             AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Config(e.to_string()))?;
         let pool = match backend {
-            Backend::Sqlite => connect::sqlite_pool(options),
+            Backend::Sqlite => connect::sqlite_pool(options, settings),
             Backend::Postgres => connect::postgres_pool(options, settings),
         };
         Ok(Self { pool, backend })
