@@ -1439,6 +1439,40 @@ async fn nothing_about_another_partners_customer_leaks_through_a_transfer_reques
 }
 
 #[tokio::test]
+async fn a_customer_the_caller_does_not_have_is_not_found_even_while_a_checked_peer_is_down() {
+    let mut suite = start(fast_transfer_options()).await;
+    let world = suite.world().await;
+    let prober = direct_bill_partner(&suite.enrollment).await;
+    // The agreement service, which the creation's checks ask as this service, is down.
+    let agreement = suite.agreement.take().unwrap();
+    let _kept = agreement.stop_keeping_database().await;
+
+    let refused = suite
+        .transfers(&Actor::admin_agent(prober))
+        .create_transfer_request(pb::CreateTransferRequestRequest {
+            request_id: request_id(),
+            parent: format!("partners/{prober}/customers/{}", world.customer),
+            provider: format!("partners/{}", world.provider),
+            subscriptions: vec![format!(
+                "partners/{prober}/customers/{}/subscriptions/{}",
+                world.customer,
+                Uuid::new_v4()
+            )],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    // The source's own request does reach the checks, and is told the peer is down.
+    let unavailable = suite
+        .transfers(&Actor::admin_agent(world.source))
+        .create_transfer_request(world.request(&[&world.azure]))
+        .await
+        .unwrap_err();
+    assert_eq!(unavailable.code(), Code::Unavailable, "{unavailable:?}");
+    assert_eq!(suite.transfer().count_rows("transfer_requests").await, 0);
+}
+
+#[tokio::test]
 async fn each_named_subscription_gets_its_own_result_and_an_azure_id_is_billed_once() {
     let suite = start(fast_transfer_options()).await;
     let world = suite.world().await;
