@@ -1396,6 +1396,21 @@ async fn a_subscription_in_an_open_request_is_not_cancelled() {
     assert_eq!(reason(&refused), "SUBSCRIPTION_IN_OPEN_TRANSFER_REQUEST");
 }
 
+/// `prober`, another partner, names the source's customer under its own tenant, with the
+/// provider.
+fn probe(prober: Uuid, world: &World) -> pb::CreateTransferRequestRequest {
+    pb::CreateTransferRequestRequest {
+        request_id: request_id(),
+        parent: format!("partners/{prober}/customers/{}", world.customer),
+        provider: format!("partners/{}", world.provider),
+        subscriptions: vec![format!(
+            "partners/{prober}/customers/{}/subscriptions/{}",
+            world.customer,
+            Uuid::new_v4()
+        )],
+    }
+}
+
 #[tokio::test]
 async fn nothing_about_another_partners_customer_leaks_through_a_transfer_request() {
     let suite = start(fast_transfer_options()).await;
@@ -1404,16 +1419,7 @@ async fn nothing_about_another_partners_customer_leaks_through_a_transfer_reques
     let prober = direct_bill_partner(&suite.enrollment).await;
     let refused = suite
         .transfers(&Actor::admin_agent(prober))
-        .create_transfer_request(pb::CreateTransferRequestRequest {
-            request_id: request_id(),
-            parent: format!("partners/{prober}/customers/{}", world.customer),
-            provider: format!("partners/{}", world.provider),
-            subscriptions: vec![format!(
-                "partners/{prober}/customers/{}/subscriptions/{}",
-                world.customer,
-                Uuid::new_v4()
-            )],
-        })
+        .create_transfer_request(probe(prober, &world))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::NotFound);
@@ -1449,16 +1455,7 @@ async fn a_customer_the_caller_does_not_have_is_not_found_even_while_a_checked_p
 
     let refused = suite
         .transfers(&Actor::admin_agent(prober))
-        .create_transfer_request(pb::CreateTransferRequestRequest {
-            request_id: request_id(),
-            parent: format!("partners/{prober}/customers/{}", world.customer),
-            provider: format!("partners/{}", world.provider),
-            subscriptions: vec![format!(
-                "partners/{prober}/customers/{}/subscriptions/{}",
-                world.customer,
-                Uuid::new_v4()
-            )],
-        })
+        .create_transfer_request(probe(prober, &world))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
@@ -1470,6 +1467,49 @@ async fn a_customer_the_caller_does_not_have_is_not_found_even_while_a_checked_p
         .unwrap_err();
     assert_eq!(unavailable.code(), Code::Unavailable, "{unavailable:?}");
     assert_eq!(suite.transfer().count_rows("transfer_requests").await, 0);
+}
+
+#[tokio::test]
+async fn a_customer_the_caller_does_not_have_is_not_found_without_waiting_for_a_hung_check() {
+    let mut suite = start(fast_transfer_options()).await;
+    let world = suite.world().await;
+    let prober = direct_bill_partner(&suite.enrollment).await;
+    // An "agreement service" that accepts connections and never answers.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung_url = format!("http://{}", hung.local_addr().unwrap());
+    let _holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = hung.accept().await {
+            held.push(stream);
+        }
+    });
+    let peers = suite_config::PeerUrls {
+        agreement: Some(hung_url),
+        ..suite.transfer_peers()
+    };
+    let (addr, database) = suite.transfer.take().unwrap().stop_keeping_database().await;
+    suite.transfer = Some(
+        spawn_service_with(
+            |config, listener, shutdown| {
+                transfer::run_with(fast_transfer_options(), config, listener, shutdown)
+            },
+            peers,
+            database,
+            addr,
+        )
+        .await,
+    );
+
+    // The check asked of the hung peer would run into its 10 s timeout, past the caller's
+    // deadline: the answer comes from GetCustomer alone.
+    let mut request = tonic::Request::new(probe(prober, &world));
+    request.set_timeout(Duration::from_secs(3));
+    let refused = suite
+        .transfers(&Actor::admin_agent(prober))
+        .create_transfer_request(request)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
 }
 
 #[tokio::test]

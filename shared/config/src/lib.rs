@@ -124,6 +124,9 @@ pub struct ServiceConfig {
     pub request_timeout: Duration,
     /// Most calls served at once; more are refused at once with UNAVAILABLE (OVERLOADED).
     pub concurrency_limit: usize,
+    /// A pooled database connection idle at least this long is checked before it is handed
+    /// out; `None` keeps the database layer's default.
+    pub database_check_idle_after: Option<Duration>,
     /// Other services this one calls.
     pub peers: PeerUrls,
     /// How long an answer of the enrollment service about a tenant's capabilities is kept:
@@ -277,6 +280,14 @@ impl ServiceConfig {
         if concurrency_limit == 0 {
             problems.push("CONCURRENCY_LIMIT: must be at least 1".to_owned());
         }
+        let database_check_idle_after = get("DATABASE_CHECK_IDLE_AFTER_MS").map(|_| {
+            Duration::from_millis(parse_number(
+                &get,
+                "DATABASE_CHECK_IDLE_AFTER_MS",
+                0,
+                &mut problems,
+            ))
+        });
 
         let mut peer = |key: &str| {
             let raw = get(key)?;
@@ -380,6 +391,7 @@ impl ServiceConfig {
             page_token_secret,
             request_timeout,
             concurrency_limit,
+            database_check_idle_after,
             peers,
             capability_cache_ttl,
             log_format,
@@ -402,6 +414,7 @@ impl ServiceConfig {
             page_token_secret: Secret::new(format!("page-token:{}", shared_secret.expose())),
             request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
+            database_check_idle_after: None,
             peers: PeerUrls::default(),
             capability_cache_ttl: Duration::from_millis(DEFAULT_CAPABILITY_CACHE_TTL_MS),
             log_format: LogFormat::Text,
@@ -518,6 +531,25 @@ mod tests {
             SocketAddr::from(([127, 0, 0, 1], 50051))
         );
         assert_eq!(config.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_database_idle_check_is_the_database_layers_unless_given() {
+        let base = [
+            ("DATABASE_URL", "sqlite://data/e.db"),
+            ("AUTH_HS256_SECRET", SECRET),
+        ];
+        assert_eq!(config(&base).unwrap().database_check_idle_after, None);
+        let mut vars = base.to_vec();
+        vars.push(("DATABASE_CHECK_IDLE_AFTER_MS", "0"));
+        assert_eq!(
+            config(&vars).unwrap().database_check_idle_after,
+            Some(Duration::ZERO)
+        );
+        vars.pop();
+        vars.push(("DATABASE_CHECK_IDLE_AFTER_MS", "soon"));
+        let error = config(&vars).unwrap_err().to_string();
+        assert!(error.contains("DATABASE_CHECK_IDLE_AFTER_MS"), "{error}");
     }
 
     #[test]

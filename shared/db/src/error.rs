@@ -73,11 +73,12 @@ const PG_SERIALIZATION_FAILURE: &str = "40001";
 const PG_DEADLOCK_DETECTED: &str = "40P01";
 const PG_LOCK_NOT_AVAILABLE: &str = "55P03";
 const PG_QUERY_CANCELED: &str = "57014";
-/// The server ended the session (a shutdown, a crash of another backend, or an
-/// administrator), or will not take one yet (starting up): gone with the connection.
-const PG_SESSION_ENDED: [&str; 3] = ["57P01", "57P02", "57P03"];
-/// SQLSTATE class 08: the connection itself failed.
-const PG_CONNECTION_EXCEPTION_CLASS: &str = "08";
+/// The session or its connection is gone: the server shut down, crashed, was told to end
+/// it, or ended it for idling (57P05); it is starting up (57P03); or the connection failed
+/// (class 08, except 08P01, a protocol violation, which is the client's bug).
+const PG_CONNECTION_LOST: [&str; 10] = [
+    "57P01", "57P02", "57P03", "57P05", "08000", "08001", "08003", "08004", "08006", "08007",
+];
 
 /// The retryable store error that driver error `code` of `backend` stands for, if any.
 fn transient(backend: Backend, code: &str, message: &str) -> Option<StoreError> {
@@ -92,11 +93,7 @@ fn transient(backend: Backend, code: &str, message: &str) -> Option<StoreError> 
             PG_DEADLOCK_DETECTED => Some(StoreError::Deadlock(message)),
             PG_LOCK_NOT_AVAILABLE => Some(StoreError::LockTimeout(message)),
             PG_QUERY_CANCELED => Some(StoreError::StatementTimeout(message)),
-            _ if PG_SESSION_ENDED.contains(&code)
-                || code.starts_with(PG_CONNECTION_EXCEPTION_CLASS) =>
-            {
-                Some(StoreError::Unavailable(message))
-            }
+            _ if PG_CONNECTION_LOST.contains(&code) => Some(StoreError::Unavailable(message)),
             _ => None,
         },
     }
@@ -215,6 +212,7 @@ mod tests {
             ("57P03", Code::Unavailable, "DATABASE_UNAVAILABLE"),
             ("08006", Code::Unavailable, "DATABASE_UNAVAILABLE"),
             ("08003", Code::Unavailable, "DATABASE_UNAVAILABLE"),
+            ("57P05", Code::Unavailable, "DATABASE_UNAVAILABLE"),
         ];
         for (sqlstate, code, reason) in expected {
             let error = api_error_of(Backend::Postgres, sqlstate);
@@ -231,6 +229,7 @@ mod tests {
             (Backend::Sqlite, "40001"),
             (Backend::Postgres, "23514"),
             (Backend::Postgres, "57P04"),
+            (Backend::Postgres, "08P01"),
             (Backend::Sqlite, "08006"),
         ] {
             assert_eq!(api_error_of(backend, code).code(), Code::Internal, "{code}");

@@ -125,13 +125,11 @@ async fn a_connection_used_a_moment_ago_is_handed_out_without_a_check() {
 }
 
 #[test]
-fn by_default_a_connection_is_checked_after_a_second_idle() {
+fn a_services_sessions_keep_the_idle_check_beside_the_statement_timeout() {
+    let settings = DatabaseSettings::for_request_timeout(Duration::from_secs(10));
     assert_eq!(
-        DatabaseSettings::default().check_idle_after,
-        Duration::from_secs(1)
+        settings.check_idle_after,
+        DatabaseSettings::default().check_idle_after
     );
-    assert_eq!(
-        DatabaseSettings::for_request_timeout(Duration::from_secs(10)).check_idle_after,
-        Duration::from_secs(1)
-    );
+    assert!(settings.check_idle_after > Duration::ZERO);
 }

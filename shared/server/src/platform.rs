@@ -62,10 +62,7 @@ impl Platform {
     pub fn new(domain: &'static str, config: &ServiceConfig) -> Result<Self, StartError> {
         let issuer = TokenIssuer::for_service(&config.auth, domain)?;
         Ok(Self {
-            db: Database::connect_lazy_with(
-                &config.database_url,
-                &suite_db::DatabaseSettings::for_request_timeout(config.request_timeout),
-            )?,
+            db: Database::connect_lazy_with(&config.database_url, &database_settings(config))?,
             verifier: Arc::new(TokenVerifier::from_config(&config.auth, domain)?),
             pages: PageTokenCodec::new(config.page_token_secret.clone()),
             identity: Arc::new(ServiceIdentity::new(
@@ -194,5 +191,17 @@ impl ReadinessProbe for DatabaseReadiness {
             }
             self.db.ping().await.map_err(|e| e.to_string())
         })
+    }
+}
+
+/// How the service's pool treats its database sessions, from `config`.
+fn database_settings(config: &ServiceConfig) -> suite_db::DatabaseSettings {
+    let settings = suite_db::DatabaseSettings::for_request_timeout(config.request_timeout);
+    match config.database_check_idle_after {
+        Some(check_idle_after) => suite_db::DatabaseSettings {
+            check_idle_after,
+            ..settings
+        },
+        None => settings,
     }
 }

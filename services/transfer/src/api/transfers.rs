@@ -50,16 +50,24 @@ impl TransferApi {
         }
         // Only a customer the source has: the checks beside it run as this service and would
         // otherwise tell anyone about another partner's customers, so none of their answers
-        // is used (nor their failure reported) unless the caller's view has the customer.
-        // Both are asked at once: the creation waits for one round of peer calls, not two.
+        // is used (nor their failure reported) unless the caller's view has the customer, and
+        // they are dropped unfinished once it does not. Both are asked at once: the creation
+        // waits for one round of peer calls, not two.
         let customer_name = new.customer.name();
-        let (customer, parties) = tokio::join!(
-            self.peers.customer(caller, &customer_name),
-            self.peers.parties(new.customer, new.provider_tenant_id),
-        );
-        if customer?.is_none() {
-            return Err(Error::CustomerNotFound(customer_name));
-        }
+        let seen = async {
+            match self.peers.customer(caller, &customer_name).await? {
+                Some(_) => Ok(()),
+                None => Err(Error::CustomerNotFound(customer_name.clone())),
+            }
+        };
+        let checks = async {
+            Ok::<_, Error>(
+                self.peers
+                    .parties(new.customer, new.provider_tenant_id)
+                    .await,
+            )
+        };
+        let ((), parties) = tokio::try_join!(seen, checks)?;
         let parties = parties?;
         let unmet = unmet_preconditions(new.customer, new.provider_tenant_id, &parties);
         if !unmet.is_empty() {
