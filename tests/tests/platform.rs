@@ -52,6 +52,44 @@ async fn service_with_a_database_reports_serving_and_stops_cleanly() {
     service.stop().await;
 }
 
+/// Calls in flight on one connection, far more than a service's concurrency limit.
+const CALLS_ON_ONE_CONNECTION: usize = 6_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_calls_in_flight_on_one_connection_each_get_their_answer() {
+    let service =
+        suite_testkit::spawn_service(enrollment::run, suite_config::PeerUrls::default()).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", service.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    // Each request is one small DATA frame that waits in the connection until its handler
+    // reads it. Health answers every call (it is outside the concurrency limit), so any
+    // failure here is the connection itself being closed.
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..CALLS_ON_ONE_CONNECTION {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        calls.spawn(async move {
+            health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: "enrollment.v1.EnrollmentService".to_owned(),
+                })
+                .await
+                .map(|answer| answer.into_inner().status())
+                .map_err(|status| status.code())
+        });
+    }
+    let mut failures = std::collections::BTreeMap::new();
+    while let Some(answer) = calls.join_next().await {
+        if let Err(code) = answer.unwrap() {
+            *failures.entry(format!("{code:?}")).or_insert(0) += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    service.stop().await;
+}
+
 #[tokio::test]
 async fn a_service_that_calls_a_peer_does_not_start_without_its_address() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

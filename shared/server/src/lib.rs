@@ -46,6 +46,12 @@ pub const LIVENESS_SERVICE: &str = "liveness";
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Keeps idle peer connections alive through load balancers and NAT.
 const HTTP2_KEEPALIVE: Duration = Duration::from_secs(30);
+/// HTTP/2 flow-control window of a whole connection. The HTTP/2 library also closes a
+/// connection (GOAWAY `ENHANCE_YOUR_CALM`, every call on it failing) once the small DATA
+/// frames it holds unread cost more than half this window: a unary request is one such
+/// frame, so under overload a busy client's connection died with the default 1 MiB. 8 MiB
+/// holds about 20,000 waiting requests per connection, far beyond the concurrency limit.
+const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 
 /// A check that must pass before the service reports SERVING (e.g. migrations applied and
 /// the database reachable). It runs at start and then periodically.
@@ -211,6 +217,7 @@ pub async fn serve(
     let drained = Server::builder()
         .timeout(settings.request_timeout)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .layer(stack)
         .add_routes(
             Routes::from(
