@@ -82,8 +82,9 @@ async fn thousands_of_calls_in_flight_on_one_connection_each_get_their_answer() 
     }
     let mut failures = std::collections::BTreeMap::new();
     while let Some(answer) = calls.join_next().await {
-        if let Err(code) = answer.unwrap() {
-            *failures.entry(format!("{code:?}")).or_insert(0) += 1;
+        match answer.unwrap() {
+            Ok(status) => assert_eq!(status, ServingStatus::Serving),
+            Err(code) => *failures.entry(format!("{code:?}")).or_insert(0) += 1,
         }
     }
     assert!(failures.is_empty(), "{failures:?}");

@@ -1503,7 +1503,7 @@ async fn a_customer_the_caller_does_not_have_is_not_found_without_waiting_for_a_
     // The check asked of the hung peer would run into its 10 s timeout, past the caller's
     // deadline: the answer comes from GetCustomer alone.
     let mut request = tonic::Request::new(probe(prober, &world));
-    request.set_timeout(Duration::from_secs(3));
+    request.set_timeout(Duration::from_secs(8));
     let refused = suite
         .transfers(&Actor::admin_agent(prober))
         .create_transfer_request(request)

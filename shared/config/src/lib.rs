@@ -202,6 +202,7 @@ const DEFAULT_ISSUER: &str = "csp-suite";
 const DEFAULT_MAX_TOKEN_LIFETIME_SECS: u64 = 86_400;
 const DEFAULT_KEYS_RELOAD_SECS: u64 = 30;
 const DEFAULT_CAPABILITY_CACHE_TTL_MS: u64 = 5_000;
+const MAX_DATABASE_CHECK_IDLE_AFTER_MS: u64 = 600_000;
 
 impl ServiceConfig {
     /// Reads the configuration from the process environment.
@@ -281,12 +282,14 @@ impl ServiceConfig {
             problems.push("CONCURRENCY_LIMIT: must be at least 1".to_owned());
         }
         let database_check_idle_after = get("DATABASE_CHECK_IDLE_AFTER_MS").map(|_| {
-            Duration::from_millis(parse_number(
-                &get,
-                "DATABASE_CHECK_IDLE_AFTER_MS",
-                0,
-                &mut problems,
-            ))
+            let milliseconds = parse_number(&get, "DATABASE_CHECK_IDLE_AFTER_MS", 0, &mut problems);
+            // The pool closes a connection idle for ten minutes: a longer wait never checks.
+            if milliseconds > MAX_DATABASE_CHECK_IDLE_AFTER_MS {
+                problems.push(format!(
+                    "DATABASE_CHECK_IDLE_AFTER_MS: at most {MAX_DATABASE_CHECK_IDLE_AFTER_MS}"
+                ));
+            }
+            Duration::from_millis(milliseconds)
         });
 
         let mut peer = |key: &str| {
@@ -547,9 +550,12 @@ mod tests {
             Some(Duration::ZERO)
         );
         vars.pop();
-        vars.push(("DATABASE_CHECK_IDLE_AFTER_MS", "soon"));
-        let error = config(&vars).unwrap_err().to_string();
-        assert!(error.contains("DATABASE_CHECK_IDLE_AFTER_MS"), "{error}");
+        for nonsense in ["soon", "-1", "600001"] {
+            vars.push(("DATABASE_CHECK_IDLE_AFTER_MS", nonsense));
+            let error = config(&vars).unwrap_err().to_string();
+            assert!(error.contains("DATABASE_CHECK_IDLE_AFTER_MS"), "{error}");
+            vars.pop();
+        }
     }
 
     #[test]

@@ -73,11 +73,13 @@ const PG_SERIALIZATION_FAILURE: &str = "40001";
 const PG_DEADLOCK_DETECTED: &str = "40P01";
 const PG_LOCK_NOT_AVAILABLE: &str = "55P03";
 const PG_QUERY_CANCELED: &str = "57014";
-/// The session or its connection is gone: the server shut down, crashed, was told to end
-/// it, or ended it for idling (57P05); it is starting up (57P03); or the connection failed
-/// (class 08, except 08P01, a protocol violation, which is the client's bug).
-const PG_CONNECTION_LOST: [&str; 10] = [
-    "57P01", "57P02", "57P03", "57P05", "08000", "08001", "08003", "08004", "08006", "08007",
+/// The session or its connection is gone, or cannot be had yet: the server shut down,
+/// crashed, was told to end it, or ended it for idling (57P05, and 25P03 inside a
+/// transaction); it is starting up (57P03) or has no connection slot free (53300); or the
+/// connection failed (class 08, except 08P01, a protocol violation: the client's bug).
+const PG_CONNECTION_LOST: [&str; 12] = [
+    "57P01", "57P02", "57P03", "57P05", "25P03", "53300", "08000", "08001", "08003", "08004",
+    "08006", "08007",
 ];
 
 /// The retryable store error that driver error `code` of `backend` stands for, if any.
@@ -213,6 +215,8 @@ mod tests {
             ("08006", Code::Unavailable, "DATABASE_UNAVAILABLE"),
             ("08003", Code::Unavailable, "DATABASE_UNAVAILABLE"),
             ("57P05", Code::Unavailable, "DATABASE_UNAVAILABLE"),
+            ("25P03", Code::Unavailable, "DATABASE_UNAVAILABLE"),
+            ("53300", Code::Unavailable, "DATABASE_UNAVAILABLE"),
         ];
         for (sqlstate, code, reason) in expected {
             let error = api_error_of(Backend::Postgres, sqlstate);

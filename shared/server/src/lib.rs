@@ -46,11 +46,13 @@ pub const LIVENESS_SERVICE: &str = "liveness";
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Keeps idle peer connections alive through load balancers and NAT.
 const HTTP2_KEEPALIVE: Duration = Duration::from_secs(30);
-/// HTTP/2 flow-control window of a whole connection. The HTTP/2 library also closes a
-/// connection (GOAWAY `ENHANCE_YOUR_CALM`, every call on it failing) once the small DATA
-/// frames it holds unread cost more than half this window: a unary request is one such
-/// frame, so under overload a busy client's connection died with the default 1 MiB. 8 MiB
-/// holds about 20,000 waiting requests per connection, far beyond the concurrency limit.
+/// HTTP/2 flow-control window of a whole connection. It also sizes an allowance of the HTTP/2
+/// library (h2): each DATA frame under 256 bytes that is not a stream's last costs about
+/// 256 bytes of half this window until it is read, and once the cost passes that the
+/// connection is closed (GOAWAY `ENHANCE_YOUR_CALM`), failing every call on it. A tonic
+/// client sends a unary request's message as such a frame, so a client with a few thousand
+/// calls waiting on one connection lost them all with hyper's 1 MiB. 8 MiB allows about
+/// 16,000. (An adaptive window would start at 64 KiB and override this: keep it off.)
 const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 
 /// A check that must pass before the service reports SERVING (e.g. migrations applied and

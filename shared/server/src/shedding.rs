@@ -9,11 +9,15 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use bytes::Buf;
 use suite_errors::ApiError;
 use tower::BoxError;
-use tower::load_shed::LoadShed;
-use tower::load_shed::error::Overloaded;
+
+/// How long, and how far, the body of a refused call is read before it is dropped.
+const DRAIN_FOR: Duration = Duration::from_secs(1);
+const DRAIN_BYTES: usize = 64 * 1024;
 
 /// Sheds load in front of the layers below it (the concurrency limit).
 #[derive(Clone, Copy)]
@@ -35,16 +39,27 @@ impl<S> tower::Layer<S> for ShedLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         Shed {
-            inner: LoadShed::new(inner),
+            inner,
+            ready: Readiness::Overloaded,
             domain: self.domain,
         }
     }
 }
 
-/// The service [`ShedLayer`] makes.
+/// What the layer below said when last asked.
+#[derive(Clone, Copy)]
+enum Readiness {
+    Ready,
+    Overloaded,
+    Failed,
+}
+
+/// The service [`ShedLayer`] makes. tower's `LoadShed` decides the same way, but drops a
+/// refused request; this one keeps its body to read it (see [`drain`]).
 #[derive(Clone)]
 pub(crate) struct Shed<S> {
-    inner: LoadShed<S>,
+    inner: S,
+    ready: Readiness,
     domain: &'static str,
 }
 
@@ -53,6 +68,7 @@ where
     S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
+    ReqBody: http_body::Body + Send + 'static,
     ResBody: Default + Send + 'static,
 {
     type Response = http::Response<ResBody>;
@@ -60,25 +76,59 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // Load shedding is always ready: it answers for the limit when the limit is not.
-        match self.inner.poll_ready(cx) {
-            Poll::Ready(_) => Poll::Ready(Ok(())),
-            Poll::Pending => Poll::Pending,
-        }
+        // Always ready: it answers for the limit when the limit is not.
+        self.ready = match self.inner.poll_ready(cx) {
+            Poll::Ready(Ok(())) => Readiness::Ready,
+            Poll::Ready(Err(_)) => Readiness::Failed,
+            Poll::Pending => Readiness::Overloaded,
+        };
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let answer = self.inner.call(request);
         let domain = self.domain;
+        let refused = match std::mem::replace(&mut self.ready, Readiness::Overloaded) {
+            Readiness::Ready => None,
+            Readiness::Overloaded => Some(overloaded()),
+            // The routes below never fail (tonic answers errors as statuses).
+            Readiness::Failed => Some(ApiError::internal("the service below failed")),
+        };
+        if let Some(error) = refused {
+            drain(request.into_body());
+            return Box::pin(async move { Ok(refusal(error, domain)) });
+        }
+        let answer = self.inner.call(request);
         Box::pin(async move {
             Ok(match answer.await {
                 Ok(response) => response,
-                Err(error) if error.is::<Overloaded>() => refusal(overloaded(), domain),
-                // The routes below never fail (tonic answers errors as statuses).
-                Err(error) => refusal(ApiError::internal(error.to_string()), domain),
+                Err(error) => refusal(ApiError::internal(error.into().to_string()), domain),
             })
         })
     }
+}
+
+/// Reads the body of a refused call to its end (at most [`DRAIN_BYTES`] for [`DRAIN_FOR`]),
+/// away from the answer. A client may send a request's message after the refusal left; the
+/// HTTP/2 library charges a small DATA frame that reaches a stream nobody reads against the
+/// connection's allowance for good, and closes the connection, every call on it failing,
+/// once that runs out. A frame that is read is given back.
+fn drain<B>(body: B)
+where
+    B: http_body::Body + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut body = std::pin::pin!(body);
+        let mut read = 0;
+        let _ = tokio::time::timeout(DRAIN_FOR, async {
+            while read <= DRAIN_BYTES {
+                match std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+                    Some(Ok(frame)) => read += frame.data_ref().map_or(0, |data| data.remaining()),
+                    Some(Err(_)) | None => break,
+                }
+            }
+        })
+        .await;
+    });
 }
 
 fn overloaded() -> ApiError {
@@ -104,12 +154,61 @@ mod tests {
 
     use super::*;
 
+    /// A request body whose message comes when the test sends it; it ends when the sender
+    /// is gone, and says so.
+    struct Message {
+        data: tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>,
+        ended: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Message {
+        /// A body with its message already there.
+        fn now() -> Self {
+            let (send, body, _) = Self::later();
+            let _ = send.send(bytes::Bytes::from_static(b"message"));
+            body
+        }
+
+        fn later() -> (
+            tokio::sync::mpsc::UnboundedSender<bytes::Bytes>,
+            Self,
+            Arc<std::sync::atomic::AtomicBool>,
+        ) {
+            let (send, data) = tokio::sync::mpsc::unbounded_channel();
+            let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let body = Self {
+                data,
+                ended: ended.clone(),
+            };
+            (send, body, ended)
+        }
+    }
+
+    impl http_body::Body for Message {
+        type Data = bytes::Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Infallible>>> {
+            match self.data.poll_recv(cx) {
+                Poll::Ready(Some(data)) => Poll::Ready(Some(Ok(http_body::Frame::data(data)))),
+                Poll::Ready(None) => {
+                    self.ended.store(true, std::sync::atomic::Ordering::SeqCst);
+                    Poll::Ready(None)
+                }
+                Poll::Pending => Poll::Pending,
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_call_beyond_the_limit_is_refused_at_once_and_the_next_one_is_served() {
         let (entered, mut inside) = tokio::sync::mpsc::unbounded_channel();
         let release = Arc::new(Notify::new());
         let held = release.clone();
-        let slow = tower::service_fn(move |_: http::Request<()>| {
+        let slow = tower::service_fn(move |_: http::Request<Message>| {
             let (held, entered) = (held.clone(), entered.clone());
             async move {
                 let _ = entered.send(());
@@ -120,12 +219,12 @@ mod tests {
         let service = ShedLayer::new("enrollment.v1.EnrollmentService")
             .layer(GlobalConcurrencyLimitLayer::new(1).layer(slow));
 
-        let first = tokio::spawn(service.clone().oneshot(http::Request::new(())));
+        let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
         // The only slot is taken: the next call is refused without waiting.
         let refused = service
             .clone()
-            .oneshot(http::Request::new(()))
+            .oneshot(http::Request::new(Message::now()))
             .await
             .unwrap();
         let status = tonic::Status::from_header_map(refused.headers()).unwrap();
@@ -140,7 +239,7 @@ mod tests {
         release.notify_one();
         let served = first.await.unwrap().unwrap();
         assert!(served.headers().get("grpc-status").is_none());
-        let next = tokio::spawn(service.clone().oneshot(http::Request::new(())));
+        let next = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
         release.notify_one();
         assert!(
@@ -151,5 +250,47 @@ mod tests {
                 .get("grpc-status")
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_calls_message_is_read_to_its_end_even_when_it_comes_after_the_refusal() {
+        let (entered, mut inside) = tokio::sync::mpsc::unbounded_channel();
+        let release = Arc::new(Notify::new());
+        let held = release.clone();
+        let slow = tower::service_fn(move |_: http::Request<Message>| {
+            let (held, entered) = (held.clone(), entered.clone());
+            async move {
+                let _ = entered.send(());
+                held.notified().await;
+                Ok::<_, Infallible>(http::Response::new(String::new()))
+            }
+        });
+        let service = ShedLayer::new("enrollment.v1.EnrollmentService")
+            .layer(GlobalConcurrencyLimitLayer::new(1).layer(slow));
+        let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
+        inside.recv().await.unwrap();
+
+        let (message, body, ended) = Message::later();
+        let refused = service
+            .clone()
+            .oneshot(http::Request::new(body))
+            .await
+            .unwrap();
+        let status = tonic::Status::from_header_map(refused.headers()).unwrap();
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        // The message arrives after the refusal, then the client ends the stream.
+        message.send(bytes::Bytes::from_static(b"late")).unwrap();
+        drop(message);
+        let wait = async {
+            while !ended.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), wait)
+            .await
+            .expect("the refused call's body was read to its end");
+
+        release.notify_one();
+        first.await.unwrap().unwrap();
     }
 }
