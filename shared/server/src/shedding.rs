@@ -203,9 +203,21 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_call_beyond_the_limit_is_refused_at_once_and_the_next_one_is_served() {
-        let (entered, mut inside) = tokio::sync::mpsc::unbounded_channel();
+    /// A shedder in front of a limit of one call, and a service that says when a call has
+    /// entered and holds it until released.
+    fn shed_in_front_of_one_slot() -> (
+        impl tower::Service<
+            http::Request<Message>,
+            Response = http::Response<String>,
+            Error = Infallible,
+            Future = impl Send,
+        > + Clone
+        + Send
+        + 'static,
+        tokio::sync::mpsc::UnboundedReceiver<()>,
+        Arc<Notify>,
+    ) {
+        let (entered, inside) = tokio::sync::mpsc::unbounded_channel();
         let release = Arc::new(Notify::new());
         let held = release.clone();
         let slow = tower::service_fn(move |_: http::Request<Message>| {
@@ -218,6 +230,12 @@ mod tests {
         });
         let service = ShedLayer::new("enrollment.v1.EnrollmentService")
             .layer(GlobalConcurrencyLimitLayer::new(1).layer(slow));
+        (service, inside, release)
+    }
+
+    #[tokio::test]
+    async fn a_call_beyond_the_limit_is_refused_at_once_and_the_next_one_is_served() {
+        let (service, mut inside, release) = shed_in_front_of_one_slot();
 
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
@@ -254,19 +272,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_calls_message_is_read_to_its_end_even_when_it_comes_after_the_refusal() {
-        let (entered, mut inside) = tokio::sync::mpsc::unbounded_channel();
-        let release = Arc::new(Notify::new());
-        let held = release.clone();
-        let slow = tower::service_fn(move |_: http::Request<Message>| {
-            let (held, entered) = (held.clone(), entered.clone());
-            async move {
-                let _ = entered.send(());
-                held.notified().await;
-                Ok::<_, Infallible>(http::Response::new(String::new()))
-            }
-        });
-        let service = ShedLayer::new("enrollment.v1.EnrollmentService")
-            .layer(GlobalConcurrencyLimitLayer::new(1).layer(slow));
+        let (service, mut inside, release) = shed_in_front_of_one_slot();
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
 
