@@ -48,8 +48,9 @@ const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 const HTTP2_KEEPALIVE: Duration = Duration::from_secs(30);
 /// HTTP/2 flow-control window of a whole connection. It also sizes an allowance of the HTTP/2
 /// library (h2): each DATA frame under 256 bytes that is not a stream's last costs about
-/// 256 bytes of half this window until it is read, and once the cost passes that the
-/// connection is closed (GOAWAY `ENHANCE_YOUR_CALM`), failing every call on it. A tonic
+/// 256 bytes of half this window until it is read (for good if its stream is no longer
+/// read: see `shedding::drain`), and once the cost passes that the connection is closed
+/// (GOAWAY `ENHANCE_YOUR_CALM`), failing every call on it. A tonic
 /// client sends a unary request's message as such a frame, so a client with a few thousand
 /// calls waiting on one connection lost them all with hyper's 1 MiB. 8 MiB allows about
 /// 16,000. (An adaptive window would start at 64 KiB and override this: keep it off.)

@@ -11,26 +11,35 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use bytes::Buf;
 use suite_errors::ApiError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::BoxError;
 
 /// How long, and how far, the body of a refused call is read before it is dropped.
 const DRAIN_FOR: Duration = Duration::from_secs(1);
 const DRAIN_BYTES: usize = 64 * 1024;
+/// Refused bodies read at once; beyond this a refused body is dropped unread.
+const DRAINS_IN_FLIGHT: usize = 1024;
 
 /// Sheds load in front of the layers below it (the concurrency limit).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct ShedLayer {
     /// The service answering, as refusals name it (`enrollment`, …).
     domain: &'static str,
+    drains: Arc<Semaphore>,
 }
 
 impl ShedLayer {
     /// Sheds for the service `grpc_service` (`enrollment.v1.EnrollmentService`).
     pub(crate) fn new(grpc_service: &'static str) -> Self {
         let domain = grpc_service.split('.').next().unwrap_or(grpc_service);
-        Self { domain }
+        Self {
+            domain,
+            drains: Arc::new(Semaphore::new(DRAINS_IN_FLIGHT)),
+        }
     }
 }
 
@@ -42,6 +51,7 @@ impl<S> tower::Layer<S> for ShedLayer {
             inner,
             ready: Readiness::Overloaded,
             domain: self.domain,
+            drains: self.drains.clone(),
         }
     }
 }
@@ -54,13 +64,26 @@ enum Readiness {
     Failed,
 }
 
-/// The service [`ShedLayer`] makes. tower's `LoadShed` decides the same way, but drops a
-/// refused request; this one keeps its body to read it (see [`drain`]).
-#[derive(Clone)]
+/// The service [`ShedLayer`] makes. It refuses when tower's `LoadShed` would, but answers
+/// the refusal itself (and a failure of the layer below as INTERNAL), and keeps a refused
+/// body to read it (see [`drain`]) where `LoadShed` drops the request.
 pub(crate) struct Shed<S> {
     inner: S,
     ready: Readiness,
     domain: &'static str,
+    drains: Arc<Semaphore>,
+}
+
+impl<S: Clone> Clone for Shed<S> {
+    /// A clone has asked nothing yet: a permit the original holds is not the clone's.
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            ready: Readiness::Overloaded,
+            domain: self.domain,
+            drains: self.drains.clone(),
+        }
+    }
 }
 
 impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for Shed<S>
@@ -94,7 +117,10 @@ where
             Readiness::Failed => Some(ApiError::internal("the service below failed")),
         };
         if let Some(error) = refused {
-            drain(request.into_body());
+            // Past the bound a refused body is dropped unread, as before there were drains.
+            if let Ok(permit) = self.drains.clone().try_acquire_owned() {
+                drain(request.into_body(), permit);
+            }
             return Box::pin(async move { Ok(refusal(error, domain)) });
         }
         let answer = self.inner.call(request);
@@ -107,20 +133,22 @@ where
     }
 }
 
-/// Reads the body of a refused call to its end (at most [`DRAIN_BYTES`] for [`DRAIN_FOR`]),
-/// away from the answer. A client may send a request's message after the refusal left; the
-/// HTTP/2 library charges a small DATA frame that reaches a stream nobody reads against the
-/// connection's allowance for good, and closes the connection, every call on it failing,
-/// once that runs out. A frame that is read is given back.
-fn drain<B>(body: B)
+/// Reads the body of a refused call to its end, away from the answer; it stops after
+/// [`DRAIN_BYTES`] or [`DRAIN_FOR`] and drops the body. A client may send a request's
+/// message after the refusal left; the HTTP/2 library charges a small DATA frame that
+/// reaches a stream nobody reads against the connection's allowance for good, and closes
+/// the connection, every call on it failing, once that runs out. A frame that is read is
+/// given back; one that arrives after the drain stopped is still charged.
+fn drain<B>(body: B, permit: OwnedSemaphorePermit)
 where
     B: http_body::Body + Send + 'static,
 {
     tokio::spawn(async move {
+        let _permit = permit;
         let mut body = std::pin::pin!(body);
         let mut read = 0;
         let _ = tokio::time::timeout(DRAIN_FOR, async {
-            while read <= DRAIN_BYTES {
+            while read < DRAIN_BYTES {
                 match std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
                     Some(Ok(frame)) => read += frame.data_ref().map_or(0, |data| data.remaining()),
                     Some(Err(_)) | None => break,
@@ -146,8 +174,6 @@ fn refusal<B: Default>(error: ApiError, domain: &str) -> http::Response<B> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::sync::Arc;
-
     use tokio::sync::Notify;
     use tower::limit::GlobalConcurrencyLimitLayer;
     use tower::{Layer, ServiceExt};
@@ -159,6 +185,13 @@ mod tests {
     struct Message {
         data: tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>,
         ended: Arc<std::sync::atomic::AtomicBool>,
+        on_drop: Arc<Notify>,
+    }
+
+    impl Drop for Message {
+        fn drop(&mut self) {
+            self.on_drop.notify_one();
+        }
     }
 
     impl Message {
@@ -179,8 +212,14 @@ mod tests {
             let body = Self {
                 data,
                 ended: ended.clone(),
+                on_drop: Arc::new(Notify::new()),
             };
             (send, body, ended)
+        }
+
+        /// Notified once the body is dropped.
+        fn dropped(&self) -> Arc<Notify> {
+            self.on_drop.clone()
         }
     }
 
@@ -240,11 +279,13 @@ mod tests {
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
         // The only slot is taken: the next call is refused without waiting.
-        let refused = service
-            .clone()
-            .oneshot(http::Request::new(Message::now()))
-            .await
-            .unwrap();
+        let refused = tokio::time::timeout(
+            Duration::from_secs(5),
+            service.clone().oneshot(http::Request::new(Message::now())),
+        )
+        .await
+        .expect("refused at once")
+        .unwrap();
         let status = tonic::Status::from_header_map(refused.headers()).unwrap();
         assert_eq!(status.code(), tonic::Code::Unavailable);
         use tonic_types::StatusExt as _;
@@ -295,6 +336,29 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), wait)
             .await
             .expect("the refused call's body was read to its end");
+
+        release.notify_one();
+        first.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_body_that_never_ends_is_dropped_after_the_drain_time() {
+        let (service, mut inside, release) = shed_in_front_of_one_slot();
+        let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
+        inside.recv().await.unwrap();
+
+        // The client keeps the stream open and sends nothing.
+        let (message, body, _) = Message::later();
+        let dropped = body.dropped();
+        service
+            .clone()
+            .oneshot(http::Request::new(body))
+            .await
+            .unwrap();
+        tokio::time::timeout(DRAIN_FOR * 5, dropped.notified())
+            .await
+            .expect("the body was dropped once the drain time passed");
+        assert!(message.is_closed());
 
         release.notify_one();
         first.await.unwrap().unwrap();
