@@ -58,7 +58,7 @@ impl DatabaseSettings {
 /// pool; checking it again on the way out is skipped for a connection that came back a
 /// moment ago (see [`DatabaseSettings::check_idle_after`]). Under load that second round
 /// trip was one in three of a PostgreSQL read's, and skipping it raised the benchmark's
-/// read throughput by about a quarter.
+/// PostgreSQL read throughput by about a quarter.
 fn pool_options(settings: &DatabaseSettings) -> AnyPoolOptions {
     let check_idle_after = settings.check_idle_after;
     AnyPoolOptions::new()
