@@ -310,6 +310,10 @@ fn request(method: &str, world: &World) -> Vec<u8> {
         }
         .encode_to_vec(),
         "GetCapabilities" => enrollment::GetCapabilitiesRequest { partner }.encode_to_vec(),
+        "BatchGetCapabilities" => enrollment::BatchGetCapabilitiesRequest {
+            partners: vec![partner],
+        }
+        .encode_to_vec(),
         "ListIncentiveEnrollments" => enrollment::ListIncentiveEnrollmentsRequest {
             parent: partner,
             ..Default::default()
@@ -395,6 +399,14 @@ fn request(method: &str, world: &World) -> Vec<u8> {
                 world.customer.rsplit('/').next().unwrap_or_default()
             ),
             partner,
+        }
+        .encode_to_vec(),
+        "BatchCheckCustomerRelationships" => relationship::BatchCheckCustomerRelationshipsRequest {
+            parent: format!(
+                "customers/{}",
+                world.customer.rsplit('/').next().unwrap_or_default()
+            ),
+            partners: vec![partner],
         }
         .encode_to_vec(),
         // Partnerships: the partner acting as a provider towards the reseller; none exists.
@@ -782,6 +794,7 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("GetApprovalPolicy",          ["PermissionDenied", "PermissionDenied", "PermissionDenied", "PermissionDenied", "OK", "PermissionDenied", "PermissionDenied"]),
     ("UpdateApprovalPolicy",       ["PermissionDenied", "PermissionDenied", "PermissionDenied", "PermissionDenied", "OK", "PermissionDenied", "PermissionDenied"]),
     ("GetCapabilities",            ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    ("BatchGetCapabilities",       ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     ("ListIncentiveEnrollments",   ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     ("CreateIncentiveEnrollment",  ["OK", "PermissionDenied", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),
     // The directory: kept by the operator, read by everyone.
@@ -800,6 +813,7 @@ const EXPECTED: &[(&str, [&str; 7])] = &[
     ("ListCustomerPartners",       ["NotFound", "NotFound", "NotFound", "NotFound", "OK", "NotFound", "NotFound"]),
     // The partner itself, the customer, another partner of record or the operator asks.
     ("CheckCustomerRelationship",  ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
+    ("BatchCheckCustomerRelationships", ["OK", "OK", "OK", "NotFound", "OK", "OK", "NotFound"]),
     // Partnerships, with the partner in the provider's place: it is no official provider
     // (ADMIN_AGENT invites), nor a reseller (GLOBAL_ADMIN accepts), and has none to change.
     ("InviteIndirectReseller",     ["PermissionDenied", "FailedPrecondition", "PermissionDenied", "NotFound", "PermissionDenied", "PermissionDenied", "PermissionDenied"]),

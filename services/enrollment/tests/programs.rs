@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{DAY, FRIDAY, GRACE_DAYS, sales_agent, start, state};
 use suite_proto::enrollment::v1 as pb;
 use suite_proto::enrollment::v1::{Capability as C, EnrollmentState as S};
-use suite_testkit::{Actor, list_as_indirect_provider, reason, request_id};
+use suite_testkit::{Actor, bad_fields, list_as_indirect_provider, reason, request_id};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -562,4 +562,70 @@ async fn capabilities_carry_the_directory_listing_and_the_sandbox_flag_with_or_w
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn several_tenants_capabilities_come_in_one_call_as_each_single_answer() {
+    let suite = start().await;
+    let (direct, new) = (
+        suite.direct_bill_partner().await,
+        suite.verified_partner().await,
+    );
+    list_as_indirect_provider(&suite.service, new.tenant).await;
+    let unknown = format!("partners/{}", Uuid::new_v4());
+    let transfer = Actor::service("transfer", "enrollment");
+    let batch = |actor: &Actor, partners: Vec<String>| {
+        let mut client = suite.client(actor);
+        async move {
+            client
+                .batch_get_capabilities(pb::BatchGetCapabilitiesRequest { partners })
+                .await
+        }
+    };
+
+    // In the order asked, each as GetCapabilities answers it; a tenant without a partner
+    // account is left out.
+    let answer = batch(&transfer, vec![new.name(), unknown.clone(), direct.name()])
+        .await
+        .unwrap()
+        .into_inner();
+    let expected = vec![
+        suite.capabilities(&transfer, &new).await,
+        suite.capabilities(&transfer, &direct).await,
+    ];
+    assert_eq!(answer.capabilities, expected);
+    assert!(expected[0].official_indirect_provider && !expected[1].official_indirect_provider);
+    assert!(expected[1].app_access && !expected[0].app_access);
+
+    // A partner may ask about itself, not about another in the same call; a service the
+    // enrollment service does not trust with it learns nothing.
+    let own = batch(&direct.admin, vec![direct.name()]).await.unwrap();
+    assert_eq!(own.into_inner().capabilities, expected[1..]);
+    for (asker, partners) in [
+        (&direct.admin, vec![direct.name(), new.name()]),
+        (
+            &Actor::service("agreement", "enrollment"),
+            vec![direct.name()],
+        ),
+    ] {
+        let refused = batch(asker, partners).await.unwrap_err();
+        assert_eq!(refused.code(), Code::NotFound, "{asker:?}");
+    }
+
+    // Each bad name is refused by its place in the list; an empty or too long list whole.
+    let refused = batch(
+        &transfer,
+        vec![direct.name(), "partners/nope".into(), direct.name()],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&refused), ["partners[1]", "partners[2]"]);
+    let too_many = (0..101)
+        .map(|_| format!("partners/{}", Uuid::new_v4()))
+        .collect();
+    for partners in [Vec::new(), too_many] {
+        let refused = batch(&transfer, partners).await.unwrap_err();
+        assert_eq!(bad_fields(&refused), ["partners"]);
+    }
 }

@@ -623,6 +623,107 @@ async fn a_customer_tenant_is_created_once_and_others_invite_it() {
 }
 
 #[tokio::test]
+async fn several_partners_are_checked_in_one_call_as_each_single_check() {
+    let services = start().await;
+    let (holder, other) = (services.partner().await, services.partner().await);
+    let request = create(holder);
+    let tenant: Uuid = request
+        .customer
+        .as_ref()
+        .unwrap()
+        .customer_tenant_id
+        .parse()
+        .unwrap();
+    services
+        .relationship
+        .relationship(&Actor::admin_agent(holder))
+        .create_customer(request)
+        .await
+        .unwrap();
+    let parent = format!("customers/{tenant}");
+    let batch = |actor: &Actor, partners: Vec<String>| {
+        let mut client = services.relationship.relationship(actor);
+        let parent = parent.clone();
+        async move {
+            client
+                .batch_check_customer_relationships(pb::BatchCheckCustomerRelationshipsRequest {
+                    parent,
+                    partners,
+                })
+                .await
+        }
+    };
+    let single = |actor: &Actor, partner: Uuid| {
+        let mut client = services.relationship.relationship(actor);
+        let customer = parent.clone();
+        async move {
+            client
+                .check_customer_relationship(pb::CheckCustomerRelationshipRequest {
+                    customer,
+                    partner: format!("partners/{partner}"),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+
+    // In the order asked, each as the single check answers it, to the transfer service
+    // acting for itself as to the operator.
+    for asker in [
+        Actor::service("transfer", "relationship"),
+        Actor::operator(),
+    ] {
+        let answer = batch(
+            &asker,
+            vec![format!("partners/{other}"), format!("partners/{holder}")],
+        )
+        .await
+        .unwrap()
+        .into_inner();
+        let expected = vec![single(&asker, other).await, single(&asker, holder).await];
+        assert_eq!(answer.relationships, expected, "{asker:?}");
+        assert!(!expected[0].related && expected[1].related);
+    }
+
+    // All or nothing: a partner may ask about itself, not about another beside it.
+    let holder_agent = Actor::admin_agent(holder);
+    let own = batch(&holder_agent, vec![format!("partners/{holder}")])
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(own.relationships[0].related);
+    let refused = batch(
+        &holder_agent,
+        vec![format!("partners/{holder}"), format!("partners/{other}")],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+
+    // Each bad name is refused by its place in the list; an empty or too long list whole.
+    let refused = batch(
+        &Actor::operator(),
+        vec![
+            format!("partners/{holder}"),
+            "customers/x".into(),
+            format!("partners/{holder}"),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&refused), ["partners[1]", "partners[2]"]);
+    let too_many = (0..101)
+        .map(|_| format!("partners/{}", Uuid::new_v4()))
+        .collect();
+    for partners in [Vec::new(), too_many] {
+        let refused = batch(&Actor::operator(), partners).await.unwrap_err();
+        assert_eq!(bad_fields(&refused), ["partners"]);
+    }
+}
+
+#[tokio::test]
 async fn what_a_partner_is_to_a_customer_is_told_to_those_related_to_it() {
     let services = start().await;
     let (holder, other, stranger) = (

@@ -1,6 +1,8 @@
 //! The peers the transfer service calls, each through the one client builder.
 
+use std::collections::HashMap;
 use suite_auth::Caller;
+
 use suite_client::{CapabilityCheck, Peer};
 use suite_errors::ApiError;
 use suite_proto::agreement::v1 as agreement;
@@ -63,34 +65,40 @@ impl Peers {
 
     /// What the enrollment, relationship and agreement services say about the parties of a
     /// transfer of `customer` (the source's view) to `provider`, asked by this service for
-    /// itself (no caller: the execution runs long after the request), all at once.
+    /// itself (no caller: the execution runs long after the request), all at once and one
+    /// call per question asked of a service.
     pub async fn parties(
         &self,
         customer: CustomerRef,
         provider: Uuid,
     ) -> Result<Parties, ApiError> {
-        let (source, provider_capabilities, provider_role, source_role, partnership, agreement) = tokio::try_join!(
-            self.capabilities_of(customer.partner_tenant_id),
-            self.capabilities_of(provider),
-            self.relationship_of(customer, provider),
-            self.relationship_of(customer, customer.partner_tenant_id),
-            self.partnership_state(provider, customer.partner_tenant_id),
+        let source = customer.partner_tenant_id;
+        let both = [source, provider];
+        let (capabilities, relationships, partnership, agreement) = tokio::try_join!(
+            self.capabilities_of(&both),
+            self.relationships_with(customer, &both),
+            self.partnership_state(provider, source),
             self.agreement_with(customer, provider),
         )?;
+        let source_capabilities = capabilities.get(&partner_name(source));
         let has = |capability: enrollment::Capability| {
-            source
-                .as_ref()
-                .is_some_and(|s| s.capabilities.contains(&(capability as i32)))
+            source_capabilities.is_some_and(|s| s.capabilities.contains(&(capability as i32)))
+        };
+        let role_of = |partner: Uuid| {
+            relationships
+                .get(&partner_name(partner))
+                .map(|r| r.partner_role())
         };
         Ok(Parties {
-            source_transitioning: source.as_ref().is_some_and(|s| s.transitioning_partner)
+            source_transitioning: source_capabilities.is_some_and(|s| s.transitioning_partner)
                 && has(enrollment::Capability::SelfServiceTransfer),
-            source_sandbox: source.as_ref().is_some_and(|s| s.integration_sandbox),
-            provider_sandbox: provider_capabilities
-                .as_ref()
+            source_sandbox: source_capabilities.is_some_and(|s| s.integration_sandbox),
+            provider_sandbox: capabilities
+                .get(&partner_name(provider))
                 .is_some_and(|p| p.integration_sandbox),
-            provider_related: provider_role == Some(relationship::PartnerRole::IndirectProvider),
-            source_listed_as_reseller: source_role
+            provider_related: role_of(provider)
+                == Some(relationship::PartnerRole::IndirectProvider),
+            source_listed_as_reseller: role_of(source)
                 == Some(relationship::PartnerRole::IndirectReseller),
             partnership_active: partnership == Some(relationship::PartnershipState::Active),
             agreement_valid: agreement.valid,
@@ -102,50 +110,45 @@ impl Peers {
 
     /// What the enrollment and relationship services say about the parties of a New
     /// Commerce partner-to-partner transfer of `customer` (the source's view) to `target`,
-    /// asked by this service for itself, all at once. Only a direct-bill partner that may
-    /// purchase, or an official provider, bills: the rule orders follow.
+    /// asked by this service for itself, all at once and one call per service. Only a
+    /// direct-bill partner that may purchase, or an official provider, bills: the rule
+    /// orders follow.
     pub async fn partner_parties(
         &self,
         customer: CustomerRef,
         target: Uuid,
     ) -> Result<PartnerParties, ApiError> {
-        let source = async {
-            let (capabilities, role) = tokio::try_join!(
-                self.capabilities_of(customer.partner_tenant_id),
-                self.relationship_of(customer, customer.partner_tenant_id),
-            )?;
-            Ok(Some(SourceStanding {
-                sandbox: capabilities.is_some_and(|c| c.integration_sandbox),
-                related: role.is_some(),
-            }))
-        };
-        let (target_capabilities, target_relationship, source) = tokio::try_join!(
-            self.capabilities_of(target),
-            self.relationship_with(customer, target),
-            source,
+        let source = customer.partner_tenant_id;
+        let both = [source, target];
+        let (capabilities, relationships) = tokio::try_join!(
+            self.capabilities_of(&both),
+            self.relationships_with(customer, &both),
         )?;
+        let target_capabilities = capabilities.get(&partner_name(target));
+        let target_relationship = relationships.get(&partner_name(target));
         let accepted = target_relationship
-            .as_ref()
-            .is_some_and(|r| r.related && r.acquisition() == relationship::Acquisition::Invitation);
+            .is_some_and(|r| r.acquisition() == relationship::Acquisition::Invitation);
         Ok(PartnerParties {
-            target_sandbox: target_capabilities
-                .as_ref()
-                .is_some_and(|t| t.integration_sandbox),
+            target_sandbox: target_capabilities.is_some_and(|t| t.integration_sandbox),
             target_accepted: accepted,
-            target_bills: target_relationship.as_ref().is_some_and(|r| {
-                let capabilities = target_capabilities.as_ref();
-                match r.partner_role() {
-                    relationship::PartnerRole::DirectBillPartner => capabilities.is_some_and(|c| {
+            target_bills: target_relationship.is_some_and(|r| match r.partner_role() {
+                relationship::PartnerRole::DirectBillPartner => {
+                    target_capabilities.is_some_and(|c| {
                         c.capabilities
                             .contains(&(enrollment::Capability::PurchaseOrders as i32))
-                    }),
-                    relationship::PartnerRole::IndirectProvider => {
-                        capabilities.is_some_and(|c| c.official_indirect_provider)
-                    }
-                    _ => false,
+                    })
                 }
+                relationship::PartnerRole::IndirectProvider => {
+                    target_capabilities.is_some_and(|c| c.official_indirect_provider)
+                }
+                _ => false,
             }),
-            source,
+            source: Some(SourceStanding {
+                sandbox: capabilities
+                    .get(&partner_name(source))
+                    .is_some_and(|c| c.integration_sandbox),
+                related: relationships.contains_key(&partner_name(source)),
+            }),
         })
     }
 
@@ -171,55 +174,55 @@ impl Peers {
         }
     }
 
+    /// What each of `tenants` may do, by partner name, asked in one call; a tenant without
+    /// a partner account is absent (it may do nothing).
     async fn capabilities_of(
         &self,
-        tenant_id: Uuid,
-    ) -> Result<Option<enrollment::Capabilities>, ApiError> {
+        tenants: &[Uuid],
+    ) -> Result<HashMap<String, enrollment::Capabilities>, ApiError> {
         let request = self.enrollment.request(
-            enrollment::GetCapabilitiesRequest {
-                partner: partner_name(tenant_id),
+            enrollment::BatchGetCapabilitiesRequest {
+                partners: distinct_partner_names(tenants),
             },
             None,
         )?;
-        match EnrollmentServiceClient::new(self.enrollment.channel())
-            .get_capabilities(request)
+        let answer = EnrollmentServiceClient::new(self.enrollment.channel())
+            .batch_get_capabilities(request)
             .await
-        {
-            Ok(answer) => Ok(Some(answer.into_inner())),
-            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
-            Err(status) => Err(self.enrollment.refusal(&status)),
-        }
+            .map_err(|status| self.enrollment.refusal(&status))?
+            .into_inner();
+        Ok(answer
+            .capabilities
+            .into_iter()
+            .map(|capabilities| (capabilities.partner.clone(), capabilities))
+            .collect())
     }
 
-    /// `partner`'s role towards the customer, if it is a partner of record.
-    async fn relationship_of(
+    /// What each of `partners` is to the customer, by partner name, for those that are its
+    /// partners of record; asked in one call.
+    async fn relationships_with(
         &self,
         customer: CustomerRef,
-        partner: Uuid,
-    ) -> Result<Option<relationship::PartnerRole>, ApiError> {
-        let answer = self.relationship_with(customer, partner).await?;
-        Ok(answer.map(|a| a.partner_role()))
-    }
-
-    /// What `partner` is to the customer, as the relationship service answers.
-    async fn relationship_with(
-        &self,
-        customer: CustomerRef,
-        partner: Uuid,
-    ) -> Result<Option<relationship::CustomerRelationship>, ApiError> {
+        partners: &[Uuid],
+    ) -> Result<HashMap<String, relationship::CustomerRelationship>, ApiError> {
         let request = self.relationship.request(
-            relationship::CheckCustomerRelationshipRequest {
-                customer: customer.customer_name(),
-                partner: partner_name(partner),
+            relationship::BatchCheckCustomerRelationshipsRequest {
+                parent: customer.customer_name(),
+                partners: distinct_partner_names(partners),
             },
             None,
         )?;
         let answer = RelationshipServiceClient::new(self.relationship.channel())
-            .check_customer_relationship(request)
+            .batch_check_customer_relationships(request)
             .await
             .map_err(|status| self.relationship.refusal(&status))?
             .into_inner();
-        Ok(answer.related.then_some(answer))
+        Ok(answer
+            .relationships
+            .into_iter()
+            .filter(|relationship| relationship.related)
+            .map(|relationship| (relationship.partner.clone(), relationship))
+            .collect())
     }
 
     /// Where the partnership between `provider` and `reseller` stands, if there is one.
@@ -260,4 +263,16 @@ impl Peers {
             .map_err(|status| self.agreement.refusal(&status))?
             .into_inner())
     }
+}
+
+/// `partners/{id}` of each of `tenants`, each once: a batch refuses a name asked twice, and
+/// a transfer's two parties may be one tenant (refused later, by the rules, not here).
+fn distinct_partner_names(tenants: &[Uuid]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(tenants.len());
+    for name in tenants.iter().map(|tenant| partner_name(*tenant)) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }

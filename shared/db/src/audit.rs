@@ -74,10 +74,8 @@ fn insert_sql(rows: usize) -> String {
     const COLUMNS: usize = 12;
     let values: Vec<String> = (0..rows)
         .map(|row| {
-            let params: Vec<String> = (1..=COLUMNS)
-                .map(|column| format!("${}", row * COLUMNS + column))
-                .collect();
-            format!("({})", params.join(", "))
+            let first = row * COLUMNS + 1;
+            format!("({})", crate::placeholders(first..=first + COLUMNS - 1))
         })
         .collect();
     format!(

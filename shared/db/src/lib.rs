@@ -19,6 +19,7 @@ mod migrate;
 mod outbox;
 mod outbox_metrics;
 mod page;
+mod placeholders;
 mod relay;
 mod retention;
 
@@ -38,6 +39,7 @@ pub use lock::for_update;
 pub use migrate::MigrationFile;
 pub use outbox::{OutboxMessage, enqueue};
 pub use page::{Page, PageRequest, PageTokenCodec};
+pub use placeholders::placeholders;
 pub use relay::{
     Deliverer, Delivery, PendingMessage, RelaySettings, RelayWaker, relay_once, run_relay,
 };

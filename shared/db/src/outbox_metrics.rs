@@ -144,8 +144,7 @@ async fn query_backlog(
     db: &Database,
     topics: &[&'static str],
 ) -> Result<BTreeMap<String, Backlog>, StoreError> {
-    let placeholders: Vec<String> = (1..=topics.len()).map(|n| format!("${n}")).collect();
-    let in_topics = placeholders.join(", ");
+    let in_topics = crate::placeholders(1..=topics.len());
     let waiting_sql = format!(
         "SELECT topic, COUNT(*) AS waiting, MIN(created_at) AS oldest FROM outbox_messages \
          WHERE delivered_at IS NULL AND failed_at IS NULL AND topic IN ({in_topics}) GROUP BY topic"

@@ -147,12 +147,11 @@ async fn due_messages(
     topics: &[&str],
     limit: i64,
 ) -> Result<Vec<(PendingMessage, i64)>, StoreError> {
-    let placeholders: Vec<String> = (0..topics.len()).map(|n| format!("${}", n + 3)).collect();
     let sql = format!(
         "SELECT id, topic, message_key, payload, attempts, next_attempt_at, trace_parent FROM outbox_messages \
          WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND topic IN ({}) \
          ORDER BY id LIMIT $2",
-        placeholders.join(", ")
+        crate::placeholders(3..=topics.len() + 2)
     );
     let query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(now_micros())

@@ -124,6 +124,40 @@ impl FieldViolations {
         }
     }
 
+    /// Every value of the repeated field `field`, each checked by `check`: at least one, at
+    /// most `max`, none twice. A refused value is recorded against `field[index]`, an empty
+    /// or too long list against `field`; `None` unless every value passed.
+    pub fn check_each<T: PartialEq>(
+        &mut self,
+        field: &str,
+        values: &[String],
+        max: usize,
+        check: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<Vec<T>> {
+        if values.is_empty() {
+            self.add(field, "name at least one");
+            return None;
+        }
+        if values.len() > max {
+            self.add(field, format!("at most {max} per request"));
+            return None;
+        }
+        let mut checked = Vec::with_capacity(values.len());
+        let mut all_passed = true;
+        for (index, value) in values.iter().enumerate() {
+            let item = format!("{field}[{index}]");
+            match self.check(&item, check(value)) {
+                Some(value) if checked.contains(&value) => {
+                    self.add(item, "named twice");
+                    all_passed = false;
+                }
+                Some(value) => checked.push(value),
+                None => all_passed = false,
+            }
+        }
+        all_passed.then_some(checked)
+    }
+
     /// `Ok(value)` when nothing was recorded, otherwise the violations.
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, FieldViolations> {
         if self.0.is_empty() {
@@ -412,6 +446,57 @@ mod tests {
             .collect();
         assert_eq!(fields, ["partner.country_code", "request_id"]);
         assert_eq!(error.reason(), "INVALID_ARGUMENT");
+    }
+
+    fn digits(value: &str) -> Result<u32, String> {
+        value.parse().map_err(|_| "must be a number".to_owned())
+    }
+
+    fn refused(violations: &FieldViolations) -> Vec<(String, String)> {
+        violations
+            .iter()
+            .map(|v| (v.field.clone(), v.description.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn check_each_keeps_a_list_whose_every_value_passes() {
+        let mut violations = FieldViolations::new();
+        let values = ["3".to_owned(), "1".to_owned()];
+        assert_eq!(
+            violations.check_each("ids", &values, 2, digits),
+            Some(vec![3, 1])
+        );
+        assert!(violations.is_empty());
+    }
+
+    #[test]
+    fn check_each_names_every_refused_value_by_its_index() {
+        let mut violations = FieldViolations::new();
+        let values = ["1".to_owned(), "x".to_owned(), "1".to_owned()];
+        assert_eq!(violations.check_each("ids", &values, 5, digits), None);
+        assert_eq!(
+            refused(&violations),
+            [
+                ("ids[1]".to_owned(), "must be a number".to_owned()),
+                ("ids[2]".to_owned(), "named twice".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn check_each_refuses_an_empty_or_too_long_list_as_a_whole() {
+        let mut violations = FieldViolations::new();
+        assert_eq!(violations.check_each("ids", &[], 2, digits), None);
+        let three = ["1".to_owned(), "2".to_owned(), "3".to_owned()];
+        assert_eq!(violations.check_each("ids", &three, 2, digits), None);
+        assert_eq!(
+            refused(&violations),
+            [
+                ("ids".to_owned(), "name at least one".to_owned()),
+                ("ids".to_owned(), "at most 2 per request".to_owned()),
+            ]
+        );
     }
 
     #[test]

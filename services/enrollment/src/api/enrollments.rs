@@ -4,15 +4,32 @@ use suite_errors::{FieldViolations, fields};
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
 
-use super::{EnrollmentApi, checkable_tenant};
-use crate::domain::partner::partner_name;
+use super::{EnrollmentApi, checkable_tenant, checked_by};
+use crate::domain::partner::{parse_partner_name, partner_name};
 use crate::domain::program::{
     self, Program, enrollment_name, parse_enrollment_name, parse_program,
 };
 use crate::error::Error;
-use crate::store::EnrollmentAction;
+use crate::store::{EnrollmentAction, Standing};
 
 const MAX_REJECT_REASON: usize = 1_000;
+/// Most partners one `BatchGetCapabilities` asks about.
+const MAX_BATCH_PARTNERS: usize = 100;
+/// The services that check any tenant's capabilities, acting for themselves.
+const CHECKING_SERVICES: &[&str] = &["transfer", "relationship"];
+
+/// What `tenant_id` may do now, from its `standing`.
+fn capabilities_of(tenant_id: Uuid, standing: &Standing, now: i64) -> pb::Capabilities {
+    let capabilities = program::capabilities(&standing.enrollments, now);
+    pb::Capabilities {
+        partner: partner_name(tenant_id),
+        app_access: capabilities.contains(&program::Capability::ApiSdkAccess),
+        capabilities: capabilities.into_iter().map(|c| c as i32).collect(),
+        transitioning_partner: program::is_transitioning(&standing.enrollments, now),
+        official_indirect_provider: standing.official_indirect_provider,
+        integration_sandbox: standing.integration_sandbox,
+    }
+}
 
 impl EnrollmentApi {
     pub(super) async fn create_enrollment(
@@ -84,26 +101,42 @@ impl EnrollmentApi {
         caller: &Caller,
         request: pb::GetCapabilitiesRequest,
     ) -> Result<pb::Capabilities, Error> {
-        let tenant_id = checkable_tenant(
-            caller,
-            "partner",
-            &request.partner,
-            &["transfer", "relationship"],
-        )?;
+        let tenant_id = checkable_tenant(caller, "partner", &request.partner, CHECKING_SERVICES)?;
         let standing = self
             .store
             .standing(tenant_id)
             .await?
             .ok_or_else(|| Error::PartnerNotFound(partner_name(tenant_id)))?;
+        Ok(capabilities_of(tenant_id, &standing, self.now()))
+    }
+
+    pub(super) async fn batch_capabilities(
+        &self,
+        caller: &Caller,
+        request: pb::BatchGetCapabilitiesRequest,
+    ) -> Result<pb::BatchGetCapabilitiesResponse, Error> {
+        let mut violations = FieldViolations::new();
+        let Some(tenant_ids) = violations.check_each(
+            "partners",
+            &request.partners,
+            MAX_BATCH_PARTNERS,
+            parse_partner_name,
+        ) else {
+            return Err(Error::Invalid(violations));
+        };
+        for tenant_id in &tenant_ids {
+            checked_by(caller, *tenant_id, CHECKING_SERVICES)?;
+        }
+        let standings = self.store.standings(&tenant_ids).await?;
         let now = self.now();
-        let capabilities = program::capabilities(&standing.enrollments, now);
-        Ok(pb::Capabilities {
-            partner: partner_name(tenant_id),
-            app_access: capabilities.contains(&program::Capability::ApiSdkAccess),
-            capabilities: capabilities.into_iter().map(|c| c as i32).collect(),
-            transitioning_partner: program::is_transitioning(&standing.enrollments, now),
-            official_indirect_provider: standing.official_indirect_provider,
-            integration_sandbox: standing.integration_sandbox,
+        Ok(pb::BatchGetCapabilitiesResponse {
+            capabilities: tenant_ids
+                .iter()
+                .filter_map(|tenant_id| {
+                    let standing = standings.get(tenant_id)?;
+                    Some(capabilities_of(*tenant_id, standing, now))
+                })
+                .collect(),
         })
     }
 

@@ -118,6 +118,12 @@ fn checkable_tenant(
     services: &[&str],
 ) -> Result<Uuid, Error> {
     let tenant_id = partner_in(field, name)?;
+    checked_by(caller, tenant_id, services)
+}
+
+/// `tenant_id` if `caller` may check it: its own tenant, the operator, or one of `services`
+/// acting for itself; NOT_FOUND otherwise.
+fn checked_by(caller: &Caller, tenant_id: Uuid, services: &[&str]) -> Result<Uuid, Error> {
     let may_check = services.iter().any(|service| caller.is_service(service))
         || caller.can_access_tenant(tenant_id);
     match may_check {
@@ -300,6 +306,16 @@ impl EnrollmentService for EnrollmentApi {
     ) -> Result<Response<pb::Capabilities>, Status> {
         self.handle(request, |caller, message| async move {
             self.capabilities(&caller, message).await
+        })
+        .await
+    }
+
+    async fn batch_get_capabilities(
+        &self,
+        request: Request<pb::BatchGetCapabilitiesRequest>,
+    ) -> Result<Response<pb::BatchGetCapabilitiesResponse>, Status> {
+        self.handle(request, |caller, message| async move {
+            self.batch_capabilities(&caller, message).await
         })
         .await
     }

@@ -253,11 +253,9 @@ async fn providers_from_rows(
         .iter()
         .map(|row| columns::uuid(row, "id"))
         .collect::<Result<Vec<_>, _>>()?;
-    // Numbered placeholders only: the ids are bound, never written into the SQL.
-    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
         "SELECT provider_id, country_code FROM provider_countries WHERE provider_id IN ({}) ORDER BY country_code",
-        placeholders.join(", ")
+        suite_db::placeholders(1..=ids.len())
     );
     let query = ids
         .iter()

@@ -1,3 +1,6 @@
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use prost::Message;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
@@ -34,21 +37,23 @@ pub struct Standing {
     pub official_indirect_provider: bool,
 }
 
-/// The partner's row joined to its enrollments (if any), with its directory listing as a
-/// flag; the enrollment columns keep their names, the partner's are prefixed.
-static STANDING_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// The rows of the partners whose tenant ids are bound to `$1`…`$count`, each joined to its
+/// enrollments (if any), with its directory listing as a flag; the enrollment columns keep
+/// their names, the partner's are prefixed.
+fn standing_sql(count: usize) -> String {
     let enrollment_columns = ENROLLMENT_COLUMNS
         .split(',')
         .map(|column| format!("e.{}", column.trim()))
         .collect::<Vec<_>>()
         .join(", ");
+    let tenants = suite_db::placeholders(1..=count);
     format!(
-        "SELECT p.integration_sandbox AS partner_integration_sandbox, \
+        "SELECT p.tenant_id AS partner_tenant_id, p.integration_sandbox AS partner_integration_sandbox, \
          CAST(CASE WHEN EXISTS (SELECT 1 FROM indirect_providers d WHERE d.provider_tenant_id = p.tenant_id) \
          THEN 1 ELSE 0 END AS BIGINT) AS partner_listed, {enrollment_columns} \
-         FROM partners p LEFT JOIN enrollments e ON e.tenant_id = p.tenant_id WHERE p.tenant_id = $1"
+         FROM partners p LEFT JOIN enrollments e ON e.tenant_id = p.tenant_id WHERE p.tenant_id IN ({tenants})"
     )
-});
+}
 
 /// A change to an existing enrollment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,32 +244,46 @@ impl EnrollmentStore {
         fetch_enrollments(self.db.pool(), tenant_id).await
     }
 
-    /// What `tenant_id`'s capabilities follow from, or `None` when it is no partner. One
-    /// statement: capabilities sit on the other services' hot paths, and every statement
-    /// through the pool costs a hand-off to the database and another for the pool's check of
-    /// the connection it takes back.
+    /// What `tenant_id`'s capabilities follow from, or `None` when it is no partner.
     pub async fn standing(&self, tenant_id: Uuid) -> Result<Option<Standing>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(STANDING_SQL.as_str()))
-            .bind(tenant_id.to_string())
-            .fetch_all(self.db.pool())
-            .await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let mut enrollments = Vec::with_capacity(rows.len());
+        Ok(self.standings(&[tenant_id]).await?.remove(&tenant_id))
+    }
+
+    /// What each of `tenant_ids`' capabilities follow from, for those that are partners.
+    /// One statement however many: capabilities sit on the other services' hot paths, and
+    /// every statement through the pool costs a hand-off to the database and another for
+    /// the pool's check of the connection it takes back.
+    pub async fn standings(
+        &self,
+        tenant_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Standing>, StoreError> {
+        let sql = standing_sql(tenant_ids.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for tenant_id in tenant_ids {
+            query = query.bind(tenant_id.to_string());
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
+        let mut standings: HashMap<Uuid, Standing> = HashMap::new();
         for row in &rows {
+            let tenant_id = columns::uuid(row, "partner_tenant_id")?;
+            let standing = match standings.entry(tenant_id) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(first) => first.insert(Standing {
+                    integration_sandbox: columns::flag(row, "partner_integration_sandbox")?,
+                    official_indirect_provider: columns::flag(row, "partner_listed")?,
+                    enrollments: Vec::new(),
+                }),
+            };
             // The partner's columns repeat on each row; a partner without enrollments has one
             // row whose enrollment columns are NULL.
             if row.try_get::<Option<String>, _>("program")?.is_some() {
-                enrollments.push(enrollment_from_row(row)?);
+                standing.enrollments.push(enrollment_from_row(row)?);
             }
         }
-        enrollments.sort_by_key(|e| e.program as i32);
-        Ok(Some(Standing {
-            integration_sandbox: columns::flag(first, "partner_integration_sandbox")?,
-            official_indirect_provider: columns::flag(first, "partner_listed")?,
-            enrollments,
-        }))
+        for standing in standings.values_mut() {
+            standing.enrollments.sort_by_key(|e| e.program as i32);
+        }
+        Ok(standings)
     }
 
     /// Records as OVERRIDDEN every indirect reseller enrollment whose access ended by `now`;

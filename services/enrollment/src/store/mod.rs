@@ -13,7 +13,7 @@ mod revenue;
 use suite_db::{Database, PageTokenCodec};
 
 pub use directory::ProviderSearch;
-pub use enrollments::EnrollmentAction;
+pub use enrollments::{EnrollmentAction, Standing};
 
 /// The enrollment service's database.
 #[derive(Clone)]

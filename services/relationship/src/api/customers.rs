@@ -13,6 +13,9 @@ use super::RelationshipApi;
 use crate::domain::{self, CustomerUpdate, NewCustomer, customer_name};
 use crate::error::Error;
 
+/// Most partners one `BatchCheckCustomerRelationships` asks about.
+const MAX_BATCH_PARTNERS: usize = 100;
+
 impl RelationshipApi {
     pub(super) async fn create_customer(
         &self,
@@ -275,5 +278,44 @@ impl RelationshipApi {
                 },
             },
         )
+    }
+
+    pub(super) async fn batch_check_customer_relationships(
+        &self,
+        caller: &Caller,
+        request: pb::BatchCheckCustomerRelationshipsRequest,
+    ) -> Result<pb::BatchCheckCustomerRelationshipsResponse, Error> {
+        let mut violations = FieldViolations::new();
+        let customer = violations.check("parent", domain::parse_customer_tenant(&request.parent));
+        let partners = violations.check_each(
+            "partners",
+            &request.partners,
+            MAX_BATCH_PARTNERS,
+            domain::parse_parent,
+        );
+        let (Some(customer), Some(partners), true) = (customer, partners, violations.is_empty())
+        else {
+            return Err(Error::Invalid(violations));
+        };
+        // All or nothing, as each single check would answer.
+        if !partners
+            .iter()
+            .all(|partner| domain::may_check_relationship(caller, customer, *partner))
+        {
+            return Err(Error::CustomerNotFound(request.parent));
+        }
+        let mut related = self
+            .store
+            .customer_relationships(customer, &partners)
+            .await?;
+        Ok(pb::BatchCheckCustomerRelationshipsResponse {
+            relationships: partners
+                .iter()
+                .map(|partner| match related.remove(partner) {
+                    Some(view) => view.as_relationship(),
+                    None => domain::no_relationship(customer, *partner),
+                })
+                .collect(),
+        })
     }
 }

@@ -280,6 +280,22 @@ impl RelationshipService for RelationshipApi {
         .await
     }
 
+    async fn batch_check_customer_relationships(
+        &self,
+        request: Request<pb::BatchCheckCustomerRelationshipsRequest>,
+    ) -> Result<Response<pb::BatchCheckCustomerRelationshipsResponse>, Status> {
+        with_admitted_caller(
+            request,
+            to_status,
+            &self.capabilities,
+            |caller, message| async move {
+                self.batch_check_customer_relationships(&caller, message)
+                    .await
+            },
+        )
+        .await
+    }
+
     async fn create_delegated_admin_relationship(
         &self,
         request: Request<pb::CreateDelegatedAdminRelationshipRequest>,

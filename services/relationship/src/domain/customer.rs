@@ -164,6 +164,18 @@ impl Customer {
     }
 }
 
+/// The answer for a partner that is not one of the customer's partners of record.
+pub fn no_relationship(
+    customer_tenant_id: Uuid,
+    partner_tenant_id: Uuid,
+) -> pb::CustomerRelationship {
+    pb::CustomerRelationship {
+        customer: format!("customers/{customer_tenant_id}"),
+        partner: partner_name(partner_tenant_id),
+        ..Default::default()
+    }
+}
+
 impl From<&BillingProfile> for pb::BillingProfile {
     fn from(profile: &BillingProfile) -> Self {
         pb::BillingProfile {

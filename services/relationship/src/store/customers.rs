@@ -1,6 +1,6 @@
 //! Customers as partners see them: one row per (partner, customer tenant).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
@@ -233,6 +233,29 @@ impl RelationshipStore {
         fetch_customer(self.db.pool(), partner_tenant_id, customer_tenant_id).await
     }
 
+    /// The relationships of `customer_tenant_id` with those of `partner_tenant_ids` that are
+    /// its partners of record, by partner; one statement.
+    pub async fn customer_relationships(
+        &self,
+        customer_tenant_id: Uuid,
+        partner_tenant_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Customer>, StoreError> {
+        let sql = format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_tenant_id = $1 AND partner_tenant_id IN ({})",
+            suite_db::placeholders(2..=partner_tenant_ids.len() + 1)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(customer_tenant_id.to_string());
+        for partner in partner_tenant_ids {
+            query = query.bind(partner.to_string());
+        }
+        query
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|row| customer_from_row(row).map(|view| (view.partner_tenant_id, view)))
+            .collect()
+    }
+
     /// One page of the partners of `customer_tenant_id`, oldest relationship first.
     pub async fn list_customer_partners(
         &self,
@@ -281,13 +304,9 @@ pub(super) async fn indirectly_served<'e>(
     if customer_tenants.is_empty() {
         return Ok(HashSet::new());
     }
-    // Numbered placeholders only: the ids are bound, never written into the SQL.
-    let placeholders: Vec<String> = (2..=customer_tenants.len() + 1)
-        .map(|n| format!("${n}"))
-        .collect();
     let sql = format!(
         "SELECT DISTINCT customer_tenant_id FROM customers WHERE partner_role <> $1 AND customer_tenant_id IN ({})",
-        placeholders.join(", ")
+        suite_db::placeholders(2..=customer_tenants.len() + 1)
     );
     let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
         .bind(pb::PartnerRole::DirectBillPartner.as_str_name());

@@ -481,31 +481,14 @@ pub fn parse_named_subscriptions(
     whose: &str,
     violations: &mut FieldViolations,
 ) -> Option<Vec<Uuid>> {
-    if names.is_empty() {
-        violations.add("subscriptions", "name at least one subscription");
-    }
-    if names.len() > MAX_NAMED_SUBSCRIPTIONS {
-        violations.add(
-            "subscriptions",
-            format!("at most {MAX_NAMED_SUBSCRIPTIONS} subscriptions per request"),
-        );
-        return None;
-    }
-    let mut ids = Vec::new();
-    for (index, name) in names.iter().enumerate() {
-        let field = format!("subscriptions[{index}]");
-        let Some((owner, id)) = violations.check(&field, parse_subscription_name(name)) else {
-            continue;
-        };
-        if customer.is_some_and(|customer| customer != owner) {
-            violations.add(field, format!("must be a subscription of {whose}"));
-        } else if ids.contains(&id) {
-            violations.add(field, "named twice");
-        } else {
-            ids.push(id);
+    violations.check_each("subscriptions", names, MAX_NAMED_SUBSCRIPTIONS, |name| {
+        match parse_subscription_name(name)? {
+            (owner, _) if customer.is_some_and(|customer| customer != owner) => {
+                Err(format!("must be a subscription of {whose}"))
+            }
+            (_, id) => Ok(id),
         }
-    }
-    Some(ids)
+    })
 }
 
 /// The e-mails a partner-to-partner request sends when it is created: to the customer at

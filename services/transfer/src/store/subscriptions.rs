@@ -223,10 +223,9 @@ pub(super) async fn open_among(tx: &mut Tx, ids: Vec<Uuid>) -> Result<HashSet<Uu
     let mut open = HashSet::new();
     // One query per chunk, not per subscription: a customer may have hundreds.
     for chunk in ids.chunks(OPEN_CHECK_CHUNK) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
             "SELECT subscription_id FROM transfer_line_items WHERE open = 1 AND subscription_id IN ({})",
-            placeholders.join(", ")
+            suite_db::placeholders(1..=chunk.len())
         );
         let query = chunk
             .iter()
@@ -345,8 +344,7 @@ pub(super) async fn named_subscriptions(
     // Each id is bound once and compared twice; a request names at most
     // MAX_NAMED_SUBSCRIPTIONS, far below either backend's parameter limit. `<> ''` lets the
     // partial index of add-ons by base serve the second arm.
-    let ids: Vec<String> = (3..3 + named.len()).map(|n| format!("${n}")).collect();
-    let ids = ids.join(", ");
+    let ids = suite_db::placeholders(3..=named.len() + 2);
     let sql = format!(
         "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE partner_tenant_id = $1 AND customer_tenant_id = $2 \
          AND status <> 'SUBSCRIPTION_STATUS_TRANSFERRED' AND (id IN ({ids}) OR (base_subscription_id <> '' AND base_subscription_id IN ({ids}))) \
