@@ -272,7 +272,17 @@ fn text(field_name: &str, tenant: Uuid) -> BoxedStrategy<String> {
     ];
     let plausible = if field_name == "request_id" || field_name.ends_with("tenant_id") {
         uuid().boxed()
-    } else if ["name", "parent", "partner", "customer", "enrollment"].contains(&field_name) {
+    } else if [
+        "name",
+        "parent",
+        "partner",
+        "partners",
+        "customer",
+        "enrollment",
+        "subscriptions",
+    ]
+    .contains(&field_name)
+    {
         resource_name(tenant).boxed()
     } else if field_name.ends_with("page_token") || field_name == "etag" {
         Just(String::new()).boxed()

@@ -608,8 +608,15 @@ async fn several_tenants_capabilities_come_in_one_call_as_each_single_answer() {
             vec![direct.name()],
         ),
     ] {
-        let refused = batch(asker, partners).await.unwrap_err();
+        let refused = batch(asker, partners.clone()).await.unwrap_err();
         assert_eq!(refused.code(), Code::NotFound, "{asker:?}");
+        // The refusal names the partner refused, not one the caller may see.
+        let refused_partner = partners.last().unwrap();
+        assert!(
+            refused.message().contains(refused_partner.as_str()),
+            "{refused:?}"
+        );
+        assert_eq!(refused.message().matches("partners/").count(), 1);
     }
 
     // Each bad name is refused by its place in the list; an empty or too long list whole.

@@ -669,10 +669,11 @@ async fn several_partners_are_checked_in_one_call_as_each_single_check() {
     };
 
     // In the order asked, each as the single check answers it, to the transfer service
-    // acting for itself as to the operator.
+    // acting for itself, the operator and the customer's own admin.
     for asker in [
         Actor::service("transfer", "relationship"),
         Actor::operator(),
+        Actor::global_admin(tenant),
     ] {
         let answer = batch(
             &asker,

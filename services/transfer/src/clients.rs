@@ -1,8 +1,8 @@
 //! The peers the transfer service calls, each through the one client builder.
 
 use std::collections::HashMap;
-use suite_auth::Caller;
 
+use suite_auth::Caller;
 use suite_client::{CapabilityCheck, Peer};
 use suite_errors::ApiError;
 use suite_proto::agreement::v1 as agreement;
@@ -265,8 +265,8 @@ impl Peers {
     }
 }
 
-/// `partners/{id}` of each of `tenants`, each once: a batch refuses a name asked twice, and
-/// a transfer's two parties may be one tenant (refused later, by the rules, not here).
+/// `partners/{id}` of each of `tenants`, each once, as a batch requires (a request whose
+/// two parties are one tenant is refused before any peer is asked; nothing here relies on it).
 fn distinct_partner_names(tenants: &[Uuid]) -> Vec<String> {
     let mut names: Vec<String> = Vec::with_capacity(tenants.len());
     for name in tenants.iter().map(|tenant| partner_name(*tenant)) {

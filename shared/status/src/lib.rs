@@ -55,7 +55,9 @@ fn bounded(text: &str) -> String {
 }
 
 /// Whether `status` from `peer` means the peer could not answer (down, unreachable, too
-/// slow, or the connection broke), as opposed to a refusal it decided on.
+/// slow, or the connection broke), as opposed to a refusal it decided on. A peer that does
+/// not know the method is one older than this service, met during a rolling update: it
+/// passes once the peer is updated too, so it is waited out like an outage.
 pub fn is_outage(status: &Status) -> bool {
     matches!(
         status.code(),
@@ -63,6 +65,7 @@ pub fn is_outage(status: &Status) -> bool {
             | tonic::Code::DeadlineExceeded
             | tonic::Code::Cancelled
             | tonic::Code::Unknown
+            | tonic::Code::Unimplemented
     )
 }
 
@@ -88,11 +91,7 @@ pub fn from_peer(peer: &str, status: &Status) -> ApiError {
         .filter(|_| {
             !matches!(
                 code,
-                Code::Internal
-                    | Code::DataLoss
-                    | Code::Unimplemented
-                    | Code::Unauthenticated
-                    | Code::Ok
+                Code::Internal | Code::DataLoss | Code::Unauthenticated | Code::Ok
             )
         });
     let Some(info) = decided else {
@@ -179,6 +178,7 @@ mod tests {
             tonic::Code::DeadlineExceeded,
             tonic::Code::Cancelled,
             tonic::Code::Unknown,
+            tonic::Code::Unimplemented,
         ] {
             let error = from_peer("relationship", &Status::new(code, "down"));
             assert_eq!(error.code(), Code::Unavailable, "{code:?}");

@@ -37,21 +37,29 @@ pub struct Standing {
     pub official_indirect_provider: bool,
 }
 
-/// The rows of the partners whose tenant ids are bound to `$1`…`$count`, each joined to its
-/// enrollments (if any), with its directory listing as a flag; the enrollment columns keep
-/// their names, the partner's are prefixed.
-fn standing_sql(count: usize) -> String {
+/// The partners' rows joined to their enrollments (if any), with each one's directory
+/// listing as a flag; the enrollment columns keep their names, the partner's are prefixed.
+/// Built once: `WHERE p.tenant_id IN (…)` follows, see [`standing_sql`].
+static STANDING_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let enrollment_columns = ENROLLMENT_COLUMNS
         .split(',')
         .map(|column| format!("e.{}", column.trim()))
         .collect::<Vec<_>>()
         .join(", ");
-    let tenants = suite_db::placeholders(1..=count);
     format!(
         "SELECT p.tenant_id AS partner_tenant_id, p.integration_sandbox AS partner_integration_sandbox, \
          CAST(CASE WHEN EXISTS (SELECT 1 FROM indirect_providers d WHERE d.provider_tenant_id = p.tenant_id) \
          THEN 1 ELSE 0 END AS BIGINT) AS partner_listed, {enrollment_columns} \
-         FROM partners p LEFT JOIN enrollments e ON e.tenant_id = p.tenant_id WHERE p.tenant_id IN ({tenants})"
+         FROM partners p LEFT JOIN enrollments e ON e.tenant_id = p.tenant_id"
+    )
+});
+
+/// [`STANDING_SELECT`] of the partners whose tenant ids are bound to `$1`…`$count`.
+fn standing_sql(count: usize) -> String {
+    format!(
+        "{} WHERE p.tenant_id IN ({})",
+        STANDING_SELECT.as_str(),
+        suite_db::placeholders(1..=count)
     )
 }
 
@@ -257,6 +265,9 @@ impl EnrollmentStore {
         &self,
         tenant_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Standing>, StoreError> {
+        if tenant_ids.is_empty() {
+            return Ok(HashMap::new()); // `IN ()` is no statement PostgreSQL accepts
+        }
         let sql = standing_sql(tenant_ids.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for tenant_id in tenant_ids {

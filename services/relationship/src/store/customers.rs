@@ -240,6 +240,9 @@ impl RelationshipStore {
         customer_tenant_id: Uuid,
         partner_tenant_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Customer>, StoreError> {
+        if partner_tenant_ids.is_empty() {
+            return Ok(HashMap::new()); // `IN ()` is no statement PostgreSQL accepts
+        }
         let sql = format!(
             "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE customer_tenant_id = $1 AND partner_tenant_id IN ({})",
             suite_db::placeholders(2..=partner_tenant_ids.len() + 1)

@@ -946,6 +946,47 @@ mod tests {
     }
 
     #[test]
+    fn named_subscriptions_are_one_customers_each_once_and_refused_by_place() {
+        let ours = CustomerRef {
+            partner_tenant_id: Uuid::new_v4(),
+            customer_tenant_id: Uuid::new_v4(),
+        };
+        let theirs = CustomerRef {
+            partner_tenant_id: Uuid::new_v4(),
+            ..ours
+        };
+        let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+        let name = subscription_name;
+        let parse = |names: &[String]| {
+            let mut violations = FieldViolations::new();
+            let ids = parse_named_subscriptions(names, Some(ours), "ours", &mut violations);
+            let fields: Vec<String> = violations.iter().map(|v| v.field.clone()).collect();
+            (ids, fields)
+        };
+
+        let named = [name(ours, second), name(ours, first)];
+        assert_eq!(parse(&named), (Some(vec![second, first]), vec![]));
+        let bad = [
+            name(ours, first),
+            name(theirs, second),
+            name(ours, first),
+            "subscriptions/x".to_owned(),
+        ];
+        let (ids, fields) = parse(&bad);
+        assert_eq!(ids, None);
+        assert_eq!(
+            fields,
+            ["subscriptions[1]", "subscriptions[2]", "subscriptions[3]"]
+        );
+        let too_many: Vec<String> = (0..=MAX_NAMED_SUBSCRIPTIONS)
+            .map(|_| name(ours, Uuid::new_v4()))
+            .collect();
+        for names in [&[][..], &too_many[..]] {
+            assert_eq!(parse(names), (None, vec!["subscriptions".to_owned()]));
+        }
+    }
+
+    #[test]
     fn add_ons_follow_their_base_and_are_marked_included() {
         let base = subscription(pb::OfferKind::LegacyLicense, None);
         let add_on = subscription(pb::OfferKind::LegacyLicense, Some(base.id));
