@@ -40,6 +40,24 @@ impl Services {
     async fn partner(&self) -> Uuid {
         direct_bill_partner(&self.enrollment).await
     }
+
+    /// The tenant of a new customer that `holder`'s ADMIN_AGENT adds.
+    async fn customer_of(&self, holder: Uuid) -> Uuid {
+        let request = create(holder);
+        let tenant = request
+            .customer
+            .as_ref()
+            .unwrap()
+            .customer_tenant_id
+            .parse()
+            .unwrap();
+        self.relationship
+            .relationship(&Actor::admin_agent(holder))
+            .create_customer(request)
+            .await
+            .unwrap();
+        tenant
+    }
 }
 
 fn create(partner: Uuid) -> pb::CreateCustomerRequest {
@@ -626,20 +644,7 @@ async fn a_customer_tenant_is_created_once_and_others_invite_it() {
 async fn several_partners_are_checked_in_one_call_as_each_single_check() {
     let services = start().await;
     let (holder, other) = (services.partner().await, services.partner().await);
-    let request = create(holder);
-    let tenant: Uuid = request
-        .customer
-        .as_ref()
-        .unwrap()
-        .customer_tenant_id
-        .parse()
-        .unwrap();
-    services
-        .relationship
-        .relationship(&Actor::admin_agent(holder))
-        .create_customer(request)
-        .await
-        .unwrap();
+    let tenant = services.customer_of(holder).await;
     let parent = format!("customers/{tenant}");
     let batch = |actor: &Actor, partners: Vec<String>| {
         let mut client = services.relationship.relationship(actor);
@@ -732,24 +737,11 @@ async fn what_a_partner_is_to_a_customer_is_told_to_those_related_to_it() {
         services.partner().await,
         services.partner().await,
     );
-    let request = create(holder);
-    let tenant = request
-        .customer
-        .as_ref()
-        .unwrap()
-        .customer_tenant_id
-        .clone();
-    services
-        .relationship
-        .relationship(&Actor::admin_agent(holder))
-        .create_customer(request)
-        .await
-        .unwrap();
+    let tenant = services.customer_of(holder).await;
     let check = |partner: Uuid| pb::CheckCustomerRelationshipRequest {
         customer: format!("customers/{tenant}"),
         partner: format!("partners/{partner}"),
     };
-    let tenant: Uuid = tenant.parse().unwrap();
 
     // The partner of record learns its own standing; another partner that it has none.
     let own = services
