@@ -7,6 +7,7 @@
 //! and the one client builder.
 
 use std::collections::HashMap;
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use opentelemetry::global;
@@ -133,7 +134,10 @@ pub fn install(service: &str, format: LogFormat, exports: Exports) -> TelemetryG
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let _ = match format {
-        LogFormat::Text => registry.with(fmt::layer()).try_init(),
+        // Colours only on a terminal: a log file or a collector gets plain text.
+        LogFormat::Text => registry
+            .with(fmt::layer().with_ansi(std::io::stdout().is_terminal()))
+            .try_init(),
         LogFormat::Json => registry.with(json_logs()).try_init(),
     };
     TelemetryGuard {
