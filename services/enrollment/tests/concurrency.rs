@@ -8,7 +8,7 @@ mod common;
 use common::{Partner, Suite, start, state};
 use suite_proto::enrollment::v1 as pb;
 use suite_proto::enrollment::v1::EnrollmentState as S;
-use suite_testkit::{reason, request_id};
+use suite_testkit::{Actor, reason, request_id};
 use tokio::task::JoinSet;
 use tonic::{Code, Status};
 
@@ -125,5 +125,38 @@ async fn restricting_direct_bill_while_enrolling_as_reseller_keeps_one_order() {
             assert_eq!(&&reseller.unwrap(), created);
         }
         None => assert_eq!(reseller.unwrap_err().code(), Code::NotFound),
+    }
+}
+
+/// Capabilities asked at the same moment share the database's statements (the store
+/// batches them): each caller still gets its own partner's answer, the same as alone.
+#[tokio::test]
+async fn capabilities_asked_together_each_answer_their_own_partner() {
+    let suite = start().await;
+    let direct = suite.direct_bill_partner().await;
+    let verified = suite.verified_partner().await;
+    let transfer = Actor::service("transfer", "enrollment");
+    let alone = [
+        suite.capabilities(&transfer, &direct).await,
+        suite.capabilities(&transfer, &verified).await,
+    ];
+    assert_ne!(alone[0], alone[1]);
+
+    let mut calls = JoinSet::new();
+    for round in 0..64 {
+        let (index, partner) = if round % 2 == 0 {
+            (0, &direct)
+        } else {
+            (1, &verified)
+        };
+        let mut client = suite.client(&transfer);
+        let request = pb::GetCapabilitiesRequest {
+            partner: partner.name(),
+        };
+        calls.spawn(async move { (index, client.get_capabilities(request).await) });
+    }
+    while let Some(call) = calls.join_next().await {
+        let (index, answer) = call.unwrap();
+        assert_eq!(answer.unwrap().into_inner(), alone[index]);
     }
 }

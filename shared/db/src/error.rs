@@ -7,7 +7,7 @@ use crate::Backend;
 /// Why a store operation failed, with constraint violations told apart so each service can
 /// turn them into its own domain errors, and the failures a retry can cure told apart from
 /// bugs.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint or primary key was violated.
     #[error("unique constraint violated: {0}")]

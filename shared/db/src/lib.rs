@@ -9,6 +9,7 @@
 
 mod audit;
 mod backend;
+mod batch;
 mod change;
 pub mod columns;
 mod connect;
@@ -31,6 +32,7 @@ use suite_config::Secret;
 
 pub use audit::{AuditEvent, record_audit, record_audits};
 pub use backend::Backend;
+pub use batch::{Loaded, ReadBatcher};
 pub use change::{Change, record_change, record_unrequested_change};
 pub use connect::DatabaseSettings;
 pub use error::StoreError;
@@ -86,6 +88,11 @@ impl Database {
     /// The pool, for reads outside a transaction.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The most connections the pool opens.
+    pub fn pool_size(&self) -> usize {
+        self.pool.options().get_max_connections() as usize
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use suite_auth::Caller;
 use suite_db::{
-    AuditEvent, Change, IdempotencyKey, OutboxMessage, Replay, StoreError, Tx, columns,
+    AuditEvent, Change, Database, IdempotencyKey, OutboxMessage, Replay, StoreError, Tx, columns,
 };
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
@@ -61,6 +61,48 @@ fn standing_sql(count: usize) -> String {
         STANDING_SELECT.as_str(),
         suite_db::placeholders(1..=count)
     )
+}
+
+/// Most partners one standing statement reads.
+pub(super) const STANDINGS_PER_STATEMENT: usize = 100;
+
+/// [`EnrollmentStore::standings`] in one statement however many: every statement through
+/// the pool costs a hand-off to the database and another for the pool's check of the
+/// connection it takes back.
+pub(super) async fn load_standings(
+    db: &Database,
+    tenant_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Standing>, StoreError> {
+    if tenant_ids.is_empty() {
+        return Ok(HashMap::new()); // `IN ()` is no statement PostgreSQL accepts
+    }
+    let sql = standing_sql(tenant_ids.len());
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for tenant_id in tenant_ids {
+        query = query.bind(tenant_id.to_string());
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    let mut standings: HashMap<Uuid, Standing> = HashMap::new();
+    for row in &rows {
+        let tenant_id = columns::uuid(row, "partner_tenant_id")?;
+        let standing = match standings.entry(tenant_id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(first) => first.insert(Standing {
+                integration_sandbox: columns::flag(row, "partner_integration_sandbox")?,
+                official_indirect_provider: columns::flag(row, "partner_listed")?,
+                enrollments: Vec::new(),
+            }),
+        };
+        // The partner's columns repeat on each row; a partner without enrollments has one
+        // row whose enrollment columns are NULL.
+        if row.try_get::<Option<String>, _>("program")?.is_some() {
+            standing.enrollments.push(enrollment_from_row(row)?);
+        }
+    }
+    for standing in standings.values_mut() {
+        standing.enrollments.sort_by_key(|e| e.program as i32);
+    }
+    Ok(standings)
 }
 
 /// A change to an existing enrollment.
@@ -252,49 +294,18 @@ impl EnrollmentStore {
         fetch_enrollments(self.db.pool(), tenant_id).await
     }
 
-    /// What `tenant_id`'s capabilities follow from, or `None` when it is no partner.
+    /// What `tenant_id`'s capabilities follow from, or `None` when it is no partner. Asked
+    /// on the other services' hot paths, so reads that arrive together share a statement.
     pub async fn standing(&self, tenant_id: Uuid) -> Result<Option<Standing>, StoreError> {
-        Ok(self.standings(&[tenant_id]).await?.remove(&tenant_id))
+        self.standing_reads.get(tenant_id).await
     }
 
     /// What each of `tenant_ids`' capabilities follow from, for those that are partners.
-    /// One statement however many: capabilities sit on the other services' hot paths, and
-    /// every statement through the pool costs a hand-off to the database and another for
-    /// the pool's check of the connection it takes back.
     pub async fn standings(
         &self,
         tenant_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Standing>, StoreError> {
-        if tenant_ids.is_empty() {
-            return Ok(HashMap::new()); // `IN ()` is no statement PostgreSQL accepts
-        }
-        let sql = standing_sql(tenant_ids.len());
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for tenant_id in tenant_ids {
-            query = query.bind(tenant_id.to_string());
-        }
-        let rows = query.fetch_all(self.db.pool()).await?;
-        let mut standings: HashMap<Uuid, Standing> = HashMap::new();
-        for row in &rows {
-            let tenant_id = columns::uuid(row, "partner_tenant_id")?;
-            let standing = match standings.entry(tenant_id) {
-                Entry::Occupied(known) => known.into_mut(),
-                Entry::Vacant(first) => first.insert(Standing {
-                    integration_sandbox: columns::flag(row, "partner_integration_sandbox")?,
-                    official_indirect_provider: columns::flag(row, "partner_listed")?,
-                    enrollments: Vec::new(),
-                }),
-            };
-            // The partner's columns repeat on each row; a partner without enrollments has one
-            // row whose enrollment columns are NULL.
-            if row.try_get::<Option<String>, _>("program")?.is_some() {
-                standing.enrollments.push(enrollment_from_row(row)?);
-            }
-        }
-        for standing in standings.values_mut() {
-            standing.enrollments.sort_by_key(|e| e.program as i32);
-        }
-        Ok(standings)
+        load_standings(&self.db, tenant_ids).await
     }
 
     /// Records as OVERRIDDEN every indirect reseller enrollment whose access ended by `now`;

@@ -10,7 +10,8 @@ mod partners;
 mod policy;
 mod revenue;
 
-use suite_db::{Database, PageTokenCodec};
+use suite_db::{Database, PageTokenCodec, ReadBatcher};
+use uuid::Uuid;
 
 pub use directory::ProviderSearch;
 pub use enrollments::{EnrollmentAction, Standing};
@@ -20,12 +21,26 @@ pub use enrollments::{EnrollmentAction, Standing};
 pub struct EnrollmentStore {
     db: Database,
     pages: PageTokenCodec,
+    standing_reads: ReadBatcher<Uuid, Standing>,
 }
 
 impl EnrollmentStore {
     /// A store on `db`, signing page tokens with `pages`.
     pub fn new(db: Database, pages: PageTokenCodec) -> Self {
-        Self { db, pages }
+        let reads = db.clone();
+        let standing_reads = ReadBatcher::new(
+            db.pool_size(),
+            enrollments::STANDINGS_PER_STATEMENT,
+            move |tenant_ids: Vec<Uuid>| {
+                let db = reads.clone();
+                async move { enrollments::load_standings(&db, &tenant_ids).await }
+            },
+        );
+        Self {
+            db,
+            pages,
+            standing_reads,
+        }
     }
 
     /// The page-token codec, to validate list requests.
