@@ -1,8 +1,8 @@
 //! Point reads of one kind that arrive together are answered by one statement. A read that
-//! finds a batch slot free starts a batch at once, so a read alone waits for nothing; reads
-//! that arrive while every slot is busy wait for the next batch and share its statement.
-//! Under load a service then runs one statement (and one pool checkout) for many calls
-//! instead of one each.
+//! finds a batch slot free starts a batch at once; reads that arrive while every slot is
+//! busy wait for the next batch to end and share the statement after it. Under load a
+//! service then runs one statement (and one pool checkout) for many calls instead of one
+//! each.
 //!
 //! A read is only ever answered by a batch that started after it arrived, so it sees every
 //! change committed before it was asked, as a statement of its own would.
@@ -11,9 +11,10 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tracing::Instrument as _;
 
 use crate::StoreError;
 
@@ -23,6 +24,7 @@ pub type Loaded<K, V> = Result<HashMap<K, V>, StoreError>;
 type LoadFuture<K, V> = Pin<Box<dyn Future<Output = Loaded<K, V>> + Send>>;
 type Load<K, V> = Arc<dyn Fn(Vec<K>) -> LoadFuture<K, V> + Send + Sync>;
 type Answer<V> = oneshot::Sender<Result<Option<V>, StoreError>>;
+type Waiting<K, V> = Vec<(K, Answer<V>)>;
 
 /// Batches point reads by key `K` of values `V` (see the module's documentation).
 pub struct ReadBatcher<K, V> {
@@ -38,10 +40,16 @@ impl<K, V> Clone for ReadBatcher<K, V> {
 }
 
 struct Inner<K, V> {
-    waiting: Mutex<Vec<(K, Answer<V>)>>,
+    /// Reads not yet in a batch. Taking a slot and emptying the list happen under its lock,
+    /// so a read pushed while every slot is busy is seen by the batch that frees one.
+    waiting: Mutex<Waiting<K, V>>,
     /// One permit per batch in flight.
     slots: Arc<Semaphore>,
     max_keys: usize,
+    /// Most reads waiting: one full batch per slot. A read beyond it is refused as
+    /// UNAVAILABLE (retryable) rather than queued behind reads the database cannot keep up
+    /// with.
+    max_waiting: usize,
     load: Load<K, V>,
 }
 
@@ -51,34 +59,51 @@ where
     V: Clone + Send + 'static,
 {
     /// Reads with `load`, which gets the distinct keys of at most `max_keys` reads and answers
-    /// those it finds; at most `slots` batches run at once (the pool's size is a good choice: more would
-    /// queue on the pool rather than batch).
+    /// those it finds; at most `slots` batches run at once (the pool's size is a good choice:
+    /// more would queue on the pool rather than batch).
     pub fn new<F, Fut>(slots: usize, max_keys: usize, load: F) -> Self
     where
         F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Loaded<K, V>> + Send + 'static,
     {
+        let (slots, max_keys) = (slots.max(1), max_keys.max(1));
         Self {
             inner: Arc::new(Inner {
                 waiting: Mutex::new(Vec::new()),
-                slots: Arc::new(Semaphore::new(slots.max(1))),
-                max_keys: max_keys.max(1),
+                slots: Arc::new(Semaphore::new(slots)),
+                max_keys,
+                max_waiting: slots * max_keys,
                 load: Arc::new(move |keys| Box::pin(load(keys))),
             }),
         }
     }
 
-    /// The value of `key`, if there is one.
+    /// The value of `key`, if there is one. Call it inside a Tokio runtime: the batch runs as
+    /// a task of its own, so a caller that goes away (a cancelled call) takes no other
+    /// caller's answer with it.
     pub async fn get(&self, key: K) -> Result<Option<V>, StoreError> {
         let (answer, answered) = oneshot::channel();
-        self.inner.waiting_list().push((key, answer));
-        Inner::dispatch(&self.inner);
-        // A batch runs as a task of its own, so a caller that goes away (a cancelled call)
-        // takes no other caller's answer with it; the sender is dropped unanswered only if
-        // the batch's task panicked.
-        answered
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Other("a batched read ended unanswered".into())))
+        let ready = {
+            let mut waiting = self.inner.waiting_list();
+            if waiting.len() >= self.inner.max_waiting {
+                waiting.retain(|(_, answer)| !answer.is_closed());
+            }
+            if waiting.len() >= self.inner.max_waiting {
+                return Err(StoreError::Unavailable(
+                    "too many reads are waiting for the database".into(),
+                ));
+            }
+            waiting.push((key, answer));
+            self.inner.take_batches(&mut waiting)
+        };
+        self.inner.start(ready);
+        // Unanswered only when the batch's task ended early: a panic, or the runtime
+        // shutting down.
+        answered.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the read was cut off before it was answered".into(),
+            ))
+        })
     }
 }
 
@@ -87,57 +112,146 @@ where
     K: Eq + Hash + Clone + Send + 'static,
     V: Clone + Send + 'static,
 {
-    fn waiting_list(&self) -> std::sync::MutexGuard<'_, Vec<(K, Answer<V>)>> {
+    fn waiting_list(&self) -> MutexGuard<'_, Waiting<K, V>> {
         // The list stays consistent whatever panicked while it was held: pushes and drains only.
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts a batch of the reads waiting if a slot is free. A batch that ends calls it
-    /// again, so a read that found every slot busy is taken by the next batch to end.
-    fn dispatch(inner: &Arc<Self>) {
-        let Ok(slot) = inner.slots.clone().try_acquire_owned() else {
-            return;
-        };
-        let batch: Vec<(K, Answer<V>)> = {
-            let mut waiting = inner.waiting_list();
-            let take = waiting.len().min(inner.max_keys);
-            waiting.drain(..take).collect()
-        };
-        if batch.is_empty() {
-            return;
+    /// Takes a slot and a batch of the reads waiting for every free slot, dropping first the
+    /// reads whose caller went away. Called under the list's lock, so a read pushed while
+    /// every slot is busy is seen by the batch that frees one.
+    fn take_batches(
+        &self,
+        waiting: &mut Waiting<K, V>,
+    ) -> Vec<(OwnedSemaphorePermit, Waiting<K, V>)> {
+        waiting.retain(|(_, answer)| !answer.is_closed());
+        let mut ready = Vec::new();
+        while !waiting.is_empty() {
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let take = waiting.len().min(self.max_keys);
+            ready.push((slot, waiting.drain(..take).collect()));
         }
-        tokio::spawn(Self::run(inner.clone(), batch, slot));
+        ready
     }
 
-    async fn run(inner: Arc<Self>, batch: Vec<(K, Answer<V>)>, slot: OwnedSemaphorePermit) {
+    /// Runs each batch `take_batches` made as a task of its own. Called without the list's
+    /// lock: a runtime that is shutting down drops a task at once, and the batch's drop takes
+    /// the lock.
+    fn start(self: &Arc<Self>, ready: Vec<(OwnedSemaphorePermit, Waiting<K, V>)>) {
+        for (slot, reads) in ready {
+            let span = tracing::debug_span!("batched read", reads = reads.len());
+            let batch = Batch {
+                inner: self.clone(),
+                slot: Some(slot),
+            };
+            tokio::spawn(batch.run(reads).instrument(span));
+        }
+    }
+}
+
+/// A batch in flight; when it ends, however it ends (answered, panicked, cancelled), its slot
+/// goes to the reads waiting.
+struct Batch<K, V>
+where
+    K: Eq + Hash + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    inner: Arc<Inner<K, V>>,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl<K, V> Batch<K, V>
+where
+    K: Eq + Hash + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    async fn run(self, batch: Waiting<K, V>) {
         let mut seen = HashSet::with_capacity(batch.len());
         let keys: Vec<K> = batch
             .iter()
             .filter(|(key, _)| seen.insert(key.clone()))
             .map(|(key, _)| key.clone())
             .collect();
-        let loaded = (inner.load)(keys).await;
+        let loaded = match (self.inner.load)(keys.clone()).await {
+            // One key's undecodable row would fail every read batched with it: the keys are
+            // read one by one instead, so only that key's reads fail.
+            Err(StoreError::Corrupt(_)) if keys.len() > 1 => {
+                let mut each = HashMap::with_capacity(keys.len());
+                for key in keys {
+                    let value = (self.inner.load)(vec![key.clone()])
+                        .await
+                        .map(|mut found| found.remove(&key));
+                    each.insert(key, value);
+                }
+                each
+            }
+            Err(error) => keys
+                .into_iter()
+                .map(|key| (key, Err(error.clone())))
+                .collect(),
+            Ok(mut found) => keys
+                .into_iter()
+                .map(|key| {
+                    let value = found.remove(&key);
+                    (key, Ok(value))
+                })
+                .collect(),
+        };
         for (key, answer) in batch {
-            let value = match &loaded {
-                Ok(values) => Ok(values.get(&key).cloned()),
-                Err(error) => Err(error.clone()),
-            };
+            let value = loaded
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| Err(StoreError::Other("a batched key went unread".into())));
             // A caller that went away no longer listens: nothing to do.
             let _ = answer.send(value);
         }
-        drop(slot);
-        Self::dispatch(&inner);
+    }
+}
+
+impl<K, V> Drop for Batch<K, V>
+where
+    K: Eq + Hash + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    fn drop(&mut self) {
+        drop(self.slot.take());
+        // Outside a runtime (it is shutting down) nothing more can run.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let ready = self.inner.take_batches(&mut self.inner.waiting_list());
+            self.inner.start(ready);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::time::Duration;
 
     use super::*;
 
-    /// A loader that records each batch's keys and answers `key * 10` for even keys, after
-    /// the test opens its gate (one permit per batch).
+    /// Key 99 makes its batch fail as the database being unreachable, key 77 as a corrupt
+    /// row, key 13 makes the loader panic; any other even key `k` has the value `k * 10`.
+    fn value_of(keys: Vec<u32>) -> Loaded<u32, u32> {
+        if keys.contains(&99) {
+            return Err(StoreError::Unavailable("gone".into()));
+        }
+        if keys.contains(&77) {
+            return Err(StoreError::Corrupt("row 77".into()));
+        }
+        assert!(!keys.contains(&13), "the loader failed");
+        Ok(keys
+            .into_iter()
+            .filter(|k| k % 2 == 0)
+            .map(|k| (k, k * 10))
+            .collect())
+    }
+
+    /// A loader that records each batch's keys and answers [`value_of`] them once the test
+    /// opens its gate (one permit per batch).
     struct Gated {
         batches: Arc<Mutex<Vec<Vec<u32>>>>,
         gate: Arc<Semaphore>,
@@ -153,11 +267,7 @@ mod tests {
                 let opened = opened.clone();
                 async move {
                     opened.acquire().await.unwrap().forget();
-                    Ok(keys
-                        .into_iter()
-                        .filter(|k| k % 2 == 0)
-                        .map(|k| (k, k * 10))
-                        .collect())
+                    value_of(keys)
                 }
             });
             (batcher, Self { batches, gate })
@@ -169,45 +279,74 @@ mod tests {
 
         /// Waits (bounded) until `count` batches have started.
         async fn started(&self, count: usize) {
-            tokio::time::timeout(std::time::Duration::from_secs(5), async {
-                while self.batches().len() < count {
-                    tokio::task::yield_now().await;
-                }
-            })
-            .await
-            .expect("the batches never started");
+            until(|| self.batches().len() >= count).await;
         }
+    }
+
+    /// Yields until `done` holds, failing the test after 5 s.
+    async fn until(done: impl Fn() -> bool) {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !done() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the condition never held");
+    }
+
+    fn read(
+        batcher: &ReadBatcher<u32, u32>,
+        key: u32,
+    ) -> tokio::task::JoinHandle<Result<Option<u32>, StoreError>> {
+        let batcher = batcher.clone();
+        tokio::spawn(async move { batcher.get(key).await })
+    }
+
+    /// Starts a read of `key` that holds the only slot until the gate opens.
+    async fn busy(
+        batcher: &ReadBatcher<u32, u32>,
+        loader: &Gated,
+        key: u32,
+    ) -> tokio::task::JoinHandle<Result<Option<u32>, StoreError>> {
+        let first = read(batcher, key);
+        loader.started(1).await;
+        first
+    }
+
+    /// Spawns reads of `keys` and waits until they all wait for a slot.
+    async fn queue(
+        batcher: &ReadBatcher<u32, u32>,
+        keys: &[u32],
+    ) -> Vec<tokio::task::JoinHandle<Result<Option<u32>, StoreError>>> {
+        let open = || {
+            let waiting = batcher.inner.waiting_list();
+            waiting
+                .iter()
+                .filter(|(_, answer)| !answer.is_closed())
+                .count()
+        };
+        let before = open();
+        let reads = keys.iter().map(|key| read(batcher, *key)).collect();
+        until(|| open() == before + keys.len()).await;
+        reads
     }
 
     #[tokio::test]
     async fn reads_that_wait_share_the_next_batch_and_each_gets_its_own_value() {
         let (batcher, loader) = Gated::new(1);
-        let first = tokio::spawn({
-            let batcher = batcher.clone();
-            async move { batcher.get(2).await }
-        });
-        loader.started(1).await;
+        let first = busy(&batcher, &loader, 2).await;
         // Every slot is busy: these wait, and may not be answered by the batch under way,
         // which started before they were asked.
-        let waiting: Vec<_> = [4, 5, 4, 6, 8]
-            .into_iter()
-            .map(|key| {
-                let batcher = batcher.clone();
-                tokio::spawn(async move { batcher.get(key).await })
-            })
-            .collect();
-        while batcher.inner.waiting_list().len() < 5 {
-            tokio::task::yield_now().await;
-        }
-        loader.gate.add_permits(3);
+        let waiting = queue(&batcher, &[4, 5, 4]).await;
+        loader.gate.add_permits(2);
         assert_eq!(first.await.unwrap().unwrap(), Some(20));
         let mut answers = Vec::new();
         for read in waiting {
             answers.push(read.await.unwrap().unwrap());
         }
-        assert_eq!(answers, [Some(40), None, Some(40), Some(60), Some(80)]);
-        // At most three reads a batch, in the order asked; a key asked twice is read once.
-        assert_eq!(loader.batches(), [vec![2], vec![4, 5], vec![6, 8]]);
+        assert_eq!(answers, [Some(40), None, Some(40)]);
+        // The reads in the order asked; a key asked twice is read once.
+        assert_eq!(loader.batches(), [vec![2], vec![4, 5]]);
     }
 
     #[tokio::test]
@@ -221,62 +360,110 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_statement_fails_every_read_of_its_batch_and_the_next_batch_runs() {
-        let calls = Arc::new(Mutex::new(0));
-        let counted = calls.clone();
-        let batcher = ReadBatcher::new(1, 10, move |keys: Vec<u32>| {
-            let first = {
-                let mut calls = counted.lock().unwrap();
-                *calls += 1;
-                *calls == 1
-            };
-            async move {
-                if first {
-                    Err(StoreError::Unavailable("gone".into()))
-                } else {
-                    Ok(keys.into_iter().map(|k| (k, k)).collect())
-                }
-            }
-        });
-        let reads: Vec<_> = [1, 2]
-            .into_iter()
-            .map(|key| {
-                let batcher = batcher.clone();
-                tokio::spawn(async move { batcher.get(key).await })
-            })
-            .collect();
-        let mut failed = 0;
-        for read in reads {
-            match read.await.unwrap() {
-                Err(StoreError::Unavailable(_)) => failed += 1,
-                Ok(value) => assert!(value.is_some()),
-                Err(other) => panic!("{other}"),
-            }
+        let (batcher, loader) = Gated::new(1);
+        let first = busy(&batcher, &loader, 2).await;
+        let failing = queue(&batcher, &[4, 99]).await;
+        loader.gate.add_permits(3);
+        assert_eq!(first.await.unwrap().unwrap(), Some(20));
+        for read in failing {
+            assert!(matches!(
+                read.await.unwrap(),
+                Err(StoreError::Unavailable(_))
+            ));
         }
-        assert!(failed >= 1, "the first batch's reads fail");
         assert_eq!(
-            batcher.get(7).await.unwrap(),
-            Some(7),
+            batcher.get(6).await.unwrap(),
+            Some(60),
             "later batches still run"
         );
     }
 
     #[tokio::test]
-    async fn a_caller_that_goes_away_leaves_the_others_answered() {
+    async fn a_corrupt_row_fails_only_its_own_reads() {
         let (batcher, loader) = Gated::new(1);
-        let gone = tokio::spawn({
-            let batcher = batcher.clone();
-            async move { batcher.get(2).await }
-        });
-        loader.started(1).await;
-        let stays = tokio::spawn({
-            let batcher = batcher.clone();
-            async move { batcher.get(4).await }
-        });
-        while batcher.inner.waiting_list().is_empty() {
-            tokio::task::yield_now().await;
-        }
-        gone.abort();
+        let first = busy(&batcher, &loader, 2).await;
+        let reads = queue(&batcher, &[4, 77]).await;
+        loader.gate.add_permits(4);
+        first.await.unwrap().unwrap();
+        let [healthy, corrupt]: [_; 2] = reads.try_into().unwrap();
+        assert_eq!(healthy.await.unwrap().unwrap(), Some(40));
+        assert!(matches!(
+            corrupt.await.unwrap(),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(loader.batches(), [vec![2], vec![4, 77], vec![4], vec![77]]);
+    }
+
+    #[tokio::test]
+    async fn a_read_whose_caller_went_away_is_not_read() {
+        let (batcher, loader) = Gated::new(1);
+        let first = busy(&batcher, &loader, 2).await;
+        let gone = queue(&batcher, &[4]).await;
+        gone[0].abort();
+        until(|| gone[0].is_finished()).await;
+        let stays = queue(&batcher, &[6]).await.pop().unwrap();
         loader.gate.add_permits(2);
-        assert_eq!(stays.await.unwrap().unwrap(), Some(40));
+        first.await.unwrap().unwrap();
+        assert_eq!(stays.await.unwrap().unwrap(), Some(60));
+        assert_eq!(loader.batches(), [vec![2], vec![6]]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_panics_fails_its_reads_and_frees_its_slot() {
+        let (batcher, loader) = Gated::new(1);
+        loader.gate.add_permits(2);
+        assert!(matches!(
+            batcher.get(13).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(batcher.get(2).await.unwrap(), Some(20));
+    }
+
+    #[tokio::test]
+    async fn reads_beyond_a_full_batch_per_slot_are_refused_at_once() {
+        let (batcher, loader) = Gated::new(1);
+        let first = busy(&batcher, &loader, 2).await;
+        let waiting = queue(&batcher, &[4, 6, 8]).await;
+        assert!(matches!(
+            batcher.get(10).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        loader.gate.add_permits(2);
+        first.await.unwrap().unwrap();
+        for read in waiting {
+            assert!(read.await.unwrap().unwrap().is_some());
+        }
+    }
+
+    /// Callers on several threads against one slot and against two: every read is answered,
+    /// with its own key's value (a lost wake-up would leave one waiting past the timeout).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn reads_from_many_threads_are_all_answered_with_their_own_value() {
+        for slots in [1, 2] {
+            // A full batch per caller may wait: none is refused.
+            let batcher = ReadBatcher::new(slots, 16, |keys: Vec<u32>| async move {
+                assert!(keys.len() <= 16, "at most 16 reads a batch");
+                tokio::task::yield_now().await;
+                Ok(keys.into_iter().map(|k| (k, k + 1)).collect())
+            });
+            let mut callers = tokio::task::JoinSet::new();
+            for caller in 0..16_u32 {
+                let batcher = batcher.clone();
+                callers.spawn(async move {
+                    for round in 0..200_u32 {
+                        let key = caller * 1_000 + round % 7;
+                        let value = batcher.get(key).await.unwrap();
+                        assert_eq!(value, Some(key + 1));
+                    }
+                });
+            }
+            tokio::time::timeout(Duration::from_secs(30), async {
+                while let Some(caller) = callers.join_next().await {
+                    caller.unwrap();
+                }
+            })
+            .await
+            .expect("a read was never answered");
+        }
     }
 }

@@ -73,12 +73,20 @@ pub(super) async fn load_standings(
     db: &Database,
     tenant_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Standing>, StoreError> {
-    if tenant_ids.is_empty() {
+    let Some(last) = tenant_ids.last() else {
         return Ok(HashMap::new()); // `IN ()` is no statement PostgreSQL accepts
-    }
-    let sql = standing_sql(tenant_ids.len());
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for tenant_id in tenant_ids {
+    };
+    // Batches come in every size up to a hundred: the statement is made for the next power
+    // of two with the last id repeated, so eight sizes stay prepared on a connection instead
+    // of a hundred crowding its cache (and a size parsed anew costs more than the padding).
+    let size = tenant_ids
+        .len()
+        .next_power_of_two()
+        .min(STANDINGS_PER_STATEMENT)
+        .max(tenant_ids.len());
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(standing_sql(size)));
+    let padding = std::iter::repeat(last);
+    for tenant_id in tenant_ids.iter().chain(padding).take(size) {
         query = query.bind(tenant_id.to_string());
     }
     let rows = query.fetch_all(db.pool()).await?;
