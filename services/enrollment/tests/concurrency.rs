@@ -160,3 +160,37 @@ async fn capabilities_asked_together_each_answer_their_own_partner() {
         assert_eq!(answer.unwrap().into_inner(), alone[index]);
     }
 }
+
+/// A partner whose stored enrollment no longer decodes fails its own capability reads only:
+/// the partners whose reads share a statement with it are still answered.
+#[tokio::test]
+async fn a_corrupt_enrollment_fails_only_its_partners_capabilities() {
+    let suite = start().await;
+    let (broken, healthy) = (
+        suite.direct_bill_partner().await,
+        suite.direct_bill_partner().await,
+    );
+    let transfer = Actor::service("transfer", "enrollment");
+    let expected = suite.capabilities(&transfer, &healthy).await;
+    sqlx::query("UPDATE enrollments SET state = 'NO_SUCH_STATE' WHERE tenant_id = $1")
+        .bind(broken.tenant.to_string())
+        .execute(suite.service.database.database().pool())
+        .await
+        .unwrap();
+
+    let mut calls = JoinSet::new();
+    for round in 0..32 {
+        let partner = if round % 2 == 0 { &broken } else { &healthy };
+        let mut client = suite.client(&transfer);
+        let request = pb::GetCapabilitiesRequest {
+            partner: partner.name(),
+        };
+        calls.spawn(async move { (round % 2 == 0, client.get_capabilities(request).await) });
+    }
+    while let Some(call) = calls.join_next().await {
+        match call.unwrap() {
+            (true, answer) => assert_eq!(answer.unwrap_err().code(), Code::Internal),
+            (false, answer) => assert_eq!(answer.unwrap().into_inner(), expected),
+        }
+    }
+}

@@ -18,8 +18,10 @@ use tracing::Instrument as _;
 
 use crate::StoreError;
 
-/// What a batch's statement found: the value of each key found; a key left out has none.
-pub type Loaded<K, V> = Result<HashMap<K, V>, StoreError>;
+/// What a batch's statement found: each key found with its value, or with why its rows could
+/// not be read (so one bad row fails only its own key's reads); a key left out has none. An
+/// error for the whole statement fails every read of the batch.
+pub type Loaded<K, V> = Result<HashMap<K, Result<V, StoreError>>, StoreError>;
 
 type LoadFuture<K, V> = Pin<Box<dyn Future<Output = Loaded<K, V>> + Send>>;
 type Load<K, V> = Arc<dyn Fn(Vec<K>) -> LoadFuture<K, V> + Send + Sync>;
@@ -89,7 +91,7 @@ where
                 waiting.retain(|(_, answer)| !answer.is_closed());
             }
             if waiting.len() >= self.inner.max_waiting {
-                return Err(StoreError::Unavailable(
+                return Err(StoreError::Overloaded(
                     "too many reads are waiting for the database".into(),
                 ));
             }
@@ -97,10 +99,10 @@ where
             self.inner.take_batches(&mut waiting)
         };
         self.inner.start(ready);
-        // Unanswered only when the batch's task ended early: a panic, or the runtime
+        // Unanswered only when the batch's task ended early: a panic (a bug), or the runtime
         // shutting down.
         answered.await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(
+            Err(StoreError::Other(
                 "the read was cut off before it was answered".into(),
             ))
         })
@@ -124,13 +126,17 @@ where
         &self,
         waiting: &mut Waiting<K, V>,
     ) -> Vec<(OwnedSemaphorePermit, Waiting<K, V>)> {
-        waiting.retain(|(_, answer)| !answer.is_closed());
         let mut ready = Vec::new();
         while !waiting.is_empty() {
             let Ok(slot) = self.slots.clone().try_acquire_owned() else {
                 break;
             };
+            // Looked through only once a slot is had: the list can be long when none is.
+            waiting.retain(|(_, answer)| !answer.is_closed());
             let take = waiting.len().min(self.max_keys);
+            if take == 0 {
+                break; // the slot goes back under the lock: no read can be pushed meanwhile
+            }
             ready.push((slot, waiting.drain(..take).collect()));
         }
         ready
@@ -174,36 +180,12 @@ where
             .filter(|(key, _)| seen.insert(key.clone()))
             .map(|(key, _)| key.clone())
             .collect();
-        let loaded = match (self.inner.load)(keys.clone()).await {
-            // One key's undecodable row would fail every read batched with it: the keys are
-            // read one by one instead, so only that key's reads fail.
-            Err(StoreError::Corrupt(_)) if keys.len() > 1 => {
-                let mut each = HashMap::with_capacity(keys.len());
-                for key in keys {
-                    let value = (self.inner.load)(vec![key.clone()])
-                        .await
-                        .map(|mut found| found.remove(&key));
-                    each.insert(key, value);
-                }
-                each
-            }
-            Err(error) => keys
-                .into_iter()
-                .map(|key| (key, Err(error.clone())))
-                .collect(),
-            Ok(mut found) => keys
-                .into_iter()
-                .map(|key| {
-                    let value = found.remove(&key);
-                    (key, Ok(value))
-                })
-                .collect(),
-        };
+        let loaded = (self.inner.load)(keys).await;
         for (key, answer) in batch {
-            let value = loaded
-                .get(&key)
-                .cloned()
-                .unwrap_or_else(|| Err(StoreError::Other("a batched key went unread".into())));
+            let value = match &loaded {
+                Ok(found) => found.get(&key).cloned().transpose(),
+                Err(error) => Err(error.clone()),
+            };
             // A caller that went away no longer listens: nothing to do.
             let _ = answer.send(value);
         }
@@ -233,20 +215,20 @@ mod tests {
 
     use super::*;
 
-    /// Key 99 makes its batch fail as the database being unreachable, key 77 as a corrupt
+    /// Key 99 makes its batch fail as the database being unreachable, key 77 has a corrupt
     /// row, key 13 makes the loader panic; any other even key `k` has the value `k * 10`.
     fn value_of(keys: Vec<u32>) -> Loaded<u32, u32> {
         if keys.contains(&99) {
             return Err(StoreError::Unavailable("gone".into()));
         }
-        if keys.contains(&77) {
-            return Err(StoreError::Corrupt("row 77".into()));
-        }
         assert!(!keys.contains(&13), "the loader failed");
         Ok(keys
             .into_iter()
-            .filter(|k| k % 2 == 0)
-            .map(|k| (k, k * 10))
+            .filter_map(|k| match k {
+                77 => Some((k, Err(StoreError::Corrupt("row 77".into())))),
+                _ if k % 2 == 0 => Some((k, Ok(k * 10))),
+                _ => None,
+            })
             .collect())
     }
 
@@ -383,7 +365,7 @@ mod tests {
         let (batcher, loader) = Gated::new(1);
         let first = busy(&batcher, &loader, 2).await;
         let reads = queue(&batcher, &[4, 77]).await;
-        loader.gate.add_permits(4);
+        loader.gate.add_permits(2);
         first.await.unwrap().unwrap();
         let [healthy, corrupt]: [_; 2] = reads.try_into().unwrap();
         assert_eq!(healthy.await.unwrap().unwrap(), Some(40));
@@ -391,7 +373,7 @@ mod tests {
             corrupt.await.unwrap(),
             Err(StoreError::Corrupt(_))
         ));
-        assert_eq!(loader.batches(), [vec![2], vec![4, 77], vec![4], vec![77]]);
+        assert_eq!(loader.batches(), [vec![2], vec![4, 77]]);
     }
 
     #[tokio::test]
@@ -412,10 +394,7 @@ mod tests {
     async fn a_batch_that_panics_fails_its_reads_and_frees_its_slot() {
         let (batcher, loader) = Gated::new(1);
         loader.gate.add_permits(2);
-        assert!(matches!(
-            batcher.get(13).await,
-            Err(StoreError::Unavailable(_))
-        ));
+        assert!(matches!(batcher.get(13).await, Err(StoreError::Other(_))));
         assert_eq!(batcher.get(2).await.unwrap(), Some(20));
     }
 
@@ -426,7 +405,7 @@ mod tests {
         let waiting = queue(&batcher, &[4, 6, 8]).await;
         assert!(matches!(
             batcher.get(10).await,
-            Err(StoreError::Unavailable(_))
+            Err(StoreError::Overloaded(_))
         ));
         loader.gate.add_permits(2);
         first.await.unwrap().unwrap();
@@ -444,7 +423,7 @@ mod tests {
             let batcher = ReadBatcher::new(slots, 16, |keys: Vec<u32>| async move {
                 assert!(keys.len() <= 16, "at most 16 reads a batch");
                 tokio::task::yield_now().await;
-                Ok(keys.into_iter().map(|k| (k, k + 1)).collect())
+                Ok(keys.into_iter().map(|k| (k, Ok(k + 1))).collect())
             });
             let mut callers = tokio::task::JoinSet::new();
             for caller in 0..16_u32 {

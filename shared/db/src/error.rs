@@ -42,6 +42,10 @@ pub enum StoreError {
     /// Stored data could not be decoded: a bug or a manual edit.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The service has more reads waiting for the database than it takes on; the caller
+    /// should back off, as from a load-shed call.
+    #[error("overloaded: {0}")]
+    Overloaded(String),
     /// Anything else the driver reported.
     #[error("database error: {0}")]
     Other(String),
@@ -58,6 +62,7 @@ impl StoreError {
                 | StoreError::Busy(_)
                 | StoreError::LockTimeout(_)
                 | StoreError::StatementTimeout(_)
+                | StoreError::Overloaded(_)
         )
     }
 }
@@ -142,7 +147,9 @@ impl From<StoreError> for ApiError {
     /// client retries the whole request), a database too busy or too slow is UNAVAILABLE (the
     /// client backs off); everything else is a bug whose detail stays in the log.
     fn from(error: StoreError) -> Self {
-        if error.is_retryable() {
+        // Overload is counted by the metrics; a log line each would flood the logs exactly
+        // when the instance is busiest.
+        if error.is_retryable() && !matches!(error, StoreError::Overloaded(_)) {
             tracing::warn!(error = %error, "retryable database failure");
         }
         match error {
@@ -169,6 +176,7 @@ impl From<StoreError> for ApiError {
                 "DATABASE_UNAVAILABLE",
                 "the database is unavailable; retry later",
             ),
+            StoreError::Overloaded(_) => ApiError::overloaded(),
             other => ApiError::internal(other),
         }
     }

@@ -309,6 +309,15 @@ impl ApiError {
         Self::new(Code::Unavailable, reason, message)
     }
 
+    /// UNAVAILABLE (reason `OVERLOADED`): the instance is serving as much as it can; the
+    /// caller may retry with back-off, ideally on another instance.
+    pub fn overloaded() -> Self {
+        Self::unavailable(
+            "OVERLOADED",
+            "the service is serving as many calls as it can; retry with back-off",
+        )
+    }
+
     /// INTERNAL: a bug or an unexpected state. The detail is logged, never sent.
     pub fn internal(detail: impl fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");

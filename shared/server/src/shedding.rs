@@ -112,7 +112,7 @@ where
         let domain = self.domain;
         let refused = match std::mem::replace(&mut self.ready, Readiness::Overloaded) {
             Readiness::Ready => None,
-            Readiness::Overloaded => Some(overloaded()),
+            Readiness::Overloaded => Some(ApiError::overloaded()),
             // The routes below never fail (tonic answers errors as statuses).
             Readiness::Failed => Some(ApiError::internal("the service below failed")),
         };
@@ -157,13 +157,6 @@ where
         })
         .await;
     });
-}
-
-fn overloaded() -> ApiError {
-    ApiError::unavailable(
-        "OVERLOADED",
-        "the service is serving as many calls as it can; retry with back-off",
-    )
 }
 
 fn refusal<B: Default>(error: ApiError, domain: &str) -> http::Response<B> {

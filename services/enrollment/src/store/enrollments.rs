@@ -72,7 +72,7 @@ pub(super) const STANDINGS_PER_STATEMENT: usize = 100;
 pub(super) async fn load_standings(
     db: &Database,
     tenant_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Standing>, StoreError> {
+) -> suite_db::Loaded<Uuid, Standing> {
     let Some(last) = tenant_ids.last() else {
         return Ok(HashMap::new()); // `IN ()` is no statement PostgreSQL accepts
     };
@@ -90,27 +90,43 @@ pub(super) async fn load_standings(
         query = query.bind(tenant_id.to_string());
     }
     let rows = query.fetch_all(db.pool()).await?;
-    let mut standings: HashMap<Uuid, Standing> = HashMap::new();
+    // A row that does not decode fails its partner's answer only: the others read together
+    // with it (other callers' reads, when batched) are answered.
+    let mut standings: HashMap<Uuid, Result<Standing, StoreError>> = HashMap::new();
     for row in &rows {
         let tenant_id = columns::uuid(row, "partner_tenant_id")?;
-        let standing = match standings.entry(tenant_id) {
+        let read = match standings.entry(tenant_id) {
             Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(first) => first.insert(Standing {
-                integration_sandbox: columns::flag(row, "partner_integration_sandbox")?,
-                official_indirect_provider: columns::flag(row, "partner_listed")?,
-                enrollments: Vec::new(),
-            }),
+            Entry::Vacant(first) => first.insert(standing_of(row)),
         };
-        // The partner's columns repeat on each row; a partner without enrollments has one
-        // row whose enrollment columns are NULL.
-        if row.try_get::<Option<String>, _>("program")?.is_some() {
-            standing.enrollments.push(enrollment_from_row(row)?);
+        if let Ok(standing) = read
+            && let Err(error) = add_enrollment(standing, row)
+        {
+            *read = Err(error);
         }
     }
-    for standing in standings.values_mut() {
+    for standing in standings.values_mut().flatten() {
         standing.enrollments.sort_by_key(|e| e.program as i32);
     }
     Ok(standings)
+}
+
+/// The partner's facts of a standing row, without its enrollments.
+fn standing_of(row: &AnyRow) -> Result<Standing, StoreError> {
+    Ok(Standing {
+        integration_sandbox: columns::flag(row, "partner_integration_sandbox")?,
+        official_indirect_provider: columns::flag(row, "partner_listed")?,
+        enrollments: Vec::new(),
+    })
+}
+
+/// Adds the enrollment of a standing row, if it has one: the partner's columns repeat on each
+/// row, and a partner without enrollments has one row whose enrollment columns are NULL.
+fn add_enrollment(standing: &mut Standing, row: &AnyRow) -> Result<(), StoreError> {
+    if row.try_get::<Option<String>, _>("program")?.is_some() {
+        standing.enrollments.push(enrollment_from_row(row)?);
+    }
+    Ok(())
 }
 
 /// A change to an existing enrollment.
@@ -313,7 +329,11 @@ impl EnrollmentStore {
         &self,
         tenant_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Standing>, StoreError> {
-        load_standings(&self.db, tenant_ids).await
+        load_standings(&self.db, tenant_ids)
+            .await?
+            .into_iter()
+            .map(|(tenant_id, standing)| Ok((tenant_id, standing?)))
+            .collect()
     }
 
     /// Records as OVERRIDDEN every indirect reseller enrollment whose access ended by `now`;
