@@ -233,6 +233,17 @@ mod tests {
     }
 
     #[test]
+    fn reads_refused_for_overload_answer_as_a_shed_call_does() {
+        let error = ApiError::from(StoreError::Overloaded("too many reads".into()));
+        let shed = ApiError::overloaded();
+        assert_eq!(
+            (error.code(), error.reason()),
+            (Code::Unavailable, "OVERLOADED")
+        );
+        assert_eq!(error.message(), shed.message());
+    }
+
+    #[test]
     fn other_codes_stay_internal() {
         // SQLITE_CORRUPT, SQLITE_IOERR_READ; a SQLSTATE that happens to be all digits.
         for (backend, code) in [
