@@ -49,8 +49,8 @@ struct Inner<K, V> {
     slots: Arc<Semaphore>,
     max_keys: usize,
     /// Most reads waiting: one full batch per slot. A read beyond it is refused as
-    /// UNAVAILABLE (retryable) rather than queued behind reads the database cannot keep up
-    /// with.
+    /// [`StoreError::Overloaded`] (UNAVAILABLE, retryable) rather than queued behind reads
+    /// the database cannot keep up with.
     max_waiting: usize,
     load: Load<K, V>,
 }
