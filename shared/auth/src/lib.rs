@@ -1,5 +1,6 @@
-//! Who is calling: bearer JWTs verified on every request, each key trusted for one kind of
-//! principal only, and the identity a service forwards when it calls a peer for a user.
+//! Who is calling: a bearer JWT on every request (verified the first time it is seen, then
+//! kept until it lapses or the keys change), each key trusted for one kind of principal
+//! only, and the identity a service forwards when it calls a peer for a user.
 //!
 //! Every request carries `authorization: Bearer <jwt>`. User and app tokens come from the
 //! identity provider's keys, operator tokens from the operator's key, and a service's token
@@ -13,6 +14,7 @@ mod interceptor;
 mod issuer;
 mod keys;
 mod trust;
+mod verified;
 mod verifier;
 
 pub use claims::Claims;

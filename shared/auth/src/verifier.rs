@@ -1,5 +1,7 @@
 //! Verifies bearer tokens: the key named by `kid` must be trusted, the token's algorithm
-//! must be that key's, and the key's trust must cover the principal the token claims.
+//! must be that key's, and the key's trust must cover the principal the token claims. A token
+//! that passes is kept until it lapses or the keys change, so a caller's next call with it is
+//! not checked again.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -14,6 +16,7 @@ use uuid::Uuid;
 use crate::claims::Claims;
 use crate::keys::{KeyError, KeyRing};
 use crate::trust::Trust;
+use crate::verified::VerifiedTokens;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 const LEEWAY_SECS: u64 = 60;
@@ -32,7 +35,8 @@ pub enum VerifyError {
 /// Verifies tokens presented to one service against the configured keys, re-reading the
 /// JWKS files when they change.
 pub struct TokenVerifier {
-    ring: RwLock<Arc<KeyRing>>,
+    keys: RwLock<Keys>,
+    verified: VerifiedTokens,
     files: Option<PublicKeyFiles>,
     reload: Mutex<ReloadState>,
     reload_interval: Duration,
@@ -40,6 +44,13 @@ pub struct TokenVerifier {
     api_audience: String,
     service: String,
     max_lifetime: Duration,
+}
+
+/// The trusted keys, and how many times they were read again since start-up.
+#[derive(Clone)]
+struct Keys {
+    ring: Arc<KeyRing>,
+    generation: u64,
 }
 
 struct ReloadState {
@@ -58,7 +69,11 @@ impl TokenVerifier {
             }
         };
         Ok(Self {
-            ring: RwLock::new(Arc::new(ring)),
+            keys: RwLock::new(Keys {
+                ring: Arc::new(ring),
+                generation: 0,
+            }),
+            verified: VerifiedTokens::new(),
             files,
             reload: Mutex::new(ReloadState {
                 checked: Instant::now(),
@@ -74,12 +89,24 @@ impl TokenVerifier {
 
     /// Checks key, algorithm, signature, expiry, not-before, lifetime, issuer, audience and
     /// the key's trust, and returns the claims.
-    pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
         self.reload_if_changed();
+        let keys = self.current_keys();
+        if let Some(claims) = self.verified.get(token, keys.generation, now_secs()) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.check(token, &keys.ring)?);
+        // Every other check holds for good once passed; expiry is the one that lapses.
+        let good_until = claims.exp.saturating_add(LEEWAY_SECS);
+        self.verified
+            .insert(token, claims.clone(), keys.generation, good_until);
+        Ok(claims)
+    }
+
+    fn check(&self, token: &str, ring: &KeyRing) -> Result<Claims, VerifyError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| VerifyError::Invalid(e.to_string()))?;
         let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
-        let ring = self.current_ring();
         let trusted = ring.get(kid).ok_or(VerifyError::UnknownKey)?;
         if header.alg != trusted.algorithm {
             return Err(VerifyError::Invalid(format!(
@@ -133,9 +160,9 @@ impl TokenVerifier {
         Ok(claims)
     }
 
-    fn current_ring(&self) -> Arc<KeyRing> {
+    fn current_keys(&self) -> Keys {
         // Nothing panics while holding the lock, so a poisoned one still holds good keys.
-        self.ring
+        self.keys
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
@@ -163,10 +190,16 @@ impl TokenVerifier {
         };
         match KeyRing::read(files) {
             Ok(ring) => {
-                *self
-                    .ring
+                let mut keys = self
+                    .keys
                     .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                *keys = Keys {
+                    ring: Arc::new(ring),
+                    generation: keys.generation + 1,
+                };
+                drop(keys);
+                self.verified.clear();
                 state.fingerprint = now;
                 tracing::info!("token keys reloaded");
             }

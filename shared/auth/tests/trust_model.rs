@@ -302,6 +302,21 @@ fn changed_key_files_are_read_again_without_a_restart() {
 }
 
 #[test]
+fn a_token_accepted_before_its_key_was_retired_is_refused_after() {
+    let keys = KeyFiles::new();
+    let verifier = keys.verifier("enrollment");
+    let token = rs256("idp-1", &claims("alice", PrincipalKind::User, "csp-suite"));
+    assert_eq!(verifier.verify(&token).unwrap().sub, "alice");
+    assert_eq!(verifier.verify(&token).unwrap().sub, "alice");
+
+    write_jwks(&keys.path("identity.json"), &[fixture_key("idp-2")]);
+    assert_eq!(verifier.verify(&token), Err(VerifyError::UnknownKey));
+    // Put back, the key vouches for its tokens again.
+    write_jwks(&keys.path("identity.json"), &[fixture_key("idp-1")]);
+    assert!(verifier.verify(&token).is_ok());
+}
+
+#[test]
 fn a_service_signs_only_with_its_own_key() {
     let keys = KeyFiles::new();
     let issuer = TokenIssuer::for_service(&keys.config("transfer.1"), "transfer").unwrap();
