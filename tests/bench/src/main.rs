@@ -9,6 +9,7 @@
 //! target/release/suite-bench --all --postgres postgres://postgres:postgres@127.0.0.1:5432/postgres
 //! ```
 
+mod affinity;
 mod baseline;
 mod load;
 mod process;

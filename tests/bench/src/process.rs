@@ -109,6 +109,11 @@ impl Process {
         }
     }
 
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Resident memory now and at its peak (VmRSS, VmHWM), in KiB.
     pub fn memory(&self) -> Option<Memory> {
         let pid = self.child.id()?;

@@ -426,7 +426,11 @@ fn memory(context: &Context, services: &Services, measured: &Measured) {
     table.print();
 }
 
-/// (f) Twice the maximum of scenario b, offered open loop.
+/// (f) Twice the maximum of scenario b, offered open loop: first with the generator and the
+/// service sharing every core, as (b) ran; then, on a machine of two cores or more, with the
+/// generator on the first core and the enrollment service on the others, its maximum
+/// measured again that way, so the generator's own work at twice the rate takes no CPU time
+/// from the service.
 async fn overload(
     context: &Context,
     services: &Services,
@@ -440,24 +444,61 @@ async fn overload(
     } else {
         closed_run(context, addr, &call).await?.goodput()
     };
-    let settings = &context.settings;
-    let channels = load::connect(addr, settings.connections).await?;
-    // Room for a server that queues: the client gives up starting calls only far beyond
-    // the server's own concurrency limit (256 by default).
-    let max_in_flight = 4096;
-    let outcome = load::open(
-        &channels,
-        2.0 * max,
-        Bound::Time(settings.duration),
-        max_in_flight,
-        &call,
-    )
-    .await;
-    let memory = services.processes[0].memory();
-    let mut table = Table::new(format!(
+    let outcome = overload_run(context, addr, max, &call).await?;
+    let title = format!(
         "(f) overload: GetCapabilities offered at 2× max ({})",
         context.backend()
-    ));
+    );
+    overload_table(title, max, &outcome, services).print();
+
+    let cores = crate::affinity::cores();
+    let Some(enrollment) = services.processes[0].pid().filter(|_| cores >= 2) else {
+        return Ok(());
+    };
+    let pinning = crate::affinity::Pinning::apply(&[
+        (std::process::id(), "0".to_owned()),
+        (enrollment, format!("1-{}", cores - 1)),
+    ])?;
+    let max = closed_run(context, addr, &call).await?.goodput();
+    let outcome = overload_run(context, addr, max, &call).await?;
+    drop(pinning);
+    let title = format!(
+        "(f) overload, the generator on core 0 and enrollment on the others ({})",
+        context.backend()
+    );
+    let mut table = overload_table(title, max, &outcome, services);
+    table.info("max of (b) measured so pinned", per_second(max));
+    if context.admin_url.is_some() {
+        table.note("PostgreSQL's own processes are not pinned: they run on every core");
+    }
+    table.print();
+    Ok(())
+}
+
+/// Most calls the generator keeps in flight in (f): room for a server that queues, as the
+/// client gives up starting calls only far beyond the server's own concurrency limit (256
+/// by default).
+const OVERLOAD_IN_FLIGHT: usize = 4096;
+
+async fn overload_run(
+    context: &Context,
+    addr: SocketAddr,
+    max: f64,
+    call: &Call,
+) -> Result<Outcome, BenchError> {
+    let channels = load::connect(addr, context.settings.connections).await?;
+    Ok(load::open(
+        &channels,
+        2.0 * max,
+        Bound::Time(context.settings.duration),
+        OVERLOAD_IN_FLIGHT,
+        call,
+    )
+    .await)
+}
+
+fn overload_table(title: String, max: f64, outcome: &Outcome, services: &Services) -> Table {
+    let mut table = Table::new(title);
     table.info(
         "offered",
         per_second(outcome.offered as f64 / outcome.window.as_secs_f64().max(1e-9)),
@@ -487,15 +528,14 @@ async fn overload(
         refused > 0 && outcome.refused_ms(0.99) <= 100.0,
     );
     table.info(
-        format!("not started by the client ({max_in_flight} in flight)"),
+        format!("not started by the client ({OVERLOAD_IN_FLIGHT} in flight)"),
         thousands(outcome.shed),
     );
-    if let Some(memory) = memory {
+    if let Some(memory) = services.processes[0].memory() {
         table.info("enrollment RSS after the overload", mib(memory.rss_kib));
     }
     table.note("latency counts from when a call was due, so queueing in the client shows");
-    table.print();
-    Ok(())
+    table
 }
 
 /// A transitioning partner, its provider and customers whose subscriptions may move.
