@@ -91,6 +91,32 @@ async fn thousands_of_calls_in_flight_on_one_connection_each_get_their_answer() 
     service.stop().await;
 }
 
+/// A connection may carry no more calls at once than the service serves, so a client
+/// queues the rest on its side instead of sending calls that could only be refused.
+#[tokio::test]
+async fn a_connection_is_told_it_may_carry_no_more_calls_than_the_concurrency_limit() {
+    const LIMIT: usize = 7;
+    let service = suite_testkit::spawn_service_adjusted(enrollment::run, |config| {
+        config.concurrency_limit = LIMIT;
+    })
+    .await;
+    let tcp = tokio::net::TcpStream::connect(service.addr).await.unwrap();
+    let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+    let connection = tokio::spawn(connection);
+    eventually(
+        "the server's HTTP/2 settings",
+        Duration::from_secs(5),
+        || {
+            let allowed = send.current_max_send_streams();
+            async move { allowed == LIMIT }
+        },
+    )
+    .await;
+    drop(send);
+    connection.abort();
+    service.stop().await;
+}
+
 #[tokio::test]
 async fn a_service_that_calls_a_peer_does_not_start_without_its_address() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
