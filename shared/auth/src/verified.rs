@@ -1,8 +1,8 @@
 //! Tokens already verified, kept until they lapse. A caller presents the same token on every
 //! call until it expires, and checking its signature and claims again each time cost more
 //! than a read's own work. An entry holds for the keys it was checked against only: once the
-//! key files are read again, every token is checked anew, so a retired key's tokens are
-//! refused at once.
+//! key files are read again (at most a reload interval after they change), every token is
+//! checked anew, so a retired key's tokens are refused from then on, as without the cache.
 
 use std::sync::Arc;
 
@@ -11,9 +11,11 @@ use quick_cache::sync::Cache;
 
 use crate::claims::Claims;
 
-/// Bytes of tokens and claims kept at most; the least used go first beyond it.
+/// Bytes of tokens and claims kept at most; beyond it the cache evicts entries by its own
+/// policy (each token then is checked again when next seen).
 const CAPACITY_BYTES: u64 = 4 << 20;
-/// What an entry costs besides its token's text: its claims and the cache's own bookkeeping.
+/// What an entry costs besides its token's text and its decoded claims (at most as long as
+/// the text): the cache's own bookkeeping.
 const ENTRY_OVERHEAD_BYTES: u64 = 512;
 
 /// Verified tokens by their text.
@@ -44,7 +46,9 @@ impl VerifiedTokens {
         if verified.keys == keys && now <= verified.good_until {
             return Some(verified.claims.clone());
         }
-        self.cache.remove(token);
+        // Only the entry seen lapsed: one another call put there meanwhile stays.
+        self.cache
+            .remove_if(token, |seen| seen.keys != keys || now > seen.good_until);
         None
     }
 
@@ -69,7 +73,7 @@ struct BySize;
 
 impl Weighter<String, Arc<Verified>> for BySize {
     fn weight(&self, token: &String, _: &Arc<Verified>) -> u64 {
-        token.len() as u64 + ENTRY_OVERHEAD_BYTES
+        2 * token.len() as u64 + ENTRY_OVERHEAD_BYTES
     }
 }
 
@@ -123,7 +127,7 @@ mod tests {
         }
         let kept: u64 = (0..1_000)
             .filter(|n| tokens.get(&format!("{n}{long}"), 1, 1_500).is_some())
-            .map(|_| long.len() as u64 + ENTRY_OVERHEAD_BYTES)
+            .map(|_| 2 * long.len() as u64 + ENTRY_OVERHEAD_BYTES)
             .sum();
         assert!(kept > 0 && kept <= CAPACITY_BYTES, "kept {kept} bytes");
     }

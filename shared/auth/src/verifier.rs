@@ -88,7 +88,8 @@ impl TokenVerifier {
     }
 
     /// Checks key, algorithm, signature, expiry, not-before, lifetime, issuer, audience and
-    /// the key's trust, and returns the claims.
+    /// the key's trust, and returns the claims. A token that passed before, against the same
+    /// keys, is checked for expiry only: nothing else of it can change.
     pub fn verify(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
         self.reload_if_changed();
         let keys = self.current_keys();
@@ -96,10 +97,14 @@ impl TokenVerifier {
             return Ok(claims);
         }
         let claims = Arc::new(self.check(token, &keys.ring)?);
-        // Every other check holds for good once passed; expiry is the one that lapses.
-        let good_until = claims.exp.saturating_add(LEEWAY_SECS);
-        self.verified
-            .insert(token, claims.clone(), keys.generation, good_until);
+        // Every other check holds for good once passed (the clock does not go back by more
+        // than the leeway); expiry is the one that lapses.
+        self.verified.insert(
+            token,
+            claims.clone(),
+            keys.generation,
+            good_until(claims.exp),
+        );
         Ok(claims)
     }
 
@@ -210,6 +215,11 @@ impl TokenVerifier {
     }
 }
 
+/// The last second a token expiring at `exp` is good, as the check of `exp` counts it.
+fn good_until(exp: u64) -> u64 {
+    exp.saturating_add(LEEWAY_SECS)
+}
+
 /// A hash of the JWKS files' contents, to notice a change.
 fn fingerprint(files: &PublicKeyFiles) -> Result<u64, KeyError> {
     let mut hasher = DefaultHasher::new();
@@ -233,4 +243,57 @@ pub(crate) fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use suite_config::Secret;
+
+    use super::*;
+    use crate::{Role, TokenIssuer};
+
+    /// A token whose expiry is `exp`, signed with the embedded identity key.
+    fn token_expiring_at(config: &AuthConfig, exp: u64) -> String {
+        let issuer = TokenIssuer::embedded(config, &Trust::Identity).unwrap();
+        let mut claims = issuer.claims(
+            "alice",
+            Uuid::new_v4(),
+            PrincipalKind::User,
+            &[Role::AdminAgent],
+            issuer.api_audience(),
+            Duration::from_secs(60),
+        );
+        (claims.iat, claims.exp) = (exp - 60, exp);
+        issuer.sign(&claims).unwrap()
+    }
+
+    /// A cached token lapses when the full check would refuse it: ten seconds either side of
+    /// the leeway's end, so a tick of the clock cannot decide the test.
+    #[test]
+    fn a_cached_token_lapses_when_the_full_check_would_refuse_it() {
+        let config = AuthConfig::development(AuthKeys::SharedSecret(Secret::new(
+            "0123456789abcdef0123456789abcdef",
+        )));
+        let verifier = TokenVerifier::from_config(&config, "enrollment").unwrap();
+        let ring = verifier.current_keys().ring;
+        let now = now_secs();
+
+        let inside = now - LEEWAY_SECS + 10;
+        assert!(
+            verifier
+                .check(&token_expiring_at(&config, inside), &ring)
+                .is_ok()
+        );
+        assert!(now <= good_until(inside));
+
+        let outside = now - LEEWAY_SECS - 10;
+        assert!(
+            verifier
+                .check(&token_expiring_at(&config, outside), &ring)
+                .is_err()
+        );
+        assert!(now > good_until(outside));
+    }
 }
