@@ -9,13 +9,19 @@ use crate::BenchError;
 /// Processes pinned to cores until dropped; then each may run on every core again.
 pub struct Pinning {
     pids: Vec<u32>,
+    /// Every core, as counted before pinning: counted after, from a pinned thread, it would
+    /// be only the cores of the pin.
+    every_core: String,
 }
 
 impl Pinning {
     /// Pins every thread of each `(pid, cores)` to `cores` (a `taskset` list such as `0` or
     /// `1-3`); threads started later inherit it from the thread that starts them.
     pub fn apply(pins: &[(u32, String)]) -> Result<Self, BenchError> {
-        let mut pinning = Self { pids: Vec::new() };
+        let mut pinning = Self {
+            pids: Vec::new(),
+            every_core: format!("0-{}", cores().saturating_sub(1)),
+        };
         for (pid, cores) in pins {
             taskset(*pid, cores)?;
             pinning.pids.push(*pid);
@@ -26,15 +32,14 @@ impl Pinning {
 
 impl Drop for Pinning {
     fn drop(&mut self) {
-        let every_core = format!("0-{}", cores().saturating_sub(1));
         for pid in &self.pids {
             // A process that has gone needs no unpinning.
-            let _ = taskset(*pid, &every_core);
+            let _ = taskset(*pid, &self.every_core);
         }
     }
 }
 
-/// The cores this process may run on.
+/// The cores the calling thread may run on.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
