@@ -1,12 +1,15 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use futures_util::future::BoxFuture;
 use prost::Message;
 use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, Executor, Row};
 use suite_auth::Caller;
 use suite_db::{
-    AuditEvent, Change, Database, IdempotencyKey, OutboxMessage, Replay, StoreError, Tx, columns,
+    AuditEvent, Change, Database, IdempotencyKey, LoadBatch, OutboxMessage, Replay, StoreError, Tx,
+    columns,
 };
 use suite_proto::enrollment::v1 as pb;
 use uuid::Uuid;
@@ -66,11 +69,10 @@ fn standing_sql(count: usize) -> String {
 /// Most partners one standing statement reads.
 pub(super) const STANDINGS_PER_STATEMENT: usize = 100;
 
-/// [`EnrollmentStore::standings`] in one statement however many: every statement through
-/// the pool costs a hand-off to the database and another for the pool's check of the
-/// connection it takes back.
-pub(super) async fn load_standings(
-    db: &Database,
+/// [`EnrollmentStore::standings`] in one statement however many: every statement costs a
+/// hand-off to the database.
+pub(super) async fn load_standings<'e>(
+    executor: impl Executor<'e, Database = Any>,
     tenant_ids: &[Uuid],
 ) -> suite_db::Loaded<Uuid, Standing> {
     let Some(last) = tenant_ids.last() else {
@@ -89,7 +91,7 @@ pub(super) async fn load_standings(
     for tenant_id in tenant_ids.iter().chain(padding).take(size) {
         query = query.bind(tenant_id.to_string());
     }
-    let rows = query.fetch_all(db.pool()).await?;
+    let rows = query.fetch_all(executor).await?;
     // A row that does not decode fails its partner's answer only: the others read together
     // with it (other callers' reads, when batched) are answered.
     let mut standings: HashMap<Uuid, Result<Standing, StoreError>> = HashMap::new();
@@ -109,6 +111,28 @@ pub(super) async fn load_standings(
         standing.enrollments.sort_by_key(|e| e.program as i32);
     }
     Ok(standings)
+}
+
+/// Reads standings for [`EnrollmentStore::standing`]'s batches, on a pooled connection a
+/// batch slot holds.
+pub(super) struct StandingReads {
+    pub(super) db: Database,
+}
+
+impl LoadBatch<Uuid, Standing> for StandingReads {
+    type Connection = PoolConnection<Any>;
+
+    fn connect(&self) -> BoxFuture<'_, Result<Self::Connection, StoreError>> {
+        Box::pin(async move { Ok(self.db.pool().acquire().await?) })
+    }
+
+    fn load<'a>(
+        &'a self,
+        connection: &'a mut Self::Connection,
+        tenant_ids: Vec<Uuid>,
+    ) -> BoxFuture<'a, suite_db::Loaded<Uuid, Standing>> {
+        Box::pin(async move { load_standings(&mut **connection, &tenant_ids).await })
+    }
 }
 
 /// The partner's facts of a standing row, without its enrollments.
@@ -329,7 +353,7 @@ impl EnrollmentStore {
         &self,
         tenant_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Standing>, StoreError> {
-        load_standings(&self.db, tenant_ids)
+        load_standings(self.db.pool(), tenant_ids)
             .await?
             .into_iter()
             .map(|(tenant_id, standing)| Ok((tenant_id, standing?)))

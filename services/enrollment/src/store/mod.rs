@@ -21,20 +21,16 @@ pub use enrollments::{EnrollmentAction, Standing};
 pub struct EnrollmentStore {
     db: Database,
     pages: PageTokenCodec,
-    standing_reads: ReadBatcher<Uuid, Standing>,
+    standing_reads: ReadBatcher<Uuid, Standing, enrollments::StandingReads>,
 }
 
 impl EnrollmentStore {
     /// A store on `db`, signing page tokens with `pages`.
     pub fn new(db: Database, pages: PageTokenCodec) -> Self {
-        let reads = db.clone();
         let standing_reads = ReadBatcher::new(
             db.pool_size(),
             enrollments::STANDINGS_PER_STATEMENT,
-            move |tenant_ids: Vec<Uuid>| {
-                let db = reads.clone();
-                async move { enrollments::load_standings(&db, &tenant_ids).await }
-            },
+            enrollments::StandingReads { db: db.clone() },
         );
         Self {
             db,
