@@ -69,9 +69,9 @@ pub struct ServerSettings {
     /// Longest a request may run; a shorter client deadline (`grpc-timeout`) wins.
     pub request_timeout: Duration,
     /// Most calls of the service in flight at once across all connections; more are
-    /// refused at once with UNAVAILABLE (OVERLOADED). It also bounds the calls of one
-    /// connection (HTTP/2's `SETTINGS_MAX_CONCURRENT_STREAMS`): a client waits for a slot on
-    /// its connection rather than send what could only be refused.
+    /// refused at once with UNAVAILABLE (OVERLOADED). Twice it bounds the calls open on one
+    /// connection (HTTP/2's `SETTINGS_MAX_CONCURRENT_STREAMS`); a client holds back any
+    /// more until one of its calls ends.
     pub concurrency_limit: usize,
 }
 
@@ -219,10 +219,16 @@ pub async fn serve(
         .layer(MapRequestLayer::new(message_limit::limit_request_messages))
         .into_inner();
 
-    // A connection may hold no more calls than the instance serves at once: tonic sets no
-    // limit, so one client could make the server read and refuse thousands of streams
-    // (decoding each one's headers) where its HTTP/2 library would have waited for a slot.
-    let streams_per_connection = u32::try_from(settings.concurrency_limit).unwrap_or(u32::MAX);
+    // tonic sets no limit of streams per connection, so one client could keep thousands of
+    // calls open on the server, each holding its stream's memory. Twice the concurrency
+    // limit bounds that and still lets a busy connection (a peer service's) send past the
+    // limit, so its excess is refused at once as OVERLOADED rather than made to wait on
+    // the client's side for a free stream until its deadline.
+    let streams_per_connection = settings
+        .concurrency_limit
+        .saturating_mul(2)
+        .try_into()
+        .unwrap_or(u32::MAX);
     let drained = Server::builder()
         .timeout(settings.request_timeout)
         .max_concurrent_streams(streams_per_connection)

@@ -75,6 +75,11 @@ impl Services {
         })
     }
 
+    /// The child process named `name` (one of [`NAMES`]).
+    pub fn process(&self, name: &str) -> Option<&Process> {
+        self.processes.iter().find(|process| process.name == name)
+    }
+
     /// Enrollment.
     pub fn enrollment(&self) -> &TestService {
         &self.handles[0]
