@@ -5,11 +5,14 @@
 //!
 //! A slot keeps its connection for the reads that arrive while its statement runs, up to
 //! [`TURNS_PER_CONNECTION`] statements: the pool checks every connection it takes back with a
-//! round trip of its own. Before its next statement it lets the runtime run the tasks that
-//! are ready a few times over ([`PASSES_BEFORE_NEXT`]), so the calls already received join
-//! that statement instead of each waiting for one of their own: under load the statements
-//! per call, and the work per call with them, fall severalfold. A read that finds a slot free
-//! still starts at once.
+//! round trip of its own. Before its next statement it yields to the runtime a few times
+//! ([`PASSES_BEFORE_NEXT`]), so that other ready tasks run first, among them the
+//! connections that decode requests already received: their reads join that statement
+//! instead of each waiting for one of their own. Under load the statements per call, and
+//! the work per call with them, fall severalfold. A read that finds a slot free still
+//! starts at once. The slots should leave some of the pool to other statements (see
+//! [`crate::Database::read_batch_slots`]): a slot holds its connection for several
+//! statements, and a write waiting for one would wait for all of them.
 //!
 //! A read is only ever answered by a statement that started after it arrived, so it sees
 //! every change committed before it was asked, as a statement of its own would.
@@ -33,9 +36,9 @@ pub type Loaded<K, V> = Result<HashMap<K, Result<V, StoreError>>, StoreError>;
 /// writes waiting for a connection get one while reads keep coming.
 pub const TURNS_PER_CONNECTION: usize = 8;
 
-/// Passes of the runtime a slot lets go by before its next statement. Each pass polls the
-/// sockets, so requests that have arrived are read and their reads queued; one pass
-/// gathered about 8 reads a statement on PostgreSQL under (b)'s load, four about 17.
+/// Times a slot yields to the runtime before its next statement, unless a full statement's
+/// reads already wait. Under the benchmark's load on PostgreSQL one yield gathered about 8
+/// reads a statement, four about 17.
 pub const PASSES_BEFORE_NEXT: usize = 4;
 
 /// How a [`ReadBatcher`] reads: the connection a slot holds, and the statement for a batch.
@@ -91,8 +94,7 @@ where
     L: LoadBatch<K, V>,
 {
     /// Reads with `loader`, a batch at most `max_keys` reads; at most `slots` batches run at
-    /// once (the pool's size is a good choice: more would queue on the pool rather than
-    /// batch).
+    /// once, each holding a connection (see [`crate::Database::read_batch_slots`]).
     pub fn new(slots: usize, max_keys: usize, loader: L) -> Self {
         let (slots, max_keys) = (slots.max(1), max_keys.max(1));
         Self {
@@ -221,12 +223,15 @@ where
                 .load(&mut connection, keys)
                 .instrument(span)
                 .await;
-            // A statement that failed as a whole may have left the connection broken: the
-            // pool checks it on the way back, and the next batch gets another.
+            // A statement that failed as a whole may have left the connection broken: it goes
+            // back to the pool, which checks it and closes it if it is.
             let carry_on = loaded.is_ok() && turn < TURNS_PER_CONNECTION;
             answer(reads, &loaded);
             if carry_on {
                 for _ in 0..PASSES_BEFORE_NEXT {
+                    if self.inner.waiting_list().len() >= self.inner.max_keys {
+                        break; // a full statement's worth: waiting would only hold it longer
+                    }
                     tokio::task::yield_now().await;
                 }
             }

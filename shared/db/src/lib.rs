@@ -95,6 +95,14 @@ impl Database {
         self.pool.options().get_max_connections() as usize
     }
 
+    /// How many connections batched reads ([`ReadBatcher`]) may hold at once: all but a
+    /// quarter of the pool (at least one), so writes and other reads always find one free
+    /// within a statement's time.
+    pub fn read_batch_slots(&self) -> usize {
+        let pool = self.pool_size();
+        pool.saturating_sub((pool / 4).max(1)).max(1)
+    }
+
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`), so two writers queue on the busy timeout instead of deadlocking when a
     /// read lock would later need upgrading.
@@ -131,4 +139,22 @@ pub async fn count_rows(db: &Database, table: &str) -> Result<i64, StoreError> {
         .fetch_one(&db.pool)
         .await?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn batched_reads_leave_a_quarter_of_the_pool_to_other_statements() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("slots.db").display());
+        let sqlite = Database::connect_lazy(&Secret::new(url)).unwrap();
+        assert_eq!((sqlite.pool_size(), sqlite.read_batch_slots()), (4, 3));
+        let postgres =
+            Database::connect_lazy(&Secret::new("postgres://nobody@127.0.0.1:1/none")).unwrap();
+        assert_eq!((postgres.pool_size(), postgres.read_batch_slots()), (10, 8));
+    }
 }

@@ -28,7 +28,7 @@ impl EnrollmentStore {
     /// A store on `db`, signing page tokens with `pages`.
     pub fn new(db: Database, pages: PageTokenCodec) -> Self {
         let standing_reads = ReadBatcher::new(
-            db.pool_size(),
+            db.read_batch_slots(),
             enrollments::STANDINGS_PER_STATEMENT,
             enrollments::StandingReads { db: db.clone() },
         );
