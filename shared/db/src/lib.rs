@@ -32,7 +32,7 @@ use suite_config::Secret;
 
 pub use audit::{AuditEvent, record_audit, record_audits};
 pub use backend::Backend;
-pub use batch::{LoadBatch, Loaded, ReadBatcher, TURNS_PER_CONNECTION};
+pub use batch::{LoadBatch, Loaded, ReadBatcher};
 pub use change::{Change, record_change, record_unrequested_change};
 pub use connect::DatabaseSettings;
 pub use error::StoreError;
