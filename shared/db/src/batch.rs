@@ -493,6 +493,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reads_waiting_behind_a_failed_or_panicking_statement_get_a_new_one() {
+        for broken in [99, 13] {
+            let (batcher, loader) = Gated::new(1);
+            let first = busy(&batcher, &loader, broken).await;
+            let waiting = queue(&batcher, &[4]).await;
+            loader.gate.add_permits(2);
+            assert!(first.await.unwrap().is_err());
+            for read in waiting {
+                assert_eq!(read.await.unwrap().unwrap(), Some(40));
+            }
+            assert_eq!(loader.connections(), [1, 2], "after key {broken}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_slot_gives_its_connection_back_after_so_many_statements() {
         let (batcher, loader) = Gated::new(1);
         let mut reads = vec![busy(&batcher, &loader, 0).await];
