@@ -1,7 +1,7 @@
 //! Verifies bearer tokens: the key named by `kid` must be trusted, the token's algorithm
 //! must be that key's, and the key's trust must cover the principal the token claims. A token
 //! that passes is kept until it lapses or the keys change, so a caller's next call with it is
-//! not checked again.
+//! checked for expiry only.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
