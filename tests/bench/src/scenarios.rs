@@ -265,6 +265,15 @@ async fn read_through_layers(
     let max = closed_run(context, addr, &call).await?;
     measured.read_max_rps = max.goodput();
     let half = open_run(context, addr, max.goodput() / 2.0, &call).await?;
+    // The same open loop on the bare server: what the generator and the machine alone add
+    // to the tail at this rate.
+    let bare_half = open_run(
+        context,
+        context.bare_addr,
+        max.goodput() / 2.0,
+        &health_call(),
+    )
+    .await?;
     let mut table = Table::new(format!(
         "(b) read through auth, tracing and the database: enrollment GetCapabilities ({})",
         context.backend()
@@ -313,6 +322,12 @@ async fn read_through_layers(
         half.ok_ms(0.99) < 2.0 && half.ok() == half.answered() && half.shed == 0,
     );
     outcome_rows(&mut table, "half load", &half, None);
+    outcome_rows(
+        &mut table,
+        "bare tonic at the same offered load",
+        &bare_half,
+        None,
+    );
     table.print();
     Ok(())
 }
