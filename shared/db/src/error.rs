@@ -33,6 +33,10 @@ pub enum StoreError {
     /// A statement ran past the statement timeout and was cancelled.
     #[error("statement timeout: {0}")]
     StatementTimeout(String),
+    /// The server takes no writes now: a standby during a failover, or a primary put in
+    /// read-only mode (as managed servers do when their storage is nearly full).
+    #[error("database read-only: {0}")]
+    ReadOnly(String),
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -62,6 +66,7 @@ impl StoreError {
                 | StoreError::Busy(_)
                 | StoreError::LockTimeout(_)
                 | StoreError::StatementTimeout(_)
+                | StoreError::ReadOnly(_)
                 | StoreError::Overloaded(_)
         )
     }
@@ -78,6 +83,7 @@ const PG_SERIALIZATION_FAILURE: &str = "40001";
 const PG_DEADLOCK_DETECTED: &str = "40P01";
 const PG_LOCK_NOT_AVAILABLE: &str = "55P03";
 const PG_QUERY_CANCELED: &str = "57014";
+const PG_READ_ONLY_SQL_TRANSACTION: &str = "25006";
 /// The session or its connection is gone, or cannot be had yet: the server shut down,
 /// crashed, was told to end it, or ended it for idling (57P05, and 25P03 inside a
 /// transaction); it is starting up (57P03) or has no connection slot free (53300); or the
@@ -100,6 +106,7 @@ fn transient(backend: Backend, code: &str, message: &str) -> Option<StoreError> 
             PG_DEADLOCK_DETECTED => Some(StoreError::Deadlock(message)),
             PG_LOCK_NOT_AVAILABLE => Some(StoreError::LockTimeout(message)),
             PG_QUERY_CANCELED => Some(StoreError::StatementTimeout(message)),
+            PG_READ_ONLY_SQL_TRANSACTION => Some(StoreError::ReadOnly(message)),
             _ if PG_CONNECTION_LOST.contains(&code) => Some(StoreError::Unavailable(message)),
             _ => None,
         },
@@ -172,6 +179,10 @@ impl From<StoreError> for ApiError {
                 "DATABASE_STATEMENT_TIMEOUT",
                 "the database took too long; retry later",
             ),
+            StoreError::ReadOnly(_) => ApiError::unavailable(
+                "DATABASE_READ_ONLY",
+                "the database takes no writes at the moment; retry later",
+            ),
             StoreError::Unavailable(_) => ApiError::unavailable(
                 "DATABASE_UNAVAILABLE",
                 "the database is unavailable; retry later",
@@ -216,6 +227,7 @@ mod tests {
             ("40P01", Code::Aborted, "TRANSACTION_DEADLOCK"),
             ("55P03", Code::Unavailable, "DATABASE_LOCK_TIMEOUT"),
             ("57014", Code::Unavailable, "DATABASE_STATEMENT_TIMEOUT"),
+            ("25006", Code::Unavailable, "DATABASE_READ_ONLY"),
             // A session the server ended or would not start, a connection that failed.
             ("57P01", Code::Unavailable, "DATABASE_UNAVAILABLE"),
             ("57P02", Code::Unavailable, "DATABASE_UNAVAILABLE"),

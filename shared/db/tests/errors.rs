@@ -98,6 +98,40 @@ async fn postgres_statement_past_the_statement_timeout_is_unavailable() {
 }
 
 #[tokio::test]
+async fn postgres_write_to_a_server_taking_no_writes_is_unavailable() {
+    let Some(test_db) = common::fresh_postgres().await else {
+        return;
+    };
+    let db = test_db.database();
+    with_table(&db).await;
+    // What a standby, or a managed server in read-only mode, answers every write with.
+    let mut connection = db.pool().acquire().await.unwrap();
+    connection
+        .execute("SET default_transaction_read_only = on")
+        .await
+        .unwrap();
+
+    let error = StoreError::from(
+        connection
+            .execute("UPDATE items SET amount = 2 WHERE id = 'a'")
+            .await
+            .unwrap_err(),
+    );
+
+    assert!(matches!(error, StoreError::ReadOnly(_)), "{error:?}");
+    assert_reaches_client_as(error, Code::Unavailable, "DATABASE_READ_ONLY");
+    connection
+        .execute("SET default_transaction_read_only = off")
+        .await
+        .unwrap();
+    let amount: i64 = sqlx::query_scalar("SELECT amount FROM items WHERE id = 'a'")
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    assert_eq!(amount, 1, "the refused write changed nothing");
+}
+
+#[tokio::test]
 async fn postgres_row_locked_past_the_lock_timeout_is_unavailable() {
     let Some(test_db) = common::fresh_postgres().await else {
         return;
