@@ -296,4 +296,27 @@ mod tests {
         );
         assert!(now > good_until(outside));
     }
+
+    /// A token checked once is answered from the cache after: the same decoded claims, not a
+    /// second decoding; another token is checked in full.
+    #[test]
+    fn a_token_that_passed_is_answered_from_the_cache() {
+        let config = AuthConfig::development(AuthKeys::SharedSecret(Secret::new(
+            "0123456789abcdef0123456789abcdef",
+        )));
+        let verifier = TokenVerifier::from_config(&config, "enrollment").unwrap();
+        let exp = now_secs() + 30;
+        let (token, other) = (
+            token_expiring_at(&config, exp),
+            token_expiring_at(&config, exp),
+        );
+
+        let first = verifier.verify(&token).unwrap();
+        let again = verifier.verify(&token).unwrap();
+        let another = verifier.verify(&other).unwrap();
+
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(!Arc::ptr_eq(&first, &another));
+        assert_ne!(first.tid, another.tid);
+    }
 }
