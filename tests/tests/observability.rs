@@ -451,6 +451,29 @@ async fn the_scrape_endpoint_shows_calls_by_method_and_code_the_outboxes_and_the
         )
         .is_some_and(|calls| calls >= 1.0)
     );
+    // The peers' capability checks read partners' standings through the batched reads; each
+    // statement answered at least one of them, and the slowest bucket holds every statement.
+    let statements = sample(
+        &text,
+        "db_read_batch_reads_count",
+        &["reads=\"enrollment.standings\""],
+    );
+    assert!(statements.is_some_and(|n| n >= 1.0), "{text}");
+    assert!(
+        sample(
+            &text,
+            "db_read_batch_reads_sum",
+            &["reads=\"enrollment.standings\""]
+        ) >= statements
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "db_read_batch_reads_bucket",
+            &["reads=\"enrollment.standings\"", "le=\"+Inf\""]
+        ),
+        statements
+    );
     // Latency buckets exist; the slowest bucket holds every call.
     assert!(
         sample(

@@ -16,12 +16,17 @@
 //!
 //! A read is only ever answered by a statement that started after it arrived, so it sees
 //! every change committed before it was asked, as a statement of its own would.
+//!
+//! How many reads each statement answers is a histogram, `db.read_batch.reads`, labelled
+//! with the loader's [`LoadBatch::NAME`]: near 1 the database keeps up with every call on
+//! its own; near the batch size it is what limits the service.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use futures_util::future::BoxFuture;
+use suite_telemetry::{Histogram, KeyValue};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tracing::Instrument as _;
 
@@ -43,6 +48,9 @@ pub const PASSES_BEFORE_NEXT: usize = 4;
 
 /// How a [`ReadBatcher`] reads: the connection a slot holds, and the statement for a batch.
 pub trait LoadBatch<K, V>: Send + Sync + 'static {
+    /// What is read, as the metrics name it (`enrollment.standings`).
+    const NAME: &'static str;
+
     /// What a slot reads through (a pooled connection).
     type Connection: Send + 'static;
 
@@ -216,6 +224,7 @@ where
         };
         for turn in 1..=TURNS_PER_CONNECTION {
             let keys = distinct_keys(&reads);
+            reads_per_statement().record(reads.len() as u64, &[KeyValue::new("reads", L::NAME)]);
             let span = tracing::debug_span!("batched read", reads = reads.len(), turn);
             let loaded = self
                 .inner
@@ -244,6 +253,18 @@ where
             }
         }
     }
+}
+
+/// The process's histogram of reads answered per statement.
+fn reads_per_statement() -> &'static Histogram<u64> {
+    static HISTOGRAM: OnceLock<Histogram<u64>> = OnceLock::new();
+    HISTOGRAM.get_or_init(|| {
+        suite_telemetry::meter()
+            .u64_histogram("db.read_batch.reads")
+            .with_description("Reads answered by each batched statement, by what is read")
+            .with_boundaries(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0])
+            .build()
+    })
 }
 
 fn distinct_keys<K: Eq + Hash + Clone, V>(reads: &Waiting<K, V>) -> Vec<K> {
@@ -321,6 +342,8 @@ mod tests {
     }
 
     impl LoadBatch<u32, u32> for Gated {
+        const NAME: &'static str = "test.gated";
+
         type Connection = u32;
 
         fn connect(&self) -> BoxFuture<'_, Result<u32, StoreError>> {
@@ -584,6 +607,8 @@ mod tests {
     struct Echo;
 
     impl LoadBatch<u32, u32> for Echo {
+        const NAME: &'static str = "test.echo";
+
         type Connection = ();
 
         fn connect(&self) -> BoxFuture<'_, Result<(), StoreError>> {

@@ -120,6 +120,8 @@ pub(super) struct StandingReads {
 }
 
 impl LoadBatch<Uuid, Standing> for StandingReads {
+    const NAME: &'static str = "enrollment.standings";
+
     type Connection = PoolConnection<Any>;
 
     fn connect(&self) -> BoxFuture<'_, Result<Self::Connection, StoreError>> {
