@@ -122,8 +122,11 @@ pub struct ServiceConfig {
     pub page_token_secret: Secret,
     /// Longest time a request may run before it is cancelled.
     pub request_timeout: Duration,
-    /// Most calls served at once; more are refused at once with UNAVAILABLE (OVERLOADED).
+    /// Most calls served at once; as many more may wait for a slot up to
+    /// `concurrency_wait`, and the rest are refused with UNAVAILABLE (OVERLOADED).
     pub concurrency_limit: usize,
+    /// Longest a call beyond the concurrency limit waits for a slot; zero refuses it at once.
+    pub concurrency_wait: Duration,
     /// A pooled database connection idle at least this long is checked before it is handed
     /// out; `None` keeps the database layer's default.
     pub database_check_idle_after: Option<Duration>,
@@ -197,6 +200,9 @@ impl std::error::Error for ConfigError {}
 const MIN_SECRET_BYTES: usize = 32;
 const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 const DEFAULT_CONCURRENCY_LIMIT: usize = 256;
+/// Long enough to ride out a stall of the machine (a CPU quota's throttling, a burst of
+/// calls at once), short enough that the excess of a lasting overload learns it quickly.
+const DEFAULT_CONCURRENCY_WAIT_MS: u64 = 50;
 const DEFAULT_ISSUER: &str = "csp-suite";
 /// A day: longer-lived bearer tokens are too dangerous if they leak.
 const DEFAULT_MAX_TOKEN_LIFETIME_SECS: u64 = 86_400;
@@ -280,6 +286,17 @@ impl ServiceConfig {
         ) as usize;
         if concurrency_limit == 0 {
             problems.push("CONCURRENCY_LIMIT: must be at least 1".to_owned());
+        }
+        let concurrency_wait = Duration::from_millis(parse_number(
+            &get,
+            "CONCURRENCY_WAIT_MS",
+            DEFAULT_CONCURRENCY_WAIT_MS,
+            &mut problems,
+        ));
+        // A call that could wait out its whole deadline for a slot is never refused early.
+        if concurrency_wait >= request_timeout {
+            problems
+                .push("CONCURRENCY_WAIT_MS: must be shorter than REQUEST_TIMEOUT_MS".to_owned());
         }
         let database_check_idle_after = get("DATABASE_CHECK_IDLE_AFTER_MS").map(|_| {
             let milliseconds = parse_number(&get, "DATABASE_CHECK_IDLE_AFTER_MS", 0, &mut problems);
@@ -394,6 +411,7 @@ impl ServiceConfig {
             page_token_secret,
             request_timeout,
             concurrency_limit,
+            concurrency_wait,
             database_check_idle_after,
             peers,
             capability_cache_ttl,
@@ -417,6 +435,7 @@ impl ServiceConfig {
             page_token_secret: Secret::new(format!("page-token:{}", shared_secret.expose())),
             request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
+            concurrency_wait: Duration::from_millis(DEFAULT_CONCURRENCY_WAIT_MS),
             database_check_idle_after: None,
             peers: PeerUrls::default(),
             capability_cache_ttl: Duration::from_millis(DEFAULT_CAPABILITY_CACHE_TTL_MS),
@@ -534,6 +553,28 @@ mod tests {
             SocketAddr::from(([127, 0, 0, 1], 50051))
         );
         assert_eq!(config.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_call_beyond_the_limit_waits_briefly_unless_told_otherwise() {
+        let base = [
+            ("DATABASE_URL", "sqlite://data/e.db"),
+            ("AUTH_HS256_SECRET", SECRET),
+        ];
+        assert_eq!(
+            config(&base).unwrap().concurrency_wait,
+            Duration::from_millis(50)
+        );
+        let mut vars = base.to_vec();
+        vars.push(("CONCURRENCY_WAIT_MS", "0"));
+        assert_eq!(config(&vars).unwrap().concurrency_wait, Duration::ZERO);
+        vars.pop();
+        for nonsense in ["soon", "-1", "10000"] {
+            vars.push(("CONCURRENCY_WAIT_MS", nonsense));
+            let error = config(&vars).unwrap_err().to_string();
+            assert!(error.contains("CONCURRENCY_WAIT_MS"), "{error}");
+            vars.pop();
+        }
     }
 
     #[test]

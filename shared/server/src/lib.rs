@@ -68,11 +68,15 @@ pub trait ReadinessProbe: Send + Sync + 'static {
 pub struct ServerSettings {
     /// Longest a request may run; a shorter client deadline (`grpc-timeout`) wins.
     pub request_timeout: Duration,
-    /// Most calls of the service in flight at once across all connections; more are
-    /// refused at once with UNAVAILABLE (OVERLOADED). Twice it bounds the calls open on one
-    /// connection (HTTP/2's `SETTINGS_MAX_CONCURRENT_STREAMS`); a client holds back any
-    /// more until one of its calls ends.
+    /// Most calls of the service in flight at once across all connections; as many more
+    /// may wait for a slot (see `concurrency_wait`), and the rest are refused at once with
+    /// UNAVAILABLE (OVERLOADED). Twice it bounds the calls open on one connection (HTTP/2's
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`); a client holds back any more until one of its
+    /// calls ends.
     pub concurrency_limit: usize,
+    /// Longest a call beyond the limit waits for a slot before it is refused; zero refuses
+    /// it at once.
+    pub concurrency_wait: Duration,
 }
 
 impl From<&suite_config::ServiceConfig> for ServerSettings {
@@ -80,6 +84,7 @@ impl From<&suite_config::ServiceConfig> for ServerSettings {
         Self {
             request_timeout: config.request_timeout,
             concurrency_limit: config.concurrency_limit,
+            concurrency_wait: config.concurrency_wait,
         }
     }
 }
@@ -221,9 +226,10 @@ pub async fn serve(
 
     // tonic sets no limit of streams per connection, so one client could keep thousands of
     // calls open on the server, each holding its stream's memory. Twice the concurrency
-    // limit bounds that and still lets a busy connection (a peer service's) send past the
-    // limit, so its excess is refused at once as OVERLOADED rather than made to wait on
-    // the client's side for a free stream until its deadline.
+    // limit bounds that and is as many calls as the slots and the line waiting for them
+    // hold, so a busy connection (a peer service's) may fill both: its excess learns of
+    // the overload from the server within the wait, rather than being held on its own
+    // side for a free stream until its deadline.
     let streams_per_connection = settings
         .concurrency_limit
         .saturating_mul(2)
@@ -238,11 +244,16 @@ pub async fn serve(
         .add_routes(
             Routes::from(
                 routes.into_axum_router().layer(
-                    // Bounds the work in flight per instance; a call beyond it is refused at
-                    // once (UNAVAILABLE, OVERLOADED) rather than queued into its deadline.
-                    // Health and reflection stay outside: a busy instance is not an unready one.
+                    // Bounds the work in flight per instance; a call beyond it waits briefly
+                    // for a slot, then is refused (UNAVAILABLE, OVERLOADED) rather than
+                    // queued into its deadline. Health and reflection stay outside: a busy
+                    // instance is not an unready one.
                     ServiceBuilder::new()
-                        .layer(shedding::ShedLayer::new(service_name))
+                        .layer(shedding::ShedLayer::new(
+                            service_name,
+                            settings.concurrency_limit,
+                            settings.concurrency_wait,
+                        ))
                         .layer(GlobalConcurrencyLimitLayer::new(settings.concurrency_limit))
                         .into_inner(),
                 ),

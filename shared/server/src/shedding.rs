@@ -1,9 +1,19 @@
-//! Load shedding: when every slot under the concurrency limit is taken, a new call is
-//! answered at once with UNAVAILABLE (reason `OVERLOADED`), a code callers may retry with
-//! back-off, instead of waiting for a slot until its deadline. Goodput stays at what the
-//! instance can serve, and the excess learns it in milliseconds. The suite's own calls
-//! between services are not retried on it: an API call whose peer is shed fails
-//! UNAVAILABLE, and the transfer workflow retries the step later.
+//! Load shedding: when every slot under the concurrency limit is taken, a new call waits
+//! in line for one, at most as many calls as there are slots and for at most a short
+//! while; then, or at once when the line is full, it is answered UNAVAILABLE (reason
+//! `OVERLOADED`), a code callers may retry with back-off, instead of waiting for a slot
+//! until its deadline.
+//!
+//! The line rides out a burst or a stall of the machine, which would otherwise refuse calls
+//! an instance far from its limit serves a moment later. Under a lasting overload it holds
+//! calls where refusing them would cost the instance nearly as much work as serving them
+//! (their HTTP/2 streams are read and answered either way): a client that bounds its calls
+//! in flight, as every HTTP/2 client does per connection, sends fewer while its calls wait,
+//! and more of the instance goes to calls it serves. The line is first come, first served,
+//! so under a lasting overload a call served has waited about as long as the wait.
+//!
+//! The suite's own calls between services are not retried on it: an API call whose peer
+//! is shed fails UNAVAILABLE, and the transfer workflow retries the step later.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -30,15 +40,29 @@ pub(crate) struct ShedLayer {
     /// The service answering, as refusals name it (`enrollment`, …).
     domain: &'static str,
     drains: Arc<Semaphore>,
+    line: Line,
+}
+
+/// The calls waiting for a slot: one place each, for at most `wait`.
+#[derive(Clone)]
+struct Line {
+    places: Arc<Semaphore>,
+    wait: Duration,
 }
 
 impl ShedLayer {
-    /// Sheds for the service `grpc_service` (`enrollment.v1.EnrollmentService`).
-    pub(crate) fn new(grpc_service: &'static str) -> Self {
+    /// Sheds for the service `grpc_service` (`enrollment.v1.EnrollmentService`) in front of
+    /// `slots` slots; as many calls may wait up to `wait` for one (none when it is zero).
+    pub(crate) fn new(grpc_service: &'static str, slots: usize, wait: Duration) -> Self {
         let domain = grpc_service.split('.').next().unwrap_or(grpc_service);
+        let places = if wait.is_zero() { 0 } else { slots };
         Self {
             domain,
             drains: Arc::new(Semaphore::new(DRAINS_IN_FLIGHT)),
+            line: Line {
+                places: Arc::new(Semaphore::new(places)),
+                wait,
+            },
         }
     }
 }
@@ -52,6 +76,7 @@ impl<S> tower::Layer<S> for ShedLayer {
             ready: Readiness::Overloaded,
             domain: self.domain,
             drains: self.drains.clone(),
+            line: self.line.clone(),
         }
     }
 }
@@ -64,14 +89,16 @@ enum Readiness {
     Failed,
 }
 
-/// The service [`ShedLayer`] makes. It refuses when tower's `LoadShed` would, but answers
-/// the refusal itself (and a failure of the layer below as INTERNAL), and keeps a refused
-/// body to read it (see [`drain`]) where `LoadShed` drops the request.
+/// The service [`ShedLayer`] makes. Where tower's `LoadShed` would refuse, it has the call
+/// wait in line if there is a place, answers the refusal itself (and a failure of the layer
+/// below as INTERNAL), and keeps a refused body to read it (see [`drain`]) where `LoadShed`
+/// drops the request.
 pub(crate) struct Shed<S> {
     inner: S,
     ready: Readiness,
     domain: &'static str,
     drains: Arc<Semaphore>,
+    line: Line,
 }
 
 impl<S: Clone> Clone for Shed<S> {
@@ -82,14 +109,18 @@ impl<S: Clone> Clone for Shed<S> {
             ready: Readiness::Overloaded,
             domain: self.domain,
             drains: self.drains.clone(),
+            line: self.line.clone(),
         }
     }
 }
 
 impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for Shed<S>
 where
-    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    S::Error: Into<BoxError>,
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Error: Into<BoxError> + Send,
     S::Future: Send + 'static,
     ReqBody: http_body::Body + Send + 'static,
     ResBody: Default + Send + 'static,
@@ -110,27 +141,77 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let domain = self.domain;
-        let refused = match std::mem::replace(&mut self.ready, Readiness::Overloaded) {
-            Readiness::Ready => None,
-            Readiness::Overloaded => Some(ApiError::overloaded()),
-            // The routes below never fail (tonic answers errors as statuses).
-            Readiness::Failed => Some(ApiError::internal("the service below failed")),
-        };
-        if let Some(error) = refused {
-            // Past the bound a refused body is dropped unread, as before there were drains.
-            if let Ok(permit) = self.drains.clone().try_acquire_owned() {
-                drain(request.into_body(), permit);
+        match std::mem::replace(&mut self.ready, Readiness::Overloaded) {
+            Readiness::Ready => {
+                let answer = self.inner.call(request);
+                Box::pin(async move { Ok(served(answer.await, domain)) })
             }
-            return Box::pin(async move { Ok(refusal(error, domain)) });
+            // The routes below never fail (tonic answers errors as statuses).
+            Readiness::Failed => {
+                let refused = self.refuse(request, ApiError::internal("the service below failed"));
+                Box::pin(async move { Ok(refused) })
+            }
+            Readiness::Overloaded => match self.line.places.clone().try_acquire_owned() {
+                Ok(place) => Box::pin(self.clone().wait_in_line(request, place)),
+                Err(_) => {
+                    let refused = self.refuse(request, ApiError::overloaded());
+                    Box::pin(async move { Ok(refused) })
+                }
+            },
         }
-        let answer = self.inner.call(request);
-        Box::pin(async move {
-            Ok(match answer.await {
-                Ok(response) => response,
-                Err(error) => refusal(ApiError::internal(error.into().to_string()), domain),
-            })
+    }
+}
+
+impl<S> Shed<S> {
+    /// Waits up to the line's wait for a slot, then serves `request`, or refuses it.
+    async fn wait_in_line<ReqBody, ResBody>(
+        mut self,
+        request: http::Request<ReqBody>,
+        place: OwnedSemaphorePermit,
+    ) -> Result<http::Response<ResBody>, Infallible>
+    where
+        S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+        S::Error: Into<BoxError>,
+        ReqBody: http_body::Body + Send + 'static,
+        ResBody: Default,
+    {
+        let ready = tokio::time::timeout(
+            self.line.wait,
+            std::future::poll_fn(|cx| self.inner.poll_ready(cx)),
+        )
+        .await;
+        drop(place);
+        Ok(match ready {
+            Ok(Ok(())) => served(self.inner.call(request).await, self.domain),
+            Ok(Err(_)) => self.refuse(request, ApiError::internal("the service below failed")),
+            Err(_) => self.refuse(request, ApiError::overloaded()),
         })
     }
+
+    /// The answer to a refused `request`, whose body is read to its end apart from it.
+    fn refuse<ReqBody, ResBody>(
+        &self,
+        request: http::Request<ReqBody>,
+        error: ApiError,
+    ) -> http::Response<ResBody>
+    where
+        ReqBody: http_body::Body + Send + 'static,
+        ResBody: Default,
+    {
+        // Past the bound a refused body is dropped unread, as before there were drains.
+        if let Ok(permit) = self.drains.clone().try_acquire_owned() {
+            drain(request.into_body(), permit);
+        }
+        refusal(error, self.domain)
+    }
+}
+
+/// The response of a call the service below answered, or INTERNAL if it failed.
+fn served<ResBody: Default>(
+    answer: Result<http::Response<ResBody>, impl Into<BoxError>>,
+    domain: &str,
+) -> http::Response<ResBody> {
+    answer.unwrap_or_else(|error| refusal(ApiError::internal(error.into().to_string()), domain))
 }
 
 /// Reads the body of a refused call to its end, away from the answer; it stops after
@@ -235,9 +316,12 @@ mod tests {
         }
     }
 
-    /// A shedder in front of a limit of one call, and a service that says when a call has
-    /// entered and holds it until released.
-    fn shed_in_front_of_one_slot() -> (
+    /// A shedder in front of a limit of one call, with a line of one place where a call
+    /// waits up to `wait`, and a service that says when a call has entered and holds it
+    /// until released.
+    fn shed_in_front_of_one_slot(
+        wait: Duration,
+    ) -> (
         impl tower::Service<
             http::Request<Message>,
             Response = http::Response<String>,
@@ -260,14 +344,14 @@ mod tests {
                 Ok::<_, Infallible>(http::Response::new(String::new()))
             }
         });
-        let service = ShedLayer::new("enrollment.v1.EnrollmentService")
+        let service = ShedLayer::new("enrollment.v1.EnrollmentService", 1, wait)
             .layer(GlobalConcurrencyLimitLayer::new(1).layer(slow));
         (service, inside, release)
     }
 
     #[tokio::test]
     async fn a_call_beyond_the_limit_is_refused_at_once_and_the_next_one_is_served() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot();
+        let (service, mut inside, release) = shed_in_front_of_one_slot(Duration::ZERO);
 
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
@@ -306,7 +390,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_calls_message_is_read_to_its_end_even_when_it_comes_after_the_refusal() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot();
+        let (service, mut inside, release) = shed_in_front_of_one_slot(Duration::ZERO);
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
 
@@ -336,7 +420,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_body_that_never_ends_is_dropped_after_the_drain_time() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot();
+        let (service, mut inside, release) = shed_in_front_of_one_slot(Duration::ZERO);
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
 
@@ -355,5 +439,113 @@ mod tests {
 
         release.notify_one();
         first.await.unwrap().unwrap();
+    }
+
+    /// Long enough that a call in line is served, not refused, however slow the machine.
+    const LONG_WAIT: Duration = Duration::from_secs(60);
+
+    fn overload_reason(response: &http::Response<String>) -> Option<(tonic::Code, String)> {
+        use tonic_types::StatusExt as _;
+        let status = tonic::Status::from_header_map(response.headers())?;
+        let info = status.get_error_details().error_info().cloned()?;
+        Some((status.code(), info.reason))
+    }
+
+    fn is_served(response: &http::Response<String>) -> bool {
+        response.headers().get("grpc-status").is_none()
+    }
+
+    /// The answer to a call sent now, which must come within seconds (`why`).
+    async fn answer_within_seconds<S>(service: &S, why: &str) -> http::Response<String>
+    where
+        S: tower::Service<
+                http::Request<Message>,
+                Response = http::Response<String>,
+                Error = Infallible,
+            > + Clone,
+    {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            service.clone().oneshot(http::Request::new(Message::now())),
+        )
+        .await
+        .expect(why)
+        .unwrap_or_else(|never| match never {})
+    }
+
+    /// Whether `call` is still unanswered a tenth of a second on: a call refused at once
+    /// would have been answered by then.
+    async fn still_waiting<T>(call: &mut tokio::task::JoinHandle<T>) -> bool {
+        tokio::time::timeout(Duration::from_millis(100), call)
+            .await
+            .is_err()
+    }
+
+    #[tokio::test]
+    async fn a_call_beyond_the_limit_waits_in_line_and_is_served_when_a_slot_frees() {
+        let (service, mut inside, release) = shed_in_front_of_one_slot(LONG_WAIT);
+        let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
+        inside.recv().await.unwrap();
+
+        let mut second = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
+        assert!(
+            still_waiting(&mut second).await,
+            "the second call was not kept waiting"
+        );
+        release.notify_one();
+        assert!(is_served(&first.await.unwrap().unwrap()));
+        inside.recv().await.unwrap();
+        release.notify_one();
+        assert!(is_served(&second.await.unwrap().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_call_that_waited_its_time_in_line_is_refused_and_leaves_the_slot_alone() {
+        let wait = Duration::from_millis(50);
+        let (service, mut inside, release) = shed_in_front_of_one_slot(wait);
+        let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
+        inside.recv().await.unwrap();
+
+        let asked = tokio::time::Instant::now();
+        let refused = answer_within_seconds(&service, "refused once its wait was over").await;
+        assert!(
+            asked.elapsed() >= wait,
+            "refused after {:?}",
+            asked.elapsed()
+        );
+        assert_eq!(
+            overload_reason(&refused),
+            Some((tonic::Code::Unavailable, "OVERLOADED".to_owned()))
+        );
+
+        release.notify_one();
+        assert!(is_served(&first.await.unwrap().unwrap()));
+        // The call that gave up holds no slot: the next one is served.
+        let next = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
+        inside.recv().await.unwrap();
+        release.notify_one();
+        assert!(is_served(&next.await.unwrap().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_call_finding_the_line_full_is_refused_at_once() {
+        let (service, mut inside, release) = shed_in_front_of_one_slot(LONG_WAIT);
+        let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
+        inside.recv().await.unwrap();
+        let mut second = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
+        assert!(still_waiting(&mut second).await);
+
+        let third =
+            answer_within_seconds(&service, "refused at once: the line's one place is taken").await;
+        assert_eq!(
+            overload_reason(&third),
+            Some((tonic::Code::Unavailable, "OVERLOADED".to_owned()))
+        );
+
+        release.notify_one();
+        assert!(is_served(&first.await.unwrap().unwrap()));
+        inside.recv().await.unwrap();
+        release.notify_one();
+        assert!(is_served(&second.await.unwrap().unwrap()));
     }
 }
