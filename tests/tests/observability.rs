@@ -456,21 +456,21 @@ async fn the_scrape_endpoint_shows_calls_by_method_and_code_the_outboxes_and_the
     let statements = sample(
         &text,
         "db_read_batch_reads_count",
-        &["reads=\"enrollment.standings\""],
+        &["loader=\"enrollment.standings\""],
     );
     assert!(statements.is_some_and(|n| n >= 1.0), "{text}");
     assert!(
         sample(
             &text,
             "db_read_batch_reads_sum",
-            &["reads=\"enrollment.standings\""]
+            &["loader=\"enrollment.standings\""]
         ) >= statements
     );
     assert_eq!(
         sample(
             &text,
             "db_read_batch_reads_bucket",
-            &["reads=\"enrollment.standings\"", "le=\"+Inf\""]
+            &["loader=\"enrollment.standings\"", "le=\"+Inf\""]
         ),
         statements
     );

@@ -96,8 +96,8 @@ async fn thousands_of_calls_in_flight_on_one_connection_each_get_their_answer() 
 }
 
 /// A connection may carry twice as many calls at once as the service serves: bounded, and
-/// still beyond the limit, so a busy peer's excess is refused at once rather than held
-/// back on its side.
+/// as many as the slots and the line waiting for them, so a busy peer's excess learns of
+/// the overload from the service rather than being held back on its side.
 #[tokio::test]
 async fn a_connection_is_told_it_may_carry_twice_the_concurrency_limit() {
     const LIMIT: usize = 7;

@@ -287,17 +287,27 @@ impl ServiceConfig {
         if concurrency_limit == 0 {
             problems.push("CONCURRENCY_LIMIT: must be at least 1".to_owned());
         }
-        let concurrency_wait = Duration::from_millis(parse_number(
-            &get,
-            "CONCURRENCY_WAIT_MS",
-            DEFAULT_CONCURRENCY_WAIT_MS,
-            &mut problems,
-        ));
-        // A call that could wait out its whole deadline for a slot is never refused early.
-        if concurrency_wait >= request_timeout {
-            problems
-                .push("CONCURRENCY_WAIT_MS: must be shorter than REQUEST_TIMEOUT_MS".to_owned());
-        }
+        // A call spends at most a tenth of its time in line, so the rest is left for its
+        // work, as statements end a tenth before the deadline.
+        let longest_wait = request_timeout / 10;
+        let concurrency_wait = match get("CONCURRENCY_WAIT_MS") {
+            None => Duration::from_millis(DEFAULT_CONCURRENCY_WAIT_MS).min(longest_wait),
+            Some(_) => {
+                let wait = Duration::from_millis(parse_number(
+                    &get,
+                    "CONCURRENCY_WAIT_MS",
+                    0,
+                    &mut problems,
+                ));
+                if wait > longest_wait {
+                    problems.push(format!(
+                        "CONCURRENCY_WAIT_MS: at most a tenth of REQUEST_TIMEOUT_MS ({} ms)",
+                        longest_wait.as_millis()
+                    ));
+                }
+                wait
+            }
+        };
         let database_check_idle_after = get("DATABASE_CHECK_IDLE_AFTER_MS").map(|_| {
             let milliseconds = parse_number(&get, "DATABASE_CHECK_IDLE_AFTER_MS", 0, &mut problems);
             // The pool closes a connection idle for ten minutes: a longer wait never checks.
@@ -569,12 +579,24 @@ mod tests {
         vars.push(("CONCURRENCY_WAIT_MS", "0"));
         assert_eq!(config(&vars).unwrap().concurrency_wait, Duration::ZERO);
         vars.pop();
-        for nonsense in ["soon", "-1", "10000"] {
+        vars.push(("CONCURRENCY_WAIT_MS", "1000"));
+        assert_eq!(
+            config(&vars).unwrap().concurrency_wait,
+            Duration::from_secs(1)
+        );
+        vars.pop();
+        for nonsense in ["soon", "-1", "1001"] {
             vars.push(("CONCURRENCY_WAIT_MS", nonsense));
             let error = config(&vars).unwrap_err().to_string();
             assert!(error.contains("CONCURRENCY_WAIT_MS"), "{error}");
             vars.pop();
         }
+        // Unset, it shrinks with a short request timeout rather than refuse to start.
+        vars.push(("REQUEST_TIMEOUT_MS", "200"));
+        assert_eq!(
+            config(&vars).unwrap().concurrency_wait,
+            Duration::from_millis(20)
+        );
     }
 
     #[test]

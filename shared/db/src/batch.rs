@@ -18,7 +18,7 @@
 //! every change committed before it was asked, as a statement of its own would.
 //!
 //! How many reads each statement answers is a histogram, `db.read_batch.reads`, labelled
-//! with the loader's [`LoadBatch::NAME`]: near 1 the database keeps up with every call on
+//! `loader` with the loader's [`LoadBatch::NAME`]: near 1 the database keeps up with every call on
 //! its own; near the batch size it is what limits the service.
 
 use std::collections::{HashMap, HashSet};
@@ -224,7 +224,7 @@ where
         };
         for turn in 1..=TURNS_PER_CONNECTION {
             let keys = distinct_keys(&reads);
-            reads_per_statement().record(reads.len() as u64, &[KeyValue::new("reads", L::NAME)]);
+            reads_per_statement().record(reads.len() as u64, &[KeyValue::new("loader", L::NAME)]);
             let span = tracing::debug_span!("batched read", reads = reads.len(), turn);
             let loaded = self
                 .inner
@@ -262,7 +262,7 @@ fn reads_per_statement() -> &'static Histogram<u64> {
         suite_telemetry::meter()
             .u64_histogram("db.read_batch.reads")
             .with_description("Reads answered by each batched statement, by what is read")
-            .with_boundaries(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0])
+            .with_boundaries(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 99.0, 100.0])
             .build()
     })
 }

@@ -10,7 +10,9 @@
 //! (their HTTP/2 streams are read and answered either way): a client that bounds its calls
 //! in flight, as every HTTP/2 client does per connection, sends fewer while its calls wait,
 //! and more of the instance goes to calls it serves. The line is first come, first served,
-//! so under a lasting overload a call served has waited about as long as the wait.
+//! so under a lasting overload a call served has waited about as long as the wait. A call
+//! waits at most a tenth of its own deadline (`grpc-timeout`), so that it learns of the
+//! overload in time and keeps most of its deadline for its work.
 //!
 //! The suite's own calls between services are not retried on it: an API call whose peer
 //! is shed fails UNAVAILABLE, and the transfer workflow retries the step later.
@@ -48,6 +50,44 @@ pub(crate) struct ShedLayer {
 struct Line {
     places: Arc<Semaphore>,
     wait: Duration,
+}
+
+impl Line {
+    /// A place in line for a call with `headers`, and how long it may wait: the line's wait,
+    /// or a tenth of the caller's deadline (`grpc-timeout`) if that is shorter, so a call
+    /// with a short deadline learns of the overload before the deadline and has most of it
+    /// left for its work. None when the line is full or the call may not wait at all.
+    fn place_for(&self, headers: &http::HeaderMap) -> Option<(OwnedSemaphorePermit, Duration)> {
+        let wait = match headers.get("grpc-timeout").and_then(grpc_timeout) {
+            Some(deadline) => self.wait.min(deadline / 10),
+            None => self.wait,
+        };
+        if wait.is_zero() {
+            return None;
+        }
+        let place = self.places.clone().try_acquire_owned().ok()?;
+        Some((place, wait))
+    }
+}
+
+/// The deadline a `grpc-timeout` header gives: at most eight digits and a unit (gRPC over
+/// HTTP/2). tonic reads the header for its own timeout but does not expose it.
+fn grpc_timeout(value: &http::HeaderValue) -> Option<Duration> {
+    let value = value.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
 }
 
 impl ShedLayer {
@@ -151,9 +191,9 @@ where
                 let refused = self.refuse(request, ApiError::internal("the service below failed"));
                 Box::pin(async move { Ok(refused) })
             }
-            Readiness::Overloaded => match self.line.places.clone().try_acquire_owned() {
-                Ok(place) => Box::pin(self.clone().wait_in_line(request, place)),
-                Err(_) => {
+            Readiness::Overloaded => match self.line.place_for(request.headers()) {
+                Some((place, wait)) => Box::pin(self.clone().wait_in_line(request, place, wait)),
+                None => {
                     let refused = self.refuse(request, ApiError::overloaded());
                     Box::pin(async move { Ok(refused) })
                 }
@@ -163,11 +203,12 @@ where
 }
 
 impl<S> Shed<S> {
-    /// Waits up to the line's wait for a slot, then serves `request`, or refuses it.
+    /// Waits up to `wait` for a slot, then serves `request`, or refuses it.
     async fn wait_in_line<ReqBody, ResBody>(
         mut self,
         request: http::Request<ReqBody>,
         place: OwnedSemaphorePermit,
+        wait: Duration,
     ) -> Result<http::Response<ResBody>, Infallible>
     where
         S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
@@ -175,11 +216,8 @@ impl<S> Shed<S> {
         ReqBody: http_body::Body + Send + 'static,
         ResBody: Default,
     {
-        let ready = tokio::time::timeout(
-            self.line.wait,
-            std::future::poll_fn(|cx| self.inner.poll_ready(cx)),
-        )
-        .await;
+        let ready =
+            tokio::time::timeout(wait, std::future::poll_fn(|cx| self.inner.poll_ready(cx))).await;
         drop(place);
         Ok(match ready {
             Ok(Ok(())) => served(self.inner.call(request).await, self.domain),
@@ -330,21 +368,47 @@ mod tests {
         > + Clone
         + Send
         + 'static,
-        tokio::sync::mpsc::UnboundedReceiver<()>,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+        Arc<Notify>,
+    ) {
+        shed_with_line(1, wait)
+    }
+
+    /// As [`shed_in_front_of_one_slot`] with `places` places in line; the service says which
+    /// call entered by its `x-call` header.
+    fn shed_with_line(
+        places: usize,
+        wait: Duration,
+    ) -> (
+        impl tower::Service<
+            http::Request<Message>,
+            Response = http::Response<String>,
+            Error = Infallible,
+            Future = impl Send,
+        > + Clone
+        + Send
+        + 'static,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
         Arc<Notify>,
     ) {
         let (entered, inside) = tokio::sync::mpsc::unbounded_channel();
         let release = Arc::new(Notify::new());
         let held = release.clone();
-        let slow = tower::service_fn(move |_: http::Request<Message>| {
+        let slow = tower::service_fn(move |request: http::Request<Message>| {
             let (held, entered) = (held.clone(), entered.clone());
+            let call = request
+                .headers()
+                .get("x-call")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
             async move {
-                let _ = entered.send(());
+                let _ = entered.send(call);
                 held.notified().await;
                 Ok::<_, Infallible>(http::Response::new(String::new()))
             }
         });
-        let service = ShedLayer::new("enrollment.v1.EnrollmentService", 1, wait)
+        let service = ShedLayer::new("enrollment.v1.EnrollmentService", places, wait)
             .layer(GlobalConcurrencyLimitLayer::new(1).layer(slow));
         (service, inside, release)
     }
@@ -455,8 +519,23 @@ mod tests {
         response.headers().get("grpc-status").is_none()
     }
 
-    /// The answer to a call sent now, which must come within seconds (`why`).
-    async fn answer_within_seconds<S>(service: &S, why: &str) -> http::Response<String>
+    /// A call whose message is there, named `name` (its `x-call`), with `headers`.
+    fn call(name: &str, headers: &[(&'static str, &str)]) -> http::Request<Message> {
+        let mut request = http::Request::new(Message::now());
+        for (key, value) in [("x-call", name)].iter().chain(headers) {
+            request
+                .headers_mut()
+                .insert(*key, http::HeaderValue::from_str(value).unwrap());
+        }
+        request
+    }
+
+    /// The answer to `request`, which must come within seconds (`why`).
+    async fn answer_within_seconds<S>(
+        service: &S,
+        request: http::Request<Message>,
+        why: &str,
+    ) -> http::Response<String>
     where
         S: tower::Service<
                 http::Request<Message>,
@@ -464,13 +543,10 @@ mod tests {
                 Error = Infallible,
             > + Clone,
     {
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            service.clone().oneshot(http::Request::new(Message::now())),
-        )
-        .await
-        .expect(why)
-        .unwrap_or_else(|never| match never {})
+        tokio::time::timeout(Duration::from_secs(5), service.clone().oneshot(request))
+            .await
+            .expect(why)
+            .unwrap_or_else(|never| match never {})
     }
 
     /// Whether `call` is still unanswered a tenth of a second on: a call refused at once
@@ -507,7 +583,8 @@ mod tests {
         inside.recv().await.unwrap();
 
         let asked = tokio::time::Instant::now();
-        let refused = answer_within_seconds(&service, "refused once its wait was over").await;
+        let refused =
+            answer_within_seconds(&service, call("2", &[]), "refused once its wait was over").await;
         assert!(
             asked.elapsed() >= wait,
             "refused after {:?}",
@@ -517,10 +594,14 @@ mod tests {
             overload_reason(&refused),
             Some((tonic::Code::Unavailable, "OVERLOADED".to_owned()))
         );
+        // Its place in line is free again: the next call waits too, not refused at once.
+        let asked = tokio::time::Instant::now();
+        answer_within_seconds(&service, call("3", &[]), "refused once its wait was over").await;
+        assert!(asked.elapsed() >= wait, "the place in line was kept");
 
         release.notify_one();
         assert!(is_served(&first.await.unwrap().unwrap()));
-        // The call that gave up holds no slot: the next one is served.
+        // The calls that gave up hold no slot: the next one is served.
         let next = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
         release.notify_one();
@@ -535,8 +616,12 @@ mod tests {
         let mut second = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         assert!(still_waiting(&mut second).await);
 
-        let third =
-            answer_within_seconds(&service, "refused at once: the line's one place is taken").await;
+        let third = answer_within_seconds(
+            &service,
+            call("3", &[]),
+            "refused at once: the line's one place is taken",
+        )
+        .await;
         assert_eq!(
             overload_reason(&third),
             Some((tonic::Code::Unavailable, "OVERLOADED".to_owned()))
@@ -547,5 +632,102 @@ mod tests {
         inside.recv().await.unwrap();
         release.notify_one();
         assert!(is_served(&second.await.unwrap().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_goes_away_in_line_frees_its_place() {
+        let (service, mut inside, release) = shed_in_front_of_one_slot(LONG_WAIT);
+        let first = tokio::spawn(service.clone().oneshot(call("1", &[])));
+        inside.recv().await.unwrap();
+        let mut second = tokio::spawn(service.clone().oneshot(call("2", &[])));
+        assert!(still_waiting(&mut second).await);
+
+        second.abort();
+        assert!(second.await.unwrap_err().is_cancelled());
+        let mut third = tokio::spawn(service.clone().oneshot(call("3", &[])));
+        assert!(
+            still_waiting(&mut third).await,
+            "the place of the call that went away was kept"
+        );
+
+        release.notify_one();
+        assert!(is_served(&first.await.unwrap().unwrap()));
+        assert_eq!(inside.recv().await.unwrap(), "3");
+        release.notify_one();
+        assert!(is_served(&third.await.unwrap().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn calls_in_line_are_served_first_come_first_served() {
+        let (service, mut inside, release) = shed_with_line(2, LONG_WAIT);
+        let first = tokio::spawn(service.clone().oneshot(call("1", &[])));
+        inside.recv().await.unwrap();
+        let mut second = tokio::spawn(service.clone().oneshot(call("2", &[])));
+        assert!(still_waiting(&mut second).await);
+        let mut third = tokio::spawn(service.clone().oneshot(call("3", &[])));
+        assert!(still_waiting(&mut third).await);
+
+        for (call, next) in [(first, "2"), (second, "3")] {
+            release.notify_one();
+            assert!(is_served(&call.await.unwrap().unwrap()));
+            assert_eq!(inside.recv().await.unwrap(), next);
+        }
+        release.notify_one();
+        assert!(is_served(&third.await.unwrap().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_short_caller_deadline_waits_a_tenth_of_it_in_line() {
+        let (service, mut inside, release) = shed_in_front_of_one_slot(LONG_WAIT);
+        let first = tokio::spawn(service.clone().oneshot(call("1", &[])));
+        inside.recv().await.unwrap();
+
+        let asked = tokio::time::Instant::now();
+        let refused = answer_within_seconds(
+            &service,
+            call("2", &[("grpc-timeout", "300m")]),
+            "refused within a tenth of its deadline, not the line's wait",
+        )
+        .await;
+        assert!(asked.elapsed() >= Duration::from_millis(30));
+        assert_eq!(
+            overload_reason(&refused),
+            Some((tonic::Code::Unavailable, "OVERLOADED".to_owned()))
+        );
+        // A deadline too short to wait at all is refused at once, the line's place unused.
+        let refused = answer_within_seconds(
+            &service,
+            call("3", &[("grpc-timeout", "5n")]),
+            "refused at once",
+        )
+        .await;
+        assert!(overload_reason(&refused).is_some());
+
+        release.notify_one();
+        assert!(is_served(&first.await.unwrap().unwrap()));
+    }
+
+    #[test]
+    fn grpc_timeout_reads_every_unit_and_nothing_else() {
+        let read = |raw: &str| grpc_timeout(&http::HeaderValue::from_str(raw).unwrap());
+        assert_eq!(read("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(read("3M"), Some(Duration::from_secs(180)));
+        assert_eq!(read("4S"), Some(Duration::from_secs(4)));
+        assert_eq!(read("99999999m"), Some(Duration::from_millis(99_999_999)));
+        assert_eq!(read("6u"), Some(Duration::from_micros(6)));
+        assert_eq!(read("7n"), Some(Duration::from_nanos(7)));
+        for nonsense in [
+            "",
+            "m",
+            "5",
+            "5x",
+            "-5m",
+            "+5m",
+            "123456789m",
+            "1.5S",
+            "5 m",
+        ] {
+            assert_eq!(read(nonsense), None, "{nonsense:?}");
+        }
     }
 }
