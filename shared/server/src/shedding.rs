@@ -354,28 +354,9 @@ mod tests {
         }
     }
 
-    /// A shedder in front of a limit of one call, with a line of one place where a call
-    /// waits up to `wait`, and a service that says when a call has entered and holds it
-    /// until released.
-    fn shed_in_front_of_one_slot(
-        wait: Duration,
-    ) -> (
-        impl tower::Service<
-            http::Request<Message>,
-            Response = http::Response<String>,
-            Error = Infallible,
-            Future = impl Send,
-        > + Clone
-        + Send
-        + 'static,
-        tokio::sync::mpsc::UnboundedReceiver<String>,
-        Arc<Notify>,
-    ) {
-        shed_with_line(1, wait)
-    }
-
-    /// As [`shed_in_front_of_one_slot`] with `places` places in line; the service says which
-    /// call entered by its `x-call` header.
+    /// A shedder in front of a limit of one call, with a line of `places` places where a
+    /// call waits up to `wait`, and a service that says which call entered (its `x-call`
+    /// header) and holds it until released.
     fn shed_with_line(
         places: usize,
         wait: Duration,
@@ -415,7 +396,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_beyond_the_limit_is_refused_at_once_and_the_next_one_is_served() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot(Duration::ZERO);
+        let (service, mut inside, release) = shed_with_line(1, Duration::ZERO);
 
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
@@ -454,7 +435,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_calls_message_is_read_to_its_end_even_when_it_comes_after_the_refusal() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot(Duration::ZERO);
+        let (service, mut inside, release) = shed_with_line(1, Duration::ZERO);
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
 
@@ -484,7 +465,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_body_that_never_ends_is_dropped_after_the_drain_time() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot(Duration::ZERO);
+        let (service, mut inside, release) = shed_with_line(1, Duration::ZERO);
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
 
@@ -559,7 +540,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_beyond_the_limit_waits_in_line_and_is_served_when_a_slot_frees() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot(LONG_WAIT);
+        let (service, mut inside, release) = shed_with_line(1, LONG_WAIT);
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
 
@@ -578,7 +559,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_that_waited_its_time_in_line_is_refused_and_leaves_the_slot_alone() {
         let wait = Duration::from_millis(50);
-        let (service, mut inside, release) = shed_in_front_of_one_slot(wait);
+        let (service, mut inside, release) = shed_with_line(1, wait);
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
 
@@ -610,7 +591,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_finding_the_line_full_is_refused_at_once() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot(LONG_WAIT);
+        let (service, mut inside, release) = shed_with_line(1, LONG_WAIT);
         let first = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
         inside.recv().await.unwrap();
         let mut second = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
@@ -636,7 +617,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_caller_that_goes_away_in_line_frees_its_place() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot(LONG_WAIT);
+        let (service, mut inside, release) = shed_with_line(1, LONG_WAIT);
         let first = tokio::spawn(service.clone().oneshot(call("1", &[])));
         inside.recv().await.unwrap();
         let mut second = tokio::spawn(service.clone().oneshot(call("2", &[])));
@@ -678,7 +659,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_short_caller_deadline_waits_a_tenth_of_it_in_line() {
-        let (service, mut inside, release) = shed_in_front_of_one_slot(LONG_WAIT);
+        let (service, mut inside, release) = shed_with_line(1, LONG_WAIT);
         let first = tokio::spawn(service.clone().oneshot(call("1", &[])));
         inside.recv().await.unwrap();
 
