@@ -74,8 +74,8 @@ pub struct ServerSettings {
     /// `SETTINGS_MAX_CONCURRENT_STREAMS`); a client holds back any more until one of its
     /// calls ends.
     pub concurrency_limit: usize,
-    /// Longest a call beyond the limit waits for a slot before it is refused; zero refuses
-    /// it at once.
+    /// Longest a call beyond the limit waits for a slot before it is refused, and at most a
+    /// tenth of the call's own `grpc-timeout`; zero refuses it at once.
     pub concurrency_wait: Duration,
 }
 

@@ -56,13 +56,14 @@ impl Line {
     /// A place in line for a call with `headers`, and how long it may wait: the line's wait,
     /// or a tenth of the caller's deadline (`grpc-timeout`) if that is shorter, so a call
     /// with a short deadline learns of the overload before the deadline and has most of it
-    /// left for its work. None when the line is full or the call may not wait at all.
+    /// left for its work. None when the line is full or the call may not wait a millisecond.
     fn place_for(&self, headers: &http::HeaderMap) -> Option<(OwnedSemaphorePermit, Duration)> {
         let wait = match headers.get("grpc-timeout").and_then(grpc_timeout) {
             Some(deadline) => self.wait.min(deadline / 10),
             None => self.wait,
         };
-        if wait.is_zero() {
+        // Tokio's timers count whole milliseconds: a shorter wait would last the deadline.
+        if wait < Duration::from_millis(1) {
             return None;
         }
         let place = self.places.clone().try_acquire_owned().ok()?;
@@ -552,8 +553,17 @@ mod tests {
         release.notify_one();
         assert!(is_served(&first.await.unwrap().unwrap()));
         inside.recv().await.unwrap();
+        // The second call gave its place up when it got the slot: the next one waits too.
+        let mut third = tokio::spawn(service.clone().oneshot(http::Request::new(Message::now())));
+        assert!(
+            still_waiting(&mut third).await,
+            "the place of the call served was kept"
+        );
         release.notify_one();
         assert!(is_served(&second.await.unwrap().unwrap()));
+        inside.recv().await.unwrap();
+        release.notify_one();
+        assert!(is_served(&third.await.unwrap().unwrap()));
     }
 
     #[tokio::test]
@@ -666,20 +676,44 @@ mod tests {
         let asked = tokio::time::Instant::now();
         let refused = answer_within_seconds(
             &service,
-            call("2", &[("grpc-timeout", "300m")]),
+            call("2", &[("grpc-timeout", "3S")]),
             "refused within a tenth of its deadline, not the line's wait",
         )
         .await;
-        assert!(asked.elapsed() >= Duration::from_millis(30));
+        let waited = asked.elapsed();
+        assert!(
+            waited >= Duration::from_millis(300) && waited < Duration::from_secs(2),
+            "waited {waited:?} with a deadline of 3 s"
+        );
         assert_eq!(
             overload_reason(&refused),
             Some((tonic::Code::Unavailable, "OVERLOADED".to_owned()))
         );
-        // A deadline too short to wait at all is refused at once, the line's place unused.
+        // A deadline too short to wait a millisecond is refused at once.
         let refused = answer_within_seconds(
             &service,
-            call("3", &[("grpc-timeout", "5n")]),
+            call("3", &[("grpc-timeout", "5u")]),
             "refused at once",
+        )
+        .await;
+        assert!(overload_reason(&refused).is_some());
+
+        release.notify_one();
+        assert!(is_served(&first.await.unwrap().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_long_caller_deadline_does_not_lengthen_the_lines_wait() {
+        let wait = Duration::from_millis(50);
+        let (service, mut inside, release) = shed_with_line(1, wait);
+        let first = tokio::spawn(service.clone().oneshot(call("1", &[])));
+        inside.recv().await.unwrap();
+
+        // A tenth of a minute is six seconds, longer than the answer may take here.
+        let refused = answer_within_seconds(
+            &service,
+            call("2", &[("grpc-timeout", "1M")]),
+            "refused after the line's wait",
         )
         .await;
         assert!(overload_reason(&refused).is_some());
