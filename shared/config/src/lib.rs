@@ -200,6 +200,7 @@ impl std::error::Error for ConfigError {}
 const MIN_SECRET_BYTES: usize = 32;
 const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 10_000;
 const DEFAULT_CONCURRENCY_LIMIT: usize = 256;
+const MAX_CONCURRENCY_LIMIT: usize = 1_000_000;
 /// Long enough to ride out a stall of the machine (a CPU quota's throttling, a burst of
 /// calls at once), short enough that the excess of a lasting overload learns it quickly.
 const DEFAULT_CONCURRENCY_WAIT_MS: u64 = 50;
@@ -286,6 +287,12 @@ impl ServiceConfig {
         ) as usize;
         if concurrency_limit == 0 {
             problems.push("CONCURRENCY_LIMIT: must be at least 1".to_owned());
+        }
+        // Far above what an instance serves; beyond it a semaphore could not be made.
+        if concurrency_limit > MAX_CONCURRENCY_LIMIT {
+            problems.push(format!(
+                "CONCURRENCY_LIMIT: at most {MAX_CONCURRENCY_LIMIT}"
+            ));
         }
         // A call spends at most a tenth of its time in line, so the rest is left for its
         // work, as statements end a tenth before the deadline.
@@ -563,6 +570,20 @@ mod tests {
             SocketAddr::from(([127, 0, 0, 1], 50051))
         );
         assert_eq!(config.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_concurrency_limit_is_at_least_one_and_at_most_a_million() {
+        for limit in ["0", "1000001", "4611686018427387904"] {
+            let error = config(&[
+                ("DATABASE_URL", "sqlite://data/e.db"),
+                ("AUTH_HS256_SECRET", SECRET),
+                ("CONCURRENCY_LIMIT", limit),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains("CONCURRENCY_LIMIT"), "{error}");
+        }
     }
 
     #[test]
