@@ -1,7 +1,9 @@
 //! Building the pool: the session settings each backend needs on every connection.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor};
@@ -54,11 +56,53 @@ impl DatabaseSettings {
     }
 }
 
+/// Most often the pool is emptied of connections opened before a refused write (below).
+const READ_ONLY_FLUSH_EVERY: Duration = Duration::from_secs(10);
+
+/// When PostgreSQL last refused a write because its server takes none (SQLSTATE 25006), in
+/// milliseconds from [`epoch`] plus one; zero for never.
+static READ_ONLY_REFUSED_AT: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Notes that a write was refused because the server takes none. A server that turned into
+/// a standby in a failover keeps the connections opened to it: each connection opened
+/// before this moment is closed when it is next taken from the pool, and a new one reaches
+/// whichever server the address names now. At most once every [`READ_ONLY_FLUSH_EVERY`], so a
+/// server that stays read-only (a managed server whose storage is full) is not reconnected
+/// to on every write.
+pub(crate) fn read_only_refused() {
+    let now = epoch().elapsed().as_millis() as u64 + 1;
+    let last = READ_ONLY_REFUSED_AT.load(Ordering::Relaxed);
+    if last == 0 || now.saturating_sub(last) >= READ_ONLY_FLUSH_EVERY.as_millis() as u64 {
+        // A lost race means another thread just noted the same moment: nothing to do.
+        let _ =
+            READ_ONLY_REFUSED_AT.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
+
+/// Whether a connection `age` old was opened before the last write refused as read-only.
+fn opened_before_read_only_refusal(age: Duration) -> bool {
+    match READ_ONLY_REFUSED_AT.load(Ordering::Relaxed) {
+        0 => false,
+        at => {
+            let since = epoch()
+                .elapsed()
+                .saturating_sub(Duration::from_millis(at - 1));
+            age > since
+        }
+    }
+}
+
 /// What both backends' pools share. sqlx checks every connection when it comes back to the
 /// pool; checking it again on the way out is skipped for a connection that came back a
 /// moment ago (see [`DatabaseSettings::check_idle_after`]). Under load that second round
 /// trip was one in three of a PostgreSQL read's, and skipping it raised the benchmark's
-/// PostgreSQL read throughput by about a quarter.
+/// PostgreSQL read throughput by about a quarter. A connection opened before a write was
+/// refused as read-only is closed instead (see [`read_only_refused`]).
 fn pool_options(settings: &DatabaseSettings) -> AnyPoolOptions {
     let check_idle_after = settings.check_idle_after;
     AnyPoolOptions::new()
@@ -66,6 +110,9 @@ fn pool_options(settings: &DatabaseSettings) -> AnyPoolOptions {
         .test_before_acquire(false)
         .before_acquire(move |connection, metadata| {
             Box::pin(async move {
+                if opened_before_read_only_refusal(metadata.age) {
+                    return Ok(false); // the pool closes it and takes or opens another
+                }
                 if metadata.idle_for >= check_idle_after {
                     // An error makes the pool close this connection and open a new one.
                     connection.ping().await?;
@@ -140,5 +187,23 @@ pub(crate) fn sqlite_url(url: &str) -> Result<String, StoreError> {
         Ok(url.to_owned())
     } else {
         Ok(format!("{url}?mode=rwc"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_only_refusal_retires_older_connections_and_is_noted_at_most_every_ten_seconds() {
+        read_only_refused();
+        let noted = READ_ONLY_REFUSED_AT.load(Ordering::Relaxed);
+        assert_ne!(noted, 0);
+        read_only_refused();
+        assert_eq!(READ_ONLY_REFUSED_AT.load(Ordering::Relaxed), noted);
+
+        let older_than_the_process = epoch().elapsed() + Duration::from_secs(1);
+        assert!(opened_before_read_only_refusal(older_than_the_process));
+        assert!(!opened_before_read_only_refusal(Duration::ZERO));
     }
 }

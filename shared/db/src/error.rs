@@ -34,7 +34,8 @@ pub enum StoreError {
     #[error("statement timeout: {0}")]
     StatementTimeout(String),
     /// The server takes no writes now: a standby during a failover, or a primary put in
-    /// read-only mode (as managed servers do when their storage is nearly full).
+    /// read-only mode (as managed servers do when their storage is nearly full). The
+    /// connections opened before it are replaced as they are next used.
     #[error("database read-only: {0}")]
     ReadOnly(String),
     /// Migrations failed.
@@ -106,7 +107,10 @@ fn transient(backend: Backend, code: &str, message: &str) -> Option<StoreError> 
             PG_DEADLOCK_DETECTED => Some(StoreError::Deadlock(message)),
             PG_LOCK_NOT_AVAILABLE => Some(StoreError::LockTimeout(message)),
             PG_QUERY_CANCELED => Some(StoreError::StatementTimeout(message)),
-            PG_READ_ONLY_SQL_TRANSACTION => Some(StoreError::ReadOnly(message)),
+            PG_READ_ONLY_SQL_TRANSACTION => {
+                crate::connect::read_only_refused();
+                Some(StoreError::ReadOnly(message))
+            }
             _ if PG_CONNECTION_LOST.contains(&code) => Some(StoreError::Unavailable(message)),
             _ => None,
         },

@@ -132,6 +132,49 @@ async fn postgres_write_to_a_server_taking_no_writes_is_unavailable() {
 }
 
 #[tokio::test]
+async fn postgres_connections_opened_while_the_server_took_no_writes_are_replaced() {
+    let Some(test_db) = common::fresh_postgres().await else {
+        return;
+    };
+    let admin = test_db.database();
+    with_table(&admin).await;
+    let name: String = sqlx::query_scalar("SELECT current_database()::text")
+        .fetch_one(admin.pool())
+        .await
+        .unwrap();
+    let read_only = |on: bool| {
+        let setting = if on {
+            "SET default_transaction_read_only = on"
+        } else {
+            "RESET default_transaction_read_only"
+        };
+        sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" {setting}"))
+    };
+    // Held throughout: a session opened before the setting, so it can undo it.
+    let mut admin_session = admin.pool().acquire().await.unwrap();
+    admin_session.execute(read_only(true)).await.unwrap();
+    // A pool whose connections were opened while the server took no writes, as connections
+    // to a primary that became a standby in a failover.
+    let db = Database::connect_lazy(&suite_config::Secret::new(test_db.url())).unwrap();
+    let write =
+        || sqlx::query("UPDATE items SET amount = amount + 1 WHERE id = 'a'").execute(db.pool());
+    let refused = StoreError::from(write().await.unwrap_err());
+    assert!(matches!(refused, StoreError::ReadOnly(_)), "{refused:?}");
+
+    // The server takes writes again (the address now names the new primary): the next write
+    // gets a new connection, not the one opened before the refusal.
+    admin_session.execute(read_only(false)).await.unwrap();
+    write()
+        .await
+        .expect("the connection opened before the refusal was replaced");
+    let amount: i64 = sqlx::query_scalar("SELECT amount FROM items WHERE id = 'a'")
+        .fetch_one(&mut *admin_session)
+        .await
+        .unwrap();
+    assert_eq!(amount, 2);
+}
+
+#[tokio::test]
 async fn postgres_row_locked_past_the_lock_timeout_is_unavailable() {
     let Some(test_db) = common::fresh_postgres().await else {
         return;
