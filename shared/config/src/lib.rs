@@ -284,12 +284,12 @@ impl ServiceConfig {
             "CONCURRENCY_LIMIT",
             DEFAULT_CONCURRENCY_LIMIT as u64,
             &mut problems,
-        ) as usize;
+        );
         if concurrency_limit == 0 {
             problems.push("CONCURRENCY_LIMIT: must be at least 1".to_owned());
         }
         // Far above what an instance serves; beyond it a semaphore could not be made.
-        if concurrency_limit > MAX_CONCURRENCY_LIMIT {
+        if concurrency_limit > MAX_CONCURRENCY_LIMIT as u64 {
             problems.push(format!(
                 "CONCURRENCY_LIMIT: at most {MAX_CONCURRENCY_LIMIT}"
             ));
@@ -427,7 +427,8 @@ impl ServiceConfig {
             auth,
             page_token_secret,
             request_timeout,
-            concurrency_limit,
+            // Checked above to be at most the maximum, which fits.
+            concurrency_limit: usize::try_from(concurrency_limit).unwrap_or(MAX_CONCURRENCY_LIMIT),
             concurrency_wait,
             database_check_idle_after,
             peers,

@@ -1,8 +1,7 @@
 //! Building the pool: the session settings each backend needs on every connection.
 
-use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -56,32 +55,46 @@ impl DatabaseSettings {
     }
 }
 
-/// Most often the pool is emptied of connections opened before a refused write (below).
-const READ_ONLY_FLUSH_EVERY: Duration = Duration::from_secs(10);
+/// After a write refused as read-only, the next refusal that retires connections again
+/// comes no sooner than this, then twice as long each time up to the longest (below).
+const READ_ONLY_FIRST_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest wait between two retirements; after a quiet spell this long the waits start
+/// over from the first.
+const READ_ONLY_LONGEST_INTERVAL: Duration = Duration::from_secs(60);
 
 /// When PostgreSQL last refused a write because its server takes none (SQLSTATE 25006), in
-/// milliseconds from [`epoch`] plus one; zero for never.
+/// milliseconds from [`epoch`] plus one; zero for never. Read on every connection taken from
+/// a pool, so it is one atomic; the back-off behind it ([`RETIREMENTS`]) is not.
 static READ_ONLY_REFUSED_AT: AtomicU64 = AtomicU64::new(0);
+
+/// The last retirement and the wait before the next one may come.
+static RETIREMENTS: Mutex<Option<(Instant, Duration)>> = Mutex::new(None);
 
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Notes that a write was refused because the server takes none. A server that turned into
-/// a standby in a failover keeps the connections opened to it: each connection opened
-/// before this moment is closed when it is next taken from the pool, and a new one reaches
-/// whichever server the address names now. At most once every [`READ_ONLY_FLUSH_EVERY`], so a
-/// server that stays read-only (a managed server whose storage is full) is not reconnected
-/// to on every write.
+/// Notes that a write was refused because the server takes none: the connections opened
+/// before are retired (closed when next taken from a pool, so a new one goes to whichever
+/// server the address names by then). A server that turned into a standby in a failover
+/// keeps the connections opened to it; without this they would serve until their lifetime
+/// ends. Refusals that come sooner than the back-off allows (1 s, doubling up to 60 s) are
+/// not noted, so a server that stays read-only (a managed server whose storage is full) is
+/// not reconnected to on every write. One mark for the process: a service has one pool.
 pub(crate) fn read_only_refused() {
-    let now = epoch().elapsed().as_millis() as u64 + 1;
-    let last = READ_ONLY_REFUSED_AT.load(Ordering::Relaxed);
-    if last == 0 || now.saturating_sub(last) >= READ_ONLY_FLUSH_EVERY.as_millis() as u64 {
-        // A lost race means another thread just noted the same moment: nothing to do.
-        let _ =
-            READ_ONLY_REFUSED_AT.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed);
-    }
+    let now = Instant::now();
+    let mut retirements = RETIREMENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    let interval = match *retirements {
+        Some((last, interval)) if now.duration_since(last) < interval => return,
+        Some((last, interval)) if now.duration_since(last) < READ_ONLY_LONGEST_INTERVAL => {
+            (interval * 2).min(READ_ONLY_LONGEST_INTERVAL)
+        }
+        _ => READ_ONLY_FIRST_INTERVAL,
+    };
+    *retirements = Some((now, interval));
+    let at = now.saturating_duration_since(epoch()).as_millis() as u64 + 1;
+    READ_ONLY_REFUSED_AT.store(at, Ordering::Relaxed);
 }
 
 /// Whether a connection `age` old was opened before the last write refused as read-only.
@@ -195,10 +208,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_read_only_refusal_retires_older_connections_and_is_noted_at_most_every_ten_seconds() {
+    fn a_read_only_refusal_retires_older_connections_with_a_back_off() {
         read_only_refused();
         let noted = READ_ONLY_REFUSED_AT.load(Ordering::Relaxed);
         assert_ne!(noted, 0);
+        // Within the back-off a second refusal is not noted.
         read_only_refused();
         assert_eq!(READ_ONLY_REFUSED_AT.load(Ordering::Relaxed), noted);
 

@@ -34,8 +34,9 @@ pub enum StoreError {
     #[error("statement timeout: {0}")]
     StatementTimeout(String),
     /// The server takes no writes now: a standby during a failover, or a primary put in
-    /// read-only mode (as managed servers do when their storage is nearly full). The
-    /// connections opened before it are replaced as they are next used.
+    /// read-only mode (as managed servers do when their storage is nearly full). Pooled
+    /// connections opened before it are replaced as they are next taken, with a back-off
+    /// (see `connect::read_only_refused`).
     #[error("database read-only: {0}")]
     ReadOnly(String),
     /// Migrations failed.

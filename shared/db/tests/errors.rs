@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use sqlx::Executor;
 use suite_db::{Database, StoreError};
 use suite_errors::ApiError;
@@ -97,42 +99,11 @@ async fn postgres_statement_past_the_statement_timeout_is_unavailable() {
     assert_reaches_client_as(error, Code::Unavailable, "DATABASE_STATEMENT_TIMEOUT");
 }
 
+/// What a standby, or a managed server in read-only mode, answers every write with; and
+/// after it the pool replaces the connections opened before, as after a failover that left
+/// them on the old primary. One test: the moment of the refusal is the process's.
 #[tokio::test]
-async fn postgres_write_to_a_server_taking_no_writes_is_unavailable() {
-    let Some(test_db) = common::fresh_postgres().await else {
-        return;
-    };
-    let db = test_db.database();
-    with_table(&db).await;
-    // What a standby, or a managed server in read-only mode, answers every write with.
-    let mut connection = db.pool().acquire().await.unwrap();
-    connection
-        .execute("SET default_transaction_read_only = on")
-        .await
-        .unwrap();
-
-    let error = StoreError::from(
-        connection
-            .execute("UPDATE items SET amount = 2 WHERE id = 'a'")
-            .await
-            .unwrap_err(),
-    );
-
-    assert!(matches!(error, StoreError::ReadOnly(_)), "{error:?}");
-    assert_reaches_client_as(error, Code::Unavailable, "DATABASE_READ_ONLY");
-    connection
-        .execute("SET default_transaction_read_only = off")
-        .await
-        .unwrap();
-    let amount: i64 = sqlx::query_scalar("SELECT amount FROM items WHERE id = 'a'")
-        .fetch_one(&mut *connection)
-        .await
-        .unwrap();
-    assert_eq!(amount, 1, "the refused write changed nothing");
-}
-
-#[tokio::test]
-async fn postgres_connections_opened_while_the_server_took_no_writes_are_replaced() {
+async fn postgres_write_to_a_server_taking_no_writes_is_unavailable_and_its_connections_replaced() {
     let Some(test_db) = common::fresh_postgres().await else {
         return;
     };
@@ -153,25 +124,44 @@ async fn postgres_connections_opened_while_the_server_took_no_writes_are_replace
     // Held throughout: a session opened before the setting, so it can undo it.
     let mut admin_session = admin.pool().acquire().await.unwrap();
     admin_session.execute(read_only(true)).await.unwrap();
-    // A pool whose connections were opened while the server took no writes, as connections
-    // to a primary that became a standby in a failover.
     let db = Database::connect_lazy(&suite_config::Secret::new(test_db.url())).unwrap();
-    let write =
-        || sqlx::query("UPDATE items SET amount = amount + 1 WHERE id = 'a'").execute(db.pool());
-    let refused = StoreError::from(write().await.unwrap_err());
-    assert!(matches!(refused, StoreError::ReadOnly(_)), "{refused:?}");
+    let pid = "SELECT pg_backend_pid()";
+    let write = "UPDATE items SET amount = amount + 1 WHERE id = 'a'";
+
+    let mut connection = db.pool().acquire().await.unwrap();
+    let refused_on: i32 = sqlx::query_scalar(pid)
+        .fetch_one(&mut *connection)
+        .await
+        .unwrap();
+    let error = StoreError::from(connection.execute(write).await.unwrap_err());
+    assert!(matches!(error, StoreError::ReadOnly(_)), "{error:?}");
+    assert_reaches_client_as(error, Code::Unavailable, "DATABASE_READ_ONLY");
+    drop(connection);
+    // Back in the pool (sqlx returns it from a task of its own), ready to be taken again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while db.pool().num_idle() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never returned");
+        tokio::task::yield_now().await;
+    }
 
     // The server takes writes again (the address now names the new primary): the next write
     // gets a new connection, not the one opened before the refusal.
     admin_session.execute(read_only(false)).await.unwrap();
-    write()
+    let mut connection = db.pool().acquire().await.unwrap();
+    let next_on: i32 = sqlx::query_scalar(pid)
+        .fetch_one(&mut *connection)
         .await
-        .expect("the connection opened before the refusal was replaced");
+        .unwrap();
+    assert_ne!(next_on, refused_on, "the connection opened before was kept");
+    connection.execute(write).await.unwrap();
     let amount: i64 = sqlx::query_scalar("SELECT amount FROM items WHERE id = 'a'")
         .fetch_one(&mut *admin_session)
         .await
         .unwrap();
-    assert_eq!(amount, 2);
+    assert_eq!(
+        amount, 2,
+        "the refused write changed nothing, the next one did"
+    );
 }
 
 #[tokio::test]
