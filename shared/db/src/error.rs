@@ -95,7 +95,8 @@ const PG_CONNECTION_LOST: [&str; 12] = [
     "08006", "08007",
 ];
 
-/// The retryable store error that driver error `code` of `backend` stands for, if any.
+/// The retryable store error that driver error `code` of `backend` stands for, if any. A
+/// read-only refusal is also told to the pool, which retires the connections opened before.
 fn transient(backend: Backend, code: &str, message: &str) -> Option<StoreError> {
     let message = message.to_owned();
     match backend {

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use bytes::Buf;
 use suite_errors::ApiError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower::BoxError;
+use tower::{BoxError, ServiceExt as _};
 
 /// How long, and how far, the body of a refused call is read before it is dropped.
 const DRAIN_FOR: Duration = Duration::from_secs(1);
@@ -187,17 +187,14 @@ where
                 let answer = self.inner.call(request);
                 Box::pin(async move { Ok(served(answer.await, domain)) })
             }
-            // The routes below never fail (tonic answers errors as statuses).
             Readiness::Failed => {
-                let refused = self.refuse(request, ApiError::internal("the service below failed"));
-                Box::pin(async move { Ok(refused) })
+                Box::pin(std::future::ready(Ok(self.refuse(request, below_failed()))))
             }
             Readiness::Overloaded => match self.line.place_for(request.headers()) {
                 Some((place, wait)) => Box::pin(self.clone().wait_in_line(request, place, wait)),
-                None => {
-                    let refused = self.refuse(request, ApiError::overloaded());
-                    Box::pin(async move { Ok(refused) })
-                }
+                None => Box::pin(std::future::ready(Ok(
+                    self.refuse(request, ApiError::overloaded())
+                ))),
             },
         }
     }
@@ -217,12 +214,13 @@ impl<S> Shed<S> {
         ReqBody: http_body::Body + Send + 'static,
         ResBody: Default,
     {
-        let ready =
-            tokio::time::timeout(wait, std::future::poll_fn(|cx| self.inner.poll_ready(cx))).await;
+        let ready = tokio::time::timeout(wait, self.inner.ready())
+            .await
+            .map(|ready| ready.is_ok());
         drop(place);
         Ok(match ready {
-            Ok(Ok(())) => served(self.inner.call(request).await, self.domain),
-            Ok(Err(_)) => self.refuse(request, ApiError::internal("the service below failed")),
+            Ok(true) => served(self.inner.call(request).await, self.domain),
+            Ok(false) => self.refuse(request, below_failed()),
             Err(_) => self.refuse(request, ApiError::overloaded()),
         })
     }
@@ -243,6 +241,12 @@ impl<S> Shed<S> {
         }
         refusal(error, self.domain)
     }
+}
+
+/// Why a call is refused when the layer below fails to get ready. The routes below never
+/// fail (tonic answers errors as statuses); this is a bug if it is ever seen.
+fn below_failed() -> ApiError {
+    ApiError::internal("the service below failed")
 }
 
 /// The response of a call the service below answered, or INTERNAL if it failed.
